@@ -1,0 +1,5 @@
+import sys
+
+from tabbook.cli import main
+
+sys.exit(main())

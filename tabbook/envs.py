@@ -1,0 +1,188 @@
+"""Create the book's virtual environments (``make setup``).
+
+One environment per ``[env-<name>]`` section of config.ini, built from its
+pinned requirements file and keyed by a hash of that file (and the Python
+version), under ``$TABBOOK_CACHE/envs`` (default ``~/.cache/tabbook/envs``):
+fresh clones and CI reuse what an earlier setup built. Running it again
+changes nothing that is already right, so it is cheap and idempotent.
+
+Then, for this checkout:
+- the checkout is installed editable (``d2l`` and ``tabbook``) into every
+  environment, so ``import d2l`` works in any kernel;
+- ``.venv`` links to the tool environment;
+- one Jupyter kernel per framework is registered inside the tool environment
+  (``<env>/share/jupyter/kernels``), where its Jupyter finds it, leaving the
+  user's own Jupyter configuration alone.
+
+Standard library only: it runs on the system Python before any environment exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tabbook.config import BookConfig, EnvSpec, load_config
+from tabbook.errors import SourceError
+
+COMPLETE_MARK = ".tabbook-complete"
+TOOL_ENV = "tool"
+
+
+def cache_dir() -> Path:
+    """Where environments and the execution cache live, outside any checkout."""
+    base = os.environ.get("TABBOOK_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tabbook"
+    )
+    return Path(base)
+
+
+def requirements_hash(spec: EnvSpec) -> str:
+    """Hash of what the environment is built from: its requirements and the Python."""
+    digest = hashlib.sha256()
+    digest.update(spec.requirements.read_bytes())
+    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
+    return digest.hexdigest()[:16]
+
+
+def env_dir(spec: EnvSpec) -> Path:
+    return cache_dir() / "envs" / f"{spec.name}-{requirements_hash(spec)}"
+
+
+def env_python(spec: EnvSpec) -> Path:
+    return env_dir(spec) / "bin" / "python"
+
+
+def _pip(python: Path, spec: EnvSpec, *args: str, log) -> None:
+    # The requirements file is also a constraints file on every pip call, so
+    # no later install can move a pin (mxnet breaks if numpy moves).
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-c", str(spec.requirements), *args]
+    log.write(f"$ {' '.join(command)}\n")
+    log.flush()
+    subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+
+
+def build_env(spec: EnvSpec) -> tuple[str, float, bool]:
+    """Create ``spec``'s environment unless a complete one exists. Returns (name, seconds, built)."""
+    start = time.perf_counter()
+    target = env_dir(spec)
+    if (target / COMPLETE_MARK).exists():
+        return spec.name, 0.0, False
+    if target.exists():  # a half-built environment from an interrupted setup
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log_path = target.parent / f"{target.name}.log"
+    with open(log_path, "w") as log:
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(target)], stdout=log, stderr=subprocess.STDOUT, check=True)
+            _pip(target / "bin" / "python", spec, "-r", str(spec.requirements), log=log)
+        except subprocess.CalledProcessError:
+            tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
+            raise SourceError(
+                spec.requirements, None, f"creating the '{spec.name}' environment failed; last lines of {log_path}:\n{tail}"
+            ) from None
+    (target / COMPLETE_MARK).write_text(spec.requirements.read_text())
+    return spec.name, time.perf_counter() - start, True
+
+
+def install_checkout(config: BookConfig, spec: EnvSpec) -> None:
+    """Install this checkout editable into the environment, unless it already points here."""
+    target = env_dir(spec)
+    stamp = target / ".tabbook-checkout"
+    root = str(config.root.resolve())
+    if stamp.exists() and stamp.read_text() == root:
+        return
+    with open(target.parent / f"{target.name}.log", "a") as log:
+        _pip(target / "bin" / "python", spec, "--no-deps", "--no-build-isolation", "-e", root, log=log)
+    stamp.write_text(root)
+
+
+def link_venv(config: BookConfig) -> None:
+    """Point ``.venv`` at the tool environment, replacing any older link atomically."""
+    link = config.root / ".venv"
+    target = env_dir(config.envs[TOOL_ENV])
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return
+    if link.exists() and not link.is_symlink():
+        raise SourceError(link, None, "exists and is not a link made by 'make setup'; move it away and run 'make setup' again")
+    tmp = config.root / f".venv.tmp-{os.getpid()}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def kernel_spec(config: BookConfig, spec: EnvSpec) -> dict:
+    return {
+        "argv": [str(env_python(spec)), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python 3 (d2l, {spec.name})",
+        "language": "python",
+        "metadata": {"tabbook": {"env": spec.name, "requirements_hash": requirements_hash(spec)}},
+    }
+
+
+def register_kernels(config: BookConfig) -> None:
+    """Write one kernelspec per framework into the tool environment's Jupyter path."""
+    kernels = env_dir(config.envs[TOOL_ENV]) / "share" / "jupyter" / "kernels"
+    for tab in config.tabs:
+        spec = config.envs[tab]
+        folder = kernels / spec.kernel
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(kernel_spec(config, spec), indent=1) + "\n"
+        path = folder / "kernel.json"
+        if path.exists() and path.read_text() == text:
+            continue
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as out:
+            out.write(text)
+        os.replace(out.name, path)
+
+
+def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> None:
+    wanted = [config.envs[name] for name in (names or config.envs)]
+    if TOOL_ENV not in config.envs:
+        raise SourceError(config.config_path, None, f"config.ini has no [env-{TOOL_ENV}] section")
+    for spec in wanted:
+        if not spec.requirements.is_file():
+            raise SourceError(config.config_path, None, f"[env-{spec.name}] requirements file {spec.requirements} does not exist")
+    # Downloads dominate: building the environments side by side saves minutes.
+    with ThreadPoolExecutor(max_workers=jobs or len(wanted)) as pool:
+        for name, seconds, built in pool.map(build_env, wanted):
+            where = env_dir(config.envs[name])
+            print(f"env {name:<11} {'built in %.0f s' % seconds if built else 'up to date'}  {where}", flush=True)
+    for spec in wanted:
+        install_checkout(config, spec)
+    link_venv(config)
+    register_kernels(config)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m tabbook.envs", description="Create the book's environments.")
+    parser.add_argument("names", nargs="*", help="environments to create (default: all in config.ini)")
+    parser.add_argument("--print-dir", metavar="NAME", help="print where environment NAME lives and exit")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+        if args.print_dir:
+            print(env_dir(config.envs[args.print_dir]))
+            return 0
+        unknown = [name for name in args.names if name not in config.envs]
+        if unknown:
+            raise SourceError(config.config_path, None, f"no [env-{unknown[0]}] section; known: {', '.join(config.envs)}")
+        setup(config, args.names or None)
+    except SourceError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

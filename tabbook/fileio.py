@@ -1,0 +1,42 @@
+"""Atomic, deterministic file writing, shared by every stage.
+
+A reader (or a crashed run) never sees half a file: data goes to a temporary
+file in the same directory, which then replaces the target in one rename.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path | str, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` all at once, creating parent directories."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def notebook_text(nb) -> str:
+    """A notebook as JSON text, byte-identical for identical content."""
+    import nbformat
+
+    return nbformat.writes(nb, version=4) + "\n"
+
+
+def write_notebook(nb, path: Path | str) -> None:
+    """Validate ``nb`` as nbformat 4 and write it atomically."""
+    import nbformat
+
+    nbformat.validate(nb)
+    atomic_write(path, notebook_text(nb))
