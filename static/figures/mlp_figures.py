@@ -1,0 +1,132 @@
+"""Draw the figures of the multilayer-perceptron chapter (sections mlp and backprop).
+
+Run from the book root with any Python that has matplotlib:
+
+    python static/figures/mlp_figures.py
+
+It (re)writes static/img/mlp-one-hidden.svg and static/img/mlp-forward-graph.svg.
+The output is byte-for-byte reproducible (fixed hash salt, no date), so the
+figures only change in git when this script changes.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch  # noqa: E402
+
+IMG_DIR = pathlib.Path(__file__).resolve().parent.parent / "img"
+
+# One palette for the whole chapter: inputs, hidden units, outputs, operators.
+COLORS = {"input": "#dbe9f6", "hidden": "#fde2c4", "output": "#d7efd3", "op": "#eeeeee", "edge": "#444444"}
+
+plt.rcParams.update({
+    "svg.hashsalt": "d2l-mlp-figures",  # deterministic element ids
+    "svg.fonttype": "none",  # keep text as text: smaller and searchable
+    "font.family": "DejaVu Sans",
+    "font.size": 11,
+})
+
+
+def save(fig, name: str) -> None:
+    """Write the figure as an SVG without a timestamp, so reruns give identical files."""
+    IMG_DIR.mkdir(parents=True, exist_ok=True)
+    fig.savefig(IMG_DIR / name, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+
+
+def arrow(ax, start, end, shrink=14, color=COLORS["edge"], lw=1.0):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, lw=lw, color=color,
+                                 shrinkA=shrink, shrinkB=shrink))
+
+
+def mlp_one_hidden() -> None:
+    """A fully connected network: 4 inputs, 5 hidden units, 3 outputs."""
+    layers = [("input", 4, "x"), ("hidden", 5, "h"), ("output", 3, "o")]
+    titles = ["input layer", "hidden layer", "output layer"]
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    positions = []
+    for col, (kind, count, symbol) in enumerate(layers):
+        x = 2.2 * col
+        ys = [(count - 1) / 2 - i for i in range(count)]
+        positions.append([(x, y) for y in ys])
+        for i, y in enumerate(ys):
+            ax.add_patch(Circle((x, y), 0.3, facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
+            ax.text(x, y, f"${symbol}_{i + 1}$", ha="center", va="center", zorder=4)
+        ax.text(x, 3.0, titles[col], ha="center", va="center", fontsize=10)
+    for left, right in zip(positions, positions[1:]):
+        for start in left:
+            for end in right:
+                arrow(ax, start, end, shrink=12, color="#777777", lw=0.7)
+    ax.set_xlim(-0.6, 5.0)
+    ax.set_ylim(-2.8, 3.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    save(fig, "mlp-one-hidden.svg")
+
+
+def forward_graph() -> None:
+    """The computational graph of a one-hidden-layer MLP with weight decay.
+
+    Boxes hold values (data, parameters, intermediates); circles are operators.
+    Only the weights, not the biases, enter the weight-decay penalty s.
+    """
+    fig, ax = plt.subplots(figsize=(8.4, 3.6))
+    values = {  # name -> (x, y, label, kind)
+        "X": (0.0, 0.0, r"$\mathbf{X}$", "input"),
+        "W1": (1.4, 1.5, r"$\mathbf{W}^{(1)}$", "input"),
+        "b1": (1.4, -1.5, r"$\mathbf{b}^{(1)}$", "input"),
+        "Z": (2.6, 0.0, r"$\mathbf{Z}$", "hidden"),
+        "H": (4.6, 0.0, r"$\mathbf{H}$", "hidden"),
+        "W2": (5.9, 1.5, r"$\mathbf{W}^{(2)}$", "input"),
+        "b2": (5.9, -1.5, r"$\mathbf{b}^{(2)}$", "input"),
+        "O": (7.2, 0.0, r"$\mathbf{O}$", "hidden"),
+        "Y": (8.4, -1.5, r"$\mathbf{Y}$", "input"),
+        "L": (9.6, 0.0, r"$L$", "output"),
+        "s": (9.6, 2.7, r"$s$", "output"),
+        "J": (11.6, 1.35, r"$J$", "output"),
+    }
+    ops = {  # name -> (x, y, label)
+        "aff1": (1.4, 0.0, "affine"),
+        "phi": (3.6, 0.0, r"$\phi$"),
+        "aff2": (5.9, 0.0, "affine"),
+        "ce": (8.4, 0.0, r"$\ell$"),
+        "l2": (7.2, 2.7, r"$\frac{\lambda}{2}\|\cdot\|^2$"),
+        "add": (10.6, 1.35, "+"),
+    }
+    for x, y, label, kind in values.values():
+        ax.add_patch(FancyBboxPatch((x - 0.45, y - 0.3), 0.9, 0.6, boxstyle="round,pad=0.05",
+                                    facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
+        ax.text(x, y, label, ha="center", va="center", zorder=4, fontsize=12)
+    for x, y, label in ops.values():
+        wide = len(label) > 8  # the penalty's formula needs a larger circle
+        ax.add_patch(Circle((x, y), 0.5 if wide else 0.36, facecolor=COLORS["op"], edgecolor=COLORS["edge"],
+                            lw=1.0, zorder=3))
+        ax.text(x, y, label, ha="center", va="center", zorder=4, fontsize=8 if len(label) > 3 else 11)
+    edges = [("X", "aff1"), ("W1", "aff1"), ("b1", "aff1"), ("aff1", "Z"), ("Z", "phi"), ("phi", "H"),
+             ("H", "aff2"), ("W2", "aff2"), ("b2", "aff2"), ("aff2", "O"), ("O", "ce"), ("Y", "ce"), ("ce", "L"), ("W1", "l2"),
+             ("W2", "l2"), ("l2", "s"), ("L", "add"), ("s", "add"), ("add", "J")]
+    nodes = {name: (x, y) for name, (x, y, *_rest) in values.items()}
+    nodes.update({name: (x, y) for name, (x, y, _label) in ops.items()})
+    for start, end in edges:
+        arrow(ax, nodes[start], nodes[end], shrink=18)
+    ax.text(5.8, -2.35, "forward: values flow left to right;  backward: gradients flow right to left",
+            ha="center", va="center", fontsize=9, color="#555555")
+    ax.set_xlim(-0.7, 12.3)
+    ax.set_ylim(-2.6, 3.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    save(fig, "mlp-forward-graph.svg")
+
+
+def main() -> None:
+    mlp_one_hidden()
+    forward_graph()
+
+
+if __name__ == "__main__":
+    main()
