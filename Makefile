@@ -17,6 +17,7 @@ endif
 .PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l clean
 
 setup:
+	sh scripts/system-deps.sh
 	python3 -m tabbook.envs
 
 book: setup lib

@@ -102,7 +102,7 @@ def install_checkout(config: BookConfig, spec: EnvSpec) -> None:
     if stamp.exists() and stamp.read_text() == root:
         return
     with open(target.parent / f"{target.name}.log", "a") as log:
-        _pip(target / "bin" / "python", spec, "--no-deps", "--no-build-isolation", "-e", root, log=log)
+        _pip(target / "bin" / "python", spec, "--no-deps", "-e", root, log=log)
     stamp.write_text(root)
 
 
@@ -156,8 +156,8 @@ def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> 
     # Downloads dominate: building the environments side by side saves minutes.
     with ThreadPoolExecutor(max_workers=jobs or len(wanted)) as pool:
         for name, seconds, built in pool.map(build_env, wanted):
-            where = env_dir(config.envs[name])
-            print(f"env {name:<11} {'built in %.0f s' % seconds if built else 'up to date'}  {where}", flush=True)
+            state = f"built in {seconds:.0f} s" if built else "up to date"
+            print(f"env {name:<11} {state}  {env_dir(config.envs[name])}", flush=True)
     for spec in wanted:
         install_checkout(config, spec)
     link_venv(config)

@@ -1,0 +1,107 @@
+"""make setup: environments keyed by their requirements, the .venv link, kernels."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tabbook import envs
+from tabbook.config import EnvSpec, load_config
+from tabbook.errors import SourceError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_cache_dir_honours_override(cache):
+    assert envs.cache_dir() == cache
+
+
+def test_env_is_keyed_by_its_requirements(tmp_path, cache):
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("numpy==2.4.6\n")
+    spec = EnvSpec("demo", reqs, None)
+    first = envs.env_dir(spec)
+    assert first.parent == cache / "envs" and first.name.startswith("demo-")
+    assert envs.env_dir(spec) == first  # stable
+    reqs.write_text("numpy==2.4.5\n")
+    assert envs.env_dir(spec) != first  # a new pin means a new environment
+
+
+def test_build_env_is_idempotent_and_rebuilds_half_built(tmp_path, cache):
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("# nothing to install\n")
+    spec = EnvSpec("empty", reqs, None)
+    name, _, built = envs.build_env(spec)
+    assert built and (envs.env_dir(spec) / envs.COMPLETE_MARK).exists()
+    assert envs.env_python(spec).exists()
+    assert envs.build_env(spec)[2] is False  # second run: nothing to do
+    # An interrupted setup leaves no mark: the next one starts that environment over.
+    (envs.env_dir(spec) / envs.COMPLETE_MARK).unlink()
+    (envs.env_dir(spec) / "leftover").write_text("half")
+    assert envs.build_env(spec)[2] is True
+    assert not (envs.env_dir(spec) / "leftover").exists()
+
+
+def test_failed_install_names_the_log(tmp_path, cache):
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("this-is-not-a-requirement===\n")
+    with pytest.raises(SourceError) as err:
+        envs.build_env(EnvSpec("broken", reqs, None))
+    assert "creating the 'broken' environment failed" in str(err.value)
+    assert not (envs.env_dir(EnvSpec("broken", reqs, None)) / envs.COMPLETE_MARK).exists()
+
+
+def test_kernel_spec_points_at_the_framework_env():
+    config = load_config(ROOT)
+    spec = config.envs["pytorch"]
+    kernel = envs.kernel_spec(config, spec)
+    assert kernel["argv"][0] == str(envs.env_python(spec))
+    assert kernel["argv"][1:3] == ["-m", "ipykernel_launcher"]
+    assert kernel["language"] == "python"
+
+
+def test_setup_registered_one_kernel_per_tab_in_the_tool_env():
+    """make setup has run (make test depends on it): the tool's Jupyter sees every kernel."""
+    config = load_config(ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"], capture_output=True, text=True, check=True
+    )
+    specs = json.loads(out.stdout)["kernelspecs"]
+    for tab in config.tabs:
+        kernel = specs[config.envs[tab].kernel]
+        assert Path(kernel["resource_dir"]).is_relative_to(envs.env_dir(config.envs["tool"]))
+        assert Path(kernel["spec"]["argv"][0]).exists()
+
+
+def test_venv_link_points_at_the_tool_env():
+    config = load_config(ROOT)
+    link = ROOT / ".venv"
+    assert link.is_symlink()
+    assert os.readlink(link) == str(envs.env_dir(config.envs["tool"]))
+
+
+def test_print_dir(capsys):
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        assert envs.main(["--print-dir", "mxnet"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert capsys.readouterr().out.strip() == str(envs.env_dir(load_config(ROOT).envs["mxnet"]))
+
+
+def test_mxnet_env_keeps_numpy_pinned():
+    """mxnet 1.9.1 breaks if anything upgrades numpy past 1.23.5."""
+    config = load_config(ROOT)
+    python = envs.env_python(config.envs["mxnet"])
+    out = subprocess.run([str(python), "-c", "import numpy; print(numpy.__version__)"], capture_output=True, text=True)
+    assert out.stdout.strip() == "1.23.5"
