@@ -1,0 +1,632 @@
+"""The framework-neutral half of d2l: plotting, hyperparameters, the progress
+board, timers, downloads and Fashion-MNIST's files.
+
+Each framework module (``d2l.torch``, ``d2l.mxnet``, ``d2l.jax``,
+``d2l.tensorflow``) re-exports these names and adds only what differs between
+frameworks, so a fix here reaches all four.
+"""
+
+import collections
+import gzip
+import hashlib
+import inspect
+import os
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from functools import lru_cache
+
+import numpy as np
+
+# Scripts draw off-screen (no windows, no GUI toolkit needed); notebooks keep
+# the inline backend that ipykernel selects through MPLBACKEND.
+if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules:
+    import matplotlib
+
+    matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402
+
+__all__ = [
+    "plt", "use_svg_display", "set_figsize", "set_axes", "plot", "show_images",
+    "add_to_class", "HyperParameters", "ProgressBoard", "Timer", "Accumulator", "Animator",
+    "DATA_URL", "DATA_HUB", "download", "extract", "DataFileError",
+]
+
+
+# ---------------------------------------------------------------- plotting
+
+def _in_notebook():
+    """True inside a Jupyter kernel, where figures can be displayed inline."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def as_numpy(x):
+    """A numpy array from a framework tensor, numpy array, list or number.
+
+    Duck-typed so that plotting code exists once for all frameworks."""
+    if hasattr(x, "asnumpy"):  # mxnet
+        return x.asnumpy()
+    if hasattr(x, "detach"):  # torch
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def use_svg_display():
+    """Use the svg format to display a plot in Jupyter (sharper than png)."""
+    if _in_notebook():
+        from matplotlib_inline import backend_inline
+
+        backend_inline.set_matplotlib_formats("svg")
+
+
+def set_figsize(figsize=(3.5, 2.5)):
+    """Set the figure size for matplotlib."""
+    use_svg_display()
+    plt.rcParams["figure.figsize"] = figsize
+
+
+def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
+    """Set the axes for matplotlib."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    axes.set_xlim(xlim)
+    axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid()
+
+
+def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None,
+         ylim=None, xscale='linear', yscale='linear',
+         fmts=('-', 'm--', 'g-.', 'r:'), figsize=(3.5, 2.5), axes=None):
+    """Plot data points: one curve or a list of curves; Y=None plots X against its index."""
+
+    def has_one_axis(X):  # True if X (tensor or list) has 1 axis
+        return (hasattr(X, "ndim") and X.ndim == 1 or isinstance(X, list)
+                and not hasattr(X[0], "__len__"))
+
+    if has_one_axis(X):
+        X = [X]
+    if Y is None:
+        X, Y = [[]] * len(X), X
+    elif has_one_axis(Y):
+        Y = [Y]
+    if len(X) != len(Y):
+        X = X * len(Y)
+    set_figsize(figsize)
+    if axes is None:
+        axes = plt.gca()
+    axes.cla()
+    for x, y, fmt in zip(X, Y, fmts):
+        if len(x):
+            axes.plot(as_numpy(x), as_numpy(y), fmt)
+        else:
+            axes.plot(as_numpy(y), fmt)
+    set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+
+
+def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
+    """Plot a grid of images."""
+    figsize = (num_cols * scale, num_rows * scale)
+    _, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
+    axes = axes.flatten()
+    for i, (ax, img) in enumerate(zip(axes, imgs)):
+        ax.imshow(as_numpy(img))
+        ax.axes.get_xaxis().set_visible(False)
+        ax.axes.get_yaxis().set_visible(False)
+        if titles:
+            ax.set_title(titles[i])
+    return axes
+
+
+class _LiveFigure:
+    """Shows a figure in a notebook and redraws it in place.
+
+    One display output is updated (display_id), so an executed notebook keeps
+    the final figure once. The figure is detached from pyplot so that the
+    inline backend does not show it a second time at the end of the cell.
+    In scripts nothing is shown."""
+
+    def __init__(self, fig):
+        self.fig = fig
+        self.handle = None
+        if _in_notebook():
+            plt.close(fig)
+
+    def show(self):
+        if not _in_notebook():
+            return
+        from IPython import display
+
+        if self.handle is None:
+            self.handle = display.display(self.fig, display_id=True)
+        else:
+            self.handle.update(self.fig)
+
+
+# ---------------------------------------------------------------- object-oriented core
+
+def add_to_class(Class):
+    """Register the decorated function as a method of ``Class`` (for defining a class across cells)."""
+
+    def wrapper(obj):
+        setattr(Class, obj.__name__, obj)
+        return obj
+
+    return wrapper
+
+
+class HyperParameters:
+    """The base class of hyperparameters."""
+
+    def save_hyperparameters(self, ignore=[]):
+        """Save the calling ``__init__``'s arguments as attributes (and in ``self.hparams``)."""
+        frame = inspect.currentframe().f_back
+        _, _, _, local_vars = inspect.getargvalues(frame)
+        self.hparams = {k: v for k, v in local_vars.items()
+                        if k not in set(list(ignore) + ['self']) and not k.startswith('_')
+                        and k != '__class__'}
+        for k, v in self.hparams.items():
+            setattr(self, k, v)
+
+
+class ProgressBoard(HyperParameters):
+    """The board that plots data points in animation.
+
+    ``draw`` only stores its arguments (framework tensors stay tensors, so no
+    device sync happens per step); every ``every_n`` points of a curve, their
+    mean becomes one plotted point and the figure is redrawn."""
+
+    def __init__(self, xlabel=None, ylabel=None, xlim=None,
+                 ylim=None, xscale='linear', yscale='linear',
+                 ls=['-', '--', '-.', ':'], colors=['C0', 'C1', 'C2', 'C3'],
+                 fig=None, axes=None, figsize=(3.5, 2.5), display=True):
+        self.save_hyperparameters()
+        self.raw_points = collections.OrderedDict()  # label -> [(x, y)] not yet averaged
+        self.data = collections.OrderedDict()  # label -> [(mean x, [y values])]
+        self._lines = {}
+        self._live = None
+
+    def draw(self, x, y, label, every_n=1):
+        """Add point (x, y) to curve ``label``; plot the mean of every ``every_n`` points."""
+        points = self.raw_points.setdefault(label, [])
+        line = self.data.setdefault(label, [])
+        points.append((x, y))
+        if len(points) < max(1, int(every_n)):
+            return
+        line.append((sum(p[0] for p in points) / len(points), [p[1] for p in points]))
+        points.clear()
+        if self.display:
+            self._redraw()
+
+    def points(self, label):
+        """The plotted points of curve ``label`` as two numpy arrays (x, y)."""
+        line = self.data.get(label, [])
+        xs = np.array([p[0] for p in line], dtype=float)
+        ys = np.array([float(np.mean([as_numpy(v) for v in p[1]])) for p in line])
+        return xs, ys
+
+    def _redraw(self):
+        use_svg_display()
+        if self.fig is None:
+            self.fig = plt.figure(figsize=self.figsize)
+        if self._live is None:
+            self._live = _LiveFigure(self.fig)
+        axes = self.axes if self.axes else self.fig.gca()
+        for (label, _), ls, color in zip(self.data.items(), self.ls, self.colors):
+            xs, ys = self.points(label)
+            if label not in self._lines:
+                self._lines[label] = axes.plot(xs, ys, linestyle=ls, color=color, label=label)[0]
+            else:
+                self._lines[label].set_data(xs, ys)
+        axes.relim()
+        axes.autoscale_view()
+        if self.xlim:
+            axes.set_xlim(self.xlim)
+        if self.ylim:
+            axes.set_ylim(self.ylim)
+        if not self.xlabel:
+            self.xlabel = 'x'
+        axes.set_xlabel(self.xlabel)
+        axes.set_ylabel(self.ylabel)
+        axes.set_xscale(self.xscale)
+        axes.set_yscale(self.yscale)
+        axes.legend(list(self._lines.values()), list(self._lines))
+        self._live.show()
+
+
+class Timer:
+    """Record multiple running times."""
+
+    def __init__(self):
+        self.times = []
+        self.start()
+
+    def start(self):
+        """Start the timer."""
+        self.tik = time.time()
+
+    def stop(self):
+        """Stop the timer and record the time in a list."""
+        self.times.append(time.time() - self.tik)
+        return self.times[-1]
+
+    def avg(self):
+        """Return the average time."""
+        return sum(self.times) / len(self.times)
+
+    def sum(self):
+        """Return the sum of time."""
+        return sum(self.times)
+
+    def cumsum(self):
+        """Return the accumulated time."""
+        return np.array(self.times).cumsum().tolist()
+
+
+class Accumulator:
+    """For accumulating sums over ``n`` variables."""
+
+    def __init__(self, n):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+    def reset(self):
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx):
+        return self.data[idx]
+
+
+class Animator:
+    """For plotting data in animation (the pre-1.0 books' training plots)."""
+
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None,
+                 ylim=None, xscale='linear', yscale='linear',
+                 fmts=('-', 'm--', 'g-.', 'r:'), nrows=1, ncols=1,
+                 figsize=(3.5, 2.5)):
+        if legend is None:
+            legend = []
+        use_svg_display()
+        self.fig, self.axes = plt.subplots(nrows, ncols, figsize=figsize)
+        if nrows * ncols == 1:
+            self.axes = [self.axes]
+        self.config_axes = lambda: set_axes(
+            self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+        self.X, self.Y, self.fmts = None, None, fmts
+        self._live = _LiveFigure(self.fig)
+
+    def add(self, x, y):
+        """Add one or more data points (one per curve) and redraw."""
+        if not hasattr(y, "__len__"):
+            y = [y]
+        n = len(y)
+        if not hasattr(x, "__len__"):
+            x = [x] * n
+        if not self.X:
+            self.X = [[] for _ in range(n)]
+        if not self.Y:
+            self.Y = [[] for _ in range(n)]
+        for i, (a, b) in enumerate(zip(x, y)):
+            if a is not None and b is not None:
+                self.X[i].append(float(a))
+                self.Y[i].append(float(b))
+        self.axes[0].cla()
+        for x, y, fmt in zip(self.X, self.Y, self.fmts):
+            self.axes[0].plot(x, y, fmt)
+        self.config_axes()
+        self._live.show()
+
+
+# ---------------------------------------------------------------- downloads
+
+DATA_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/'
+DATA_HUB = dict()  # name -> (url, sha1); filled by the chapters that need a data set
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, damaged or cannot be fetched; the message says what to do."""
+
+
+def _progress(done, total, name):
+    """A progress line for a download: tqdm when installed, else plain text."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        return tqdm(total=total, unit='B', unit_scale=True, desc=name)
+    return _PlainProgress(total, name)
+
+
+class _PlainProgress:
+    def __init__(self, total, name):
+        self.total, self.name, self.n, self._last = total, name, 0, -1
+
+    def update(self, n):
+        self.n += n
+        percent = int(100 * self.n / self.total) if self.total else -1
+        if percent != self._last and (percent % 10 == 0 or percent < 0):
+            self._last = percent
+            done = f"{percent}%" if percent >= 0 else f"{self.n} bytes"
+            print(f"\rDownloading {self.name}: {done}", end="", file=sys.stderr, flush=True)
+
+    def close(self):
+        print(file=sys.stderr, flush=True)
+
+
+def _download_url(url, path):
+    """Fetch ``url`` into ``path`` atomically: a half download never has the final name."""
+    folder = os.path.dirname(path) or '.'
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.part{os.getpid()}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, 'wb') as out:
+            total = int(response.headers.get('Content-Length') or 0)
+            bar = _progress(0, total, os.path.basename(path))
+            try:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            finally:
+                bar.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def download(url, folder='../data', sha1_hash=None):
+    """Download a file to folder and return the local filepath (kept if its SHA-1 matches)."""
+    if not url.startswith('http'):
+        # For back compatibility: download(name) with name a key of DATA_HUB
+        url, sha1_hash = DATA_HUB[url]
+    os.makedirs(folder, exist_ok=True)
+    fname = os.path.join(folder, url.split('/')[-1])
+    if os.path.exists(fname) and sha1_hash:
+        sha1 = hashlib.sha1()
+        with open(fname, 'rb') as f:
+            while data := f.read(1048576):
+                sha1.update(data)
+        if sha1.hexdigest() == sha1_hash:
+            return fname
+    print(f'Downloading {fname} from {url}...')
+    _download_url(url, fname)
+    return fname
+
+
+def extract(filename, folder=None):
+    """Extract a zip/tar file into folder."""
+    base_dir = os.path.dirname(filename)
+    _, ext = os.path.splitext(filename)
+    assert ext in ('.zip', '.tar', '.gz'), 'Only support zip/tar files.'
+    if ext == '.zip':
+        fp = zipfile.ZipFile(filename, 'r')
+    else:
+        fp = tarfile.open(filename, 'r')
+    if folder is None:
+        folder = base_dir
+    with fp:
+        if isinstance(fp, tarfile.TarFile):
+            fp.extractall(folder, filter='data')
+        else:
+            fp.extractall(folder)
+
+
+# ---------------------------------------------------------------- Fashion-MNIST files
+
+FASHION_MNIST_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'
+FASHION_MNIST_SYSTEM_DIR = '/usr/share/datasets/fashion-mnist'
+# name -> (SHA256 of the decompressed file, IDX magic number, shape after the header)
+FASHION_MNIST_FILES = {
+    'train-images-idx3-ubyte': ('c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+                                2051, (60000, 28, 28)),
+    'train-labels-idx1-ubyte': ('bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+                                2049, (60000,)),
+    't10k-images-idx3-ubyte': ('5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+                               2051, (10000, 28, 28)),
+    't10k-labels-idx1-ubyte': ('0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+                               2049, (10000,)),
+}
+FASHION_MNIST_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
+                        'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
+
+
+def fashion_mnist_dirs(root):
+    """The directories searched for the four files, in order."""
+    dirs = []
+    env = os.environ.get('D2L_DATA')
+    if env:
+        dirs += [env, os.path.join(env, 'fashion-mnist')]
+    dirs += [root, os.path.join(root, 'fashion-mnist'), os.path.join(root, 'FashionMNIST', 'raw'),
+             FASHION_MNIST_SYSTEM_DIR]
+    return dirs
+
+
+def _find_file(name, dirs):
+    for folder in dirs:
+        for candidate in (name, name + '.gz'):
+            path = os.path.join(folder, candidate)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _damaged(path, problem):
+    return DataFileError(
+        f"{path}: {problem}. Delete this file and run again (d2l then looks elsewhere or downloads "
+        f"a fresh copy), or replace it with the original from {FASHION_MNIST_URL}.")
+
+
+def read_idx(path, name):
+    """The array in IDX file ``path`` (gzip-compressed or not), checked against the official release."""
+    expected_sha, expected_magic, shape = FASHION_MNIST_FILES[name]
+    with open(path, 'rb') as f:
+        raw = f.read()
+    if raw[:2] == b'\x1f\x8b':
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise _damaged(path, f"corrupt or truncated gzip data ({e})") from None
+    if len(raw) < 8:
+        raise _damaged(path, f"truncated: only {len(raw)} bytes")
+    magic = int.from_bytes(raw[:4], 'big')
+    if magic != expected_magic:
+        raise _damaged(path, f"wrong magic number {magic} (expected {expected_magic}): "
+                             f"not the IDX file {name}")
+    header = 4 + 4 * len(shape)
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], 'big') for i in range(len(shape)))
+    expected_size = header + int(np.prod(shape))
+    if dims != shape:
+        raise _damaged(path, f"header gives shape {dims}, expected {shape}")
+    if len(raw) != expected_size:
+        what = "truncated" if len(raw) < expected_size else "too long"
+        raise _damaged(path, f"{what}: {len(raw)} bytes of IDX data, expected {expected_size}")
+    if hashlib.sha256(raw).hexdigest() != expected_sha:
+        raise _damaged(path, "corrupt: its content does not match the official release (SHA256 differs)")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def fashion_mnist_paths(root='../data'):
+    """Paths of the four files: found locally, else downloaded into ``root``/fashion-mnist."""
+    dirs = fashion_mnist_dirs(root)
+    paths = {}
+    for name in FASHION_MNIST_FILES:
+        path = _find_file(name, dirs)
+        if path is None:
+            path = os.path.join(root, 'fashion-mnist', name + '.gz')
+            try:
+                _download_url(FASHION_MNIST_URL + name + '.gz', path)
+            except (OSError, urllib.error.URLError) as e:
+                searched = '\n  '.join(dirs)
+                raise DataFileError(
+                    f"Fashion-MNIST file {name}(.gz) not found, and downloading it from "
+                    f"{FASHION_MNIST_URL} failed ({e}). Put the four files "
+                    f"({', '.join(FASHION_MNIST_FILES)}, gzip-compressed or not) in one of these "
+                    f"directories, or in a directory named by the environment variable D2L_DATA:\n  "
+                    f"{searched}") from None
+        paths[name] = os.path.abspath(path)
+    return paths
+
+
+@lru_cache(maxsize=4)
+def _load_fashion_mnist(paths):
+    return {name: read_idx(path, name) for name, path in paths}
+
+
+def load_fashion_mnist(root='../data'):
+    """Fashion-MNIST as uint8 numpy arrays (train images, train labels, val images, val labels).
+
+    Read and verified once per process; later calls return the same (read-only) arrays."""
+    arrays = _load_fashion_mnist(tuple(sorted(fashion_mnist_paths(root).items())))
+    return (arrays['train-images-idx3-ubyte'], arrays['train-labels-idx1-ubyte'],
+            arrays['t10k-images-idx3-ubyte'], arrays['t10k-labels-idx1-ubyte'])
+
+
+# ---------------------------------------------------------------- data modules
+
+class ArrayDataset:
+    """Equal-length arrays indexed together: ``dataset[i]`` is ``(X[i], y[i])``."""
+
+    def __init__(self, *tensors):
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+    def __getitem__(self, i):
+        return tuple(t[i] for t in self.tensors)
+
+
+class ArrayLoader:
+    """Minibatches of in-memory arrays.
+
+    A shuffled epoch draws one permutation (``permutation(n)``) and gathers
+    each batch with one indexing call per array (``take(array, indices)``):
+    no per-example Python work. Unshuffled batches are plain slices."""
+
+    def __init__(self, tensors, batch_size, shuffle, permutation, take):
+        self.tensors, self.batch_size, self.shuffle = tuple(tensors), batch_size, shuffle
+        self.permutation, self.take = permutation, take
+        self.num_examples = len(self.tensors[0])
+
+    def __len__(self):
+        return -(-self.num_examples // self.batch_size)
+
+    def __iter__(self):
+        n, bs = self.num_examples, self.batch_size
+        order = self.permutation(n) if self.shuffle else None
+        for start in range(0, n, bs):
+            if order is None:
+                yield tuple(t[start:start + bs] for t in self.tensors)
+            else:
+                idx = order[start:start + bs]
+                yield tuple(self.take(t, idx) for t in self.tensors)
+
+
+class DataModule(HyperParameters):
+    """The base class of data; framework modules supply ``get_tensorloader``."""
+
+    def __init__(self, root='../data', num_workers=4):
+        self.save_hyperparameters()
+
+    def get_dataloader(self, train):
+        raise NotImplementedError
+
+    def train_dataloader(self):
+        return self.get_dataloader(train=True)
+
+    def val_dataloader(self):
+        return self.get_dataloader(train=False)
+
+
+class FashionMNIST(DataModule):
+    """The Fashion-MNIST dataset: ``train`` and ``val`` hold float32 images in [0, 1] and integer labels.
+
+    Framework modules mix this with their ``DataModule`` and supply the
+    tensor hooks ``_images`` and ``_labels``."""
+
+    channels_last = False
+
+    def __init__(self, batch_size=64, resize=(28, 28)):
+        super().__init__()
+        self.save_hyperparameters()
+        train_X, train_y, val_X, val_y = load_fashion_mnist(self.root)
+        self.train = self._dataset(train_X, train_y)
+        self.val = self._dataset(val_X, val_y)
+
+    def _dataset(self, images, labels):
+        axis = 3 if self.channels_last else 1
+        X = np.expand_dims(images.astype(np.float32) / np.float32(255), axis)
+        return self._make_dataset(self._images(X, tuple(self.resize)), self._labels(labels))
+
+    def _make_dataset(self, X, y):
+        return ArrayDataset(X, y)
+
+    def text_labels(self, indices):
+        """Return text labels."""
+        return [FASHION_MNIST_LABELS[int(i)] for i in indices]
+
+    def get_dataloader(self, train):
+        data = self.train if train else self.val
+        return self.get_tensorloader(data.tensors, train)
+
+    def visualize(self, batch, nrows=1, ncols=8, labels=[]):
+        X, y = batch
+        if not labels:
+            labels = self.text_labels(as_numpy(y))
+        X = as_numpy(X)
+        X = X[..., 0] if self.channels_last else X[:, 0]
+        show_images(X, nrows, ncols, titles=labels)
