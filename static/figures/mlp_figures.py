@@ -58,7 +58,7 @@ def mlp_one_hidden() -> None:
             ax.add_patch(Circle((x, y), 0.3, facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
             ax.text(x, y, f"${symbol}_{i + 1}$", ha="center", va="center", zorder=4)
         ax.text(x, 3.0, titles[col], ha="center", va="center", fontsize=10)
-    for left, right in zip(positions, positions[1:]):
+    for left, right in zip(positions, positions[1:], strict=False):
         for start in left:
             for end in right:
                 arrow(ax, start, end, shrink=12, color="#777777", lw=0.7)
