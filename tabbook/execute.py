@@ -69,13 +69,15 @@ THREAD_VARIABLES = (
 # XLA has no thread-count setting; with one thread per kernel its Eigen pool is switched off.
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
-# Fashion-MNIST, as the d2l package finds it: $D2L_DATA, then <root>/data, then Debian's copy.
-DATA_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+# Fashion-MNIST as d2l reads it: file name -> SHA256 of the official (decompressed) content,
+# which d2l verifies. A file that is not there yet counts as that content: d2l downloads
+# exactly it (or fails), so a first run's download does not re-execute the book.
+DATA_FILES = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
 SYSTEM_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 OK, FAILED, TIMEOUT, DEAD_KERNEL, KERNEL_ERROR, INTERRUPTED = (
@@ -136,7 +138,9 @@ class DataFingerprints:
         memo_key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         if memo_key not in self.memo:
             digest = hashlib.sha256()
-            opener = gzip.open if path.suffix == ".gz" else open
+            with open(path, "rb") as data:
+                compressed = data.read(2) == b"\x1f\x8b"
+            opener = gzip.open if compressed else open
             try:
                 with opener(path, "rb") as data:
                     for block in iter(lambda: data.read(1 << 20), b""):
@@ -154,17 +158,22 @@ class DataFingerprints:
 
 
 def data_dirs(config: BookConfig) -> list[Path]:
-    """Where the notebooks' d2l looks for Fashion-MNIST, in its order."""
-    dirs = [Path(os.environ["D2L_DATA"])] if os.environ.get("D2L_DATA") else []
-    return [*dirs, config.root / "data", config.root / "data" / "fashion-mnist", SYSTEM_DATA_DIR]
+    """Where the notebooks' d2l looks for Fashion-MNIST, in its order (d2l/_common.py)."""
+    dirs = []
+    if os.environ.get("D2L_DATA"):
+        dirs += [Path(os.environ["D2L_DATA"]), Path(os.environ["D2L_DATA"]) / "fashion-mnist"]
+    data = config.root / "data"  # '../data' from a chapter's directory
+    return [*dirs, data, data / "fashion-mnist", data / "FashionMNIST" / "raw", SYSTEM_DATA_DIR]
 
 
 def data_fingerprint(config: BookConfig, fingerprints: DataFingerprints) -> str:
-    """One hash for the data the notebooks read: each file's content, or 'missing'."""
+    """One hash for the data the notebooks read: the content of each file d2l would pick."""
     parts = []
-    for name in DATA_FILES:
-        found = next((d / name for d in data_dirs(config) if (d / name).is_file()), None)
-        parts.append(f"{name}:{fingerprints.of(found) if found else 'missing'}")
+    dirs = data_dirs(config)
+    for name, official in DATA_FILES.items():
+        candidates = (folder / file for folder in dirs for file in (name, f"{name}.gz"))
+        found = next((path for path in candidates if path.is_file()), None)
+        parts.append(f"{name}:{fingerprints.of(found) if found else official}")
     fingerprints.save()
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -327,7 +336,10 @@ def _framework_version(client, tab: str) -> tuple[str | None, str | None]:
     names = FRAMEWORK_DISTRIBUTIONS.get(tab, (tab,))
     try:
         msg_id = client.kc.execute(
-            _VERSION_FUNCTION, silent=True, store_history=False, user_expressions={"v": f"_tabbook_framework_version({names!r})"}
+            _VERSION_FUNCTION,
+            silent=True,
+            store_history=False,
+            user_expressions={"v": f"_tabbook_framework_version({names!r})"},
         )
         reply = client.wait_for_reply(msg_id)
         value = reply["content"]["user_expressions"]["v"]["data"]["text/plain"]
@@ -394,7 +406,11 @@ def execute_notebook(
             context.__enter__()
         except Exception as exc:  # no such kernel, kernel did not start
             detail = [*_log_tail(log_path), f"{type(exc).__name__}: {exc}"]
-            return Outcome(KERNEL_ERROR, time.perf_counter() - start, failure={"error": f"kernel '{kernel}' did not start", "traceback_tail": detail})
+            return Outcome(
+                KERNEL_ERROR,
+                time.perf_counter() - start,
+                failure={"error": f"kernel '{kernel}' did not start", "traceback_tail": detail},
+            )
         try:
             if on_kernel_start is not None:
                 on_kernel_start(client.km)
@@ -414,7 +430,9 @@ def execute_notebook(
             outcome = Outcome(DEAD_KERNEL, failure=_failure(nb, index, evalue, []))
         except CellExecutionError as exc:
             status = INTERRUPTED if stop.is_set() else FAILED
-            outcome = Outcome(status, failure=_failure(nb, index, f"{exc.ename}: {exc.evalue}", _traceback_tail(nb.cells[index])))
+            outcome = Outcome(
+                status, failure=_failure(nb, index, f"{exc.ename}: {exc.evalue}", _traceback_tail(nb.cells[index]))
+            )
             outcome.framework, outcome.framework_version = _framework_version(client, tab)
         except KeyboardInterrupt:
             outcome = Outcome(INTERRUPTED)
@@ -604,11 +622,15 @@ def failure_report(rows: list[dict]) -> str:
         if row["status"] in (OK, INTERRUPTED) or not failure:
             continue
         where = row["source"] + (f":{failure['line']}" if failure.get("line") else "")
-        cell = f"cell {failure['cell']} (code cell {failure['code_cell']})" if failure.get("cell") else "before any cell"
+        cell = (
+            f"cell {failure['cell']} (code cell {failure['code_cell']})" if failure.get("cell") else "before any cell"
+        )
         lines.append(f"{row['status'].upper()}: {where} [{row['tab']}] {cell}: {failure['error']}")
         lines.extend(f"    | {text}" for text in failure.get("source_head", []))
         if failure.get("traceback_tail"):
-            lines.append("  last lines of the traceback:" if row["status"] == FAILED else "  last lines of the kernel's log:")
+            lines.append(
+                "  last lines of the traceback:" if row["status"] == FAILED else "  last lines of the kernel's log:"
+            )
             lines.extend(f"    {text}" for text in failure["traceback_tail"])
         lines.append(f"  notebook: {row['notebook']}")
         lines.append("")
@@ -636,7 +658,9 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     tabs = list(tabs or config.tabs)
     unknown = [tab for tab in tabs if tab not in config.tabs]
     if unknown:
-        raise SourceError(config.config_path, None, f"unknown tab '{unknown[0]}'; configured tabs: {', '.join(config.tabs)}")
+        raise SourceError(
+            config.config_path, None, f"unknown tab '{unknown[0]}'; configured tabs: {', '.join(config.tabs)}"
+        )
     jobs = jobs or config.jobs
     files = [Path(f) for f in files] if files else config.chapter_files()
     summary_path = config.build_dir / "eval" / "summary.json"
@@ -680,7 +704,9 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     if report:
         say("\n" + report)
     counts = {
-        "executed": sum(1 for r in rows if r["executed_seconds"] is not None and not r["cached"] and r["status"] != INTERRUPTED),
+        "executed": sum(
+            1 for r in rows if r["executed_seconds"] is not None and not r["cached"] and r["status"] != INTERRUPTED
+        ),
         "cached": sum(1 for r in rows if r["cached"]),
         "failed": sum(1 for r in rows if r["status"] not in (OK, INTERRUPTED)),
     }
@@ -708,7 +734,9 @@ def _at_least_one(text: str) -> int:
 def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="chapter sources to run (default: the whole book)")
     parser.add_argument("--tabs", help="comma-separated frameworks to run (default: all in config.ini)")
-    parser.add_argument("-j", "--jobs", type=_at_least_one, help="notebooks executed at once (default: [build] jobs in config.ini)")
+    parser.add_argument(
+        "-j", "--jobs", type=_at_least_one, help="notebooks executed at once (default: [build] jobs in config.ini)"
+    )
     parser.add_argument("--force", action="store_true", help="execute even the notebooks whose results are cached")
 
 

@@ -65,9 +65,7 @@ def eval_notebook(book: Path, tab: str, name: str):
 
 
 def outputs_text(nb) -> str:
-    return "".join(
-        output.get("text", "") for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
-    )
+    return "".join(output.get("text", "") for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs)
 
 
 def line_of(path: Path, text: str) -> int:
@@ -200,23 +198,36 @@ def test_data_fingerprint_follows_content_not_place(tmp_path, monkeypatch):
     book = make_book(tmp_path, monkeypatch)
     config = load_config(book)
     memo = execute.DataFingerprints(tmp_path / "memo.json")
-    missing = execute.data_fingerprint(config, memo)
+    missing = execute.data_fingerprint(config, memo)  # d2l would download the official files
     data = tmp_path / "data"
     data.mkdir()
     for name in execute.DATA_FILES:
-        (data / name).write_bytes(gzip.compress(name.encode()))
+        (data / f"{name}.gz").write_bytes(gzip.compress(name.encode()))
     monkeypatch.setenv("D2L_DATA", str(data))
     found = execute.data_fingerprint(config, memo)
     assert found != missing
-    elsewhere = tmp_path / "copy"
-    shutil.copytree(data, elsewhere)
-    for name in execute.DATA_FILES:  # re-compressed: other bytes, same content
-        (elsewhere / name).write_bytes(gzip.compress(name.encode(), compresslevel=1))
-    monkeypatch.setenv("D2L_DATA", str(elsewhere))
+    elsewhere = book / "data" / "fashion-mnist"  # where d2l downloads to, and another packing
+    elsewhere.mkdir(parents=True)
+    for name in execute.DATA_FILES:
+        (elsewhere / name).write_bytes(name.encode())
+    monkeypatch.delenv("D2L_DATA")
     assert execute.data_fingerprint(config, memo) == found
-    (elsewhere / execute.DATA_FILES[0]).write_bytes(gzip.compress(b"other images"))
+    (elsewhere / "t10k-labels-idx1-ubyte").write_bytes(b"other labels")
     assert execute.data_fingerprint(config, memo) != found
-    assert json.loads((tmp_path / "memo.json").read_text())  # memoized across runs
+    assert len(json.loads((tmp_path / "memo.json").read_text())) == 9  # memoized by path, size and mtime
+
+
+SHARED_DATA = Path(__file__).parents[2] / "shared" / "data" / "fashion-mnist"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "t10k-labels-idx1-ubyte.gz").is_file(), reason="no shared Fashion-MNIST copy")
+def test_the_real_data_counts_as_the_official_content(tmp_path, monkeypatch):
+    book = make_book(tmp_path, monkeypatch)
+    config = load_config(book)
+    memo = execute.DataFingerprints(tmp_path / "memo.json")
+    missing = execute.data_fingerprint(config, memo)
+    monkeypatch.setenv("D2L_DATA", str(SHARED_DATA))
+    assert execute.data_fingerprint(config, memo) == missing  # so a first download re-runs nothing
 
 
 # ----------------------------------------------------------------------------- failures
@@ -224,7 +235,11 @@ def test_data_fingerprint_follows_content_not_place(tmp_path, monkeypatch):
 
 def test_failing_cell_is_reported_and_the_other_notebooks_finish(book, capsys):
     chapter = book / "chapter" / "two.md"
-    edit(chapter, "x = 6 * 7\nprint(x)\n```", "x = 6 * 7\nprint(x)\n```\n\n```{.python .input}\nvalue = 1\nvalue / 0\n```")
+    edit(
+        chapter,
+        "x = 6 * 7\nprint(x)\n```",
+        "x = 6 * 7\nprint(x)\n```\n\n```{.python .input}\nvalue = 1\nvalue / 0\n```",
+    )
     bad_line = line_of(chapter, "value = 1") - 1  # the fence line
     assert main(["run", "--force"]) == 1
     out = capsys.readouterr().out
@@ -251,7 +266,10 @@ def test_timeout_is_reported_as_timeout(book, capsys):
     assert time.perf_counter() - start < 15
     row = rows[("chapter/two.md", "jax")]
     assert row["status"] == "timeout"
-    assert "TIMEOUT: chapter/two.md:5 [jax] cell 2 (code cell 1): timeout: the cell ran longer than 1 s" in capsys.readouterr().out
+    assert (
+        "TIMEOUT: chapter/two.md:5 [jax] cell 2 (code cell 1): timeout: the cell ran longer than 1 s"
+        in capsys.readouterr().out
+    )
     nb = eval_notebook(book, "jax", "chapter/two")
     assert nb.cells[1].outputs[-1].ename == "CellTimeoutError"
 
@@ -268,7 +286,11 @@ def test_dying_kernel_is_reported_not_waited_on(book, capsys):
 
 
 def test_unknown_kernel_is_reported(book, capsys):
-    edit(book / "config.ini", "requirements = envs/jax.txt\nkernel = python3", "requirements = envs/jax.txt\nkernel = no-such-kernel")
+    edit(
+        book / "config.ini",
+        "requirements = envs/jax.txt\nkernel = python3",
+        "requirements = envs/jax.txt\nkernel = no-such-kernel",
+    )
     rows = run(book, files=[book / "chapter" / "two.md"])
     assert rows[("chapter/two.md", "jax")]["status"] == "kernel-error"
     assert rows[("chapter/two.md", "pytorch")]["status"] == "ok"
@@ -357,7 +379,10 @@ def test_kernel_env_puts_the_book_first_and_sizes_threads(tmp_path, monkeypatch)
     assert env["PYTHONPATH"] == os.pathsep.join([str(book.resolve()), "/elsewhere"])
     assert env["D2L_DATA"] == "/data/fashion-mnist"
     assert all(env[name] == "1" for name in execute.THREAD_VARIABLES)
-    assert env["XLA_FLAGS"].startswith("--xla_dump_to=/tmp/x ") and "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
+    assert (
+        env["XLA_FLAGS"].startswith("--xla_dump_to=/tmp/x ")
+        and "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
+    )
     env = execute.kernel_env(config, 3)
     assert env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"] == "3"
     assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
