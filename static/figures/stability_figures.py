@@ -12,16 +12,16 @@ chapter's figures look alike and only change in git when a script changes.
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import sys
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from mlp_figures import COLORS, arrow, save  # noqa: E402  (also selects the svg backend)
-
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Circle, FancyBboxPatch  # noqa: E402
+from mlp_figures import COLORS, arrow, save  # noqa: E402  (also selects the svg backend)
 
 DROPPED = {"face": "#f4f4f4", "edge": "#bbbbbb"}
 
@@ -36,7 +36,7 @@ def stability_chain() -> None:
     jacobians = [r"$\mathbf{M}^{(1)}$", r"$\mathbf{M}^{(2)}$", r"$\mathbf{M}^{(3)}$", r"$\mathbf{M}^{(L-1)}$",
                  r"$\mathbf{M}^{(L)}$"]
     xs = [0.0, 2.0, 4.0, 6.0, 8.0, 10.4]
-    for x, label, kind in zip(xs, labels, kinds):
+    for x, label, kind in zip(xs, labels, kinds, strict=True):
         if kind is None:
             ax.text(x, 0, label, ha="center", va="center", fontsize=14)
             continue
@@ -44,7 +44,7 @@ def stability_chain() -> None:
         ax.add_patch(FancyBboxPatch((x - width / 2, -0.35), width, 0.7, boxstyle="round,pad=0.05",
                                     facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
         ax.text(x, 0, label, ha="center", va="center", zorder=4, fontsize=12)
-    for i, (left, right) in enumerate(zip(xs, xs[1:])):
+    for i, (left, right) in enumerate(itertools.pairwise(xs)):
         name = layer_names[i]
         # forward: above the boxes, left to right
         arrow(ax, (left + 0.45, 0.55), (right - 0.45, 0.55), shrink=2)
@@ -95,18 +95,18 @@ def dropout() -> None:
     """The same MLP without and with dropout; dropped hidden units and their edges are greyed out."""
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.6))
     dropped = {1, 4}  # zero-based indices of h2 and h5
-    for ax, title, drop in zip(axes, ["without dropout", "after dropout"], [set(), dropped]):
+    for ax, title, drop in zip(axes, ["without dropout", "after dropout"], [set(), dropped], strict=True):
         layers = [("input", 4, "x"), ("hidden", 5, "h"), ("output", 3, "o")]
         positions = []
         for col, (_kind, count, _symbol) in enumerate(layers):
             ys = [(count - 1) / 2 - i for i in range(count)]
             positions.append([(2.2 * col, y) for y in ys])
-        for layer, (left, right) in enumerate(zip(positions, positions[1:])):
+        for layer, (left, right) in enumerate(itertools.pairwise(positions)):
             for i, start in enumerate(left):
                 for j, end in enumerate(right):
                     off = (layer == 0 and j in drop) or (layer == 1 and i in drop)
                     arrow(ax, start, end, shrink=12, color="#dddddd" if off else "#777777", lw=0.7)
-        for (kind, _count, symbol), column in zip(layers, positions):
+        for (kind, _count, symbol), column in zip(layers, positions, strict=True):
             for i, (x, y) in enumerate(column):
                 off = kind == "hidden" and i in drop
                 ax.add_patch(Circle((x, y), 0.3, facecolor=DROPPED["face"] if off else COLORS[kind],
