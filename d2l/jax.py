@@ -1,0 +1,511 @@
+"""d2l for JAX with Flax (linen) and Optax: ``from d2l import jax as d2l``.
+
+The framework-neutral parts come from ``d2l._common``; this module adds the
+JAX-specific classes, devices and aliases, then the code saved from the
+chapters (``d2l._saved.jax``).
+
+Models are ``flax.linen`` modules (dataclasses: hyperparameters are fields).
+The Trainer keeps a flax ``TrainState`` (with ``batch_stats`` and a
+``dropout_rng``) in ``trainer.state`` and runs each training and validation
+step as one ``jax.jit`` call: ``Module.plot`` calls made while a step is traced
+become outputs of the compiled step and are handed to the progress board after
+each call.
+"""
+
+import collections  # noqa: F401  (notebooks use d2l.math, d2l.np, ... as in the books)
+import math  # noqa: F401
+import os  # noqa: F401
+import sys
+import time  # noqa: F401
+from dataclasses import field
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+from flax import linen as nn
+from flax.training import train_state
+from jax import numpy as jnp
+
+from d2l import _common
+from d2l._common import (  # noqa: F401
+    DATA_HUB, DATA_URL, Accumulator, Animator, DataFileError, HyperParameters, ProgressBoard,
+    Timer, add_to_class, download, extract, plot, plt, set_axes, set_figsize, show_images,
+    use_svg_display,
+)
+
+d2l = sys.modules[__name__]  # d2l.<name> inside this module, as in the books
+
+nn_Module = nn.Module
+
+
+# ---------------------------------------------------------------- randomness and devices
+
+def get_seed():
+    """A fresh random seed, drawn from numpy's global generator (so np.random.seed makes runs repeatable)."""
+    return int(np.random.randint(0, 2**31 - 1))
+
+
+def get_key():
+    """A fresh JAX random key."""
+    return jax.random.PRNGKey(get_seed())
+
+
+def cpu():
+    """Get the CPU device."""
+    return jax.devices('cpu')[0]
+
+
+def gpu(i=0):
+    """Get a GPU device."""
+    return jax.devices('gpu')[i]
+
+
+def num_gpus():
+    """Get the number of available GPUs."""
+    try:
+        return len(jax.devices('gpu'))
+    except RuntimeError:  # no GPU backend
+        return 0
+
+
+def try_gpu(i=0):
+    """Return gpu(i) if exists, otherwise return cpu()."""
+    if num_gpus() >= i + 1:
+        return gpu(i)
+    return cpu()
+
+
+def try_all_gpus():
+    """Return all available GPUs, or [cpu(),] if no GPU exists."""
+    return [gpu(i) for i in range(num_gpus())] or [cpu()]
+
+
+# ---------------------------------------------------------------- core classes
+
+class Module(nn_Module, HyperParameters):
+    """The base class of models (a flax.linen module: hyperparameters are dataclass fields)."""
+
+    plot_train_per_epoch: int = field(default=2, init=False)
+    plot_valid_per_epoch: int = field(default=1, init=False)
+    # default_factory: every model gets its own board
+    board: ProgressBoard = field(default_factory=lambda: ProgressBoard(), init=False)
+
+    def loss(self, params, X, Y, state, averaged=True):
+        raise NotImplementedError
+
+    def forward(self, X, *args, **kwargs):
+        assert hasattr(self, 'net'), 'Neural network is defined'
+        return self.net(X, *args, **kwargs)
+
+    def __call__(self, X, *args, **kwargs):
+        return self.forward(X, *args, **kwargs)
+
+    def plot(self, key, value, train):
+        """Plot a point in animation (the value stays an array until the board draws)."""
+        assert hasattr(self, 'trainer'), 'Trainer is not inited'
+        traced = getattr(self.trainer, '_traced_plots', None)
+        if traced is not None:
+            traced.append((key, value, train))  # becomes an output of the compiled step
+            return
+        self.board.xlabel = 'epoch'
+        if train:
+            x = self.trainer.train_batch_idx / self.trainer.num_train_batches
+            n = self.trainer.num_train_batches / self.plot_train_per_epoch
+        else:
+            x = self.trainer.epoch + 1
+            n = self.trainer.num_val_batches / self.plot_valid_per_epoch
+        self.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
+
+    def training_step(self, params, batch, state):
+        l, grads = jax.value_and_grad(self.loss)(params, batch[:-1], batch[-1], state)
+        self.plot('loss', l, train=True)
+        return l, grads
+
+    def validation_step(self, params, batch, state):
+        l = self.loss(params, batch[:-1], batch[-1], state)
+        self.plot('loss', l, train=False)
+
+    def apply_init(self, dummy_input, key):
+        """The model's variables, initialized with ``key`` by running it on ``dummy_input`` (a tuple)."""
+        params = self.init(key, *dummy_input)  # dummy_input tuple unpacked
+        return params
+
+    def configure_optimizers(self):
+        return optax.sgd(self.lr)
+
+
+class DataModule(_common.DataModule):
+    """The base class of data."""
+
+    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+        tensors = tuple(a[indices] for a in tensors)
+        return _common.ArrayLoader(tensors, self.batch_size, shuffle=train,
+                                   permutation=np.random.permutation,
+                                   take=lambda a, i: jnp.take(a, i, axis=0))
+
+
+class TrainState(train_state.TrainState):
+    """Flax's TrainState plus the state of batch normalization and dropout."""
+
+    batch_stats: Any
+    dropout_rng: jax.Array
+
+
+class Trainer(HyperParameters):
+    """The base class for training models with data."""
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
+        self.save_hyperparameters()
+        self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
+        self._traced_plots = None
+
+    def prepare_data(self, data):
+        self.train_dataloader = data.train_dataloader()
+        self.val_dataloader = data.val_dataloader()
+        self.num_train_batches = len(self.train_dataloader)
+        self.num_val_batches = (len(self.val_dataloader)
+                                if self.val_dataloader is not None else 0)
+
+    def prepare_model(self, model):
+        model.trainer = self
+        model.board.xlim = [0, self.max_epochs]
+        self.model = model
+
+    def fit(self, model, data, key=None):
+        # Everything (parameters, batches) lives on the first requested GPU, else the CPU.
+        with jax.default_device(self.gpus[0] if self.gpus else d2l.cpu()):
+            self.prepare_data(data)
+            self.prepare_model(model)
+            self.optim = model.configure_optimizers()
+            root_key = d2l.get_key() if key is None else key
+            params_key, dropout_key = jax.random.split(root_key)
+            key = {'params': params_key, 'dropout': dropout_key}
+            dummy_input = self.prepare_batch(next(iter(self.train_dataloader)))[:-1]
+            variables = model.apply_init(dummy_input, key=key)
+            params = variables['params']
+            # batch_stats are used by batch normalization
+            batch_stats = variables['batch_stats'] if 'batch_stats' in variables else {}
+            self.state = TrainState.create(apply_fn=model.apply, params=params,
+                                           batch_stats=batch_stats, dropout_rng=dropout_key,
+                                           tx=self.optim)
+            self._train_step = self._compiled(self._train_state_update)
+            self._val_step = self._compiled(
+                lambda state, batch: self.model.validation_step(state.params, batch, state))
+            self.epoch = 0
+            self.train_batch_idx = 0
+            self.val_batch_idx = 0
+            for self.epoch in range(self.max_epochs):
+                self.fit_epoch()
+
+    def fit_epoch(self):
+        self.model.training = True
+        for batch in self.train_dataloader:
+            self.state = self._train_step(self.state, self.prepare_batch(batch))
+            self.train_batch_idx += 1
+        if self.val_dataloader is None:
+            return
+        self.model.training = False
+        for batch in self.val_dataloader:
+            self._val_step(self.state, self.prepare_batch(batch))
+            self.val_batch_idx += 1
+
+    def _train_state_update(self, state, batch):
+        """One optimization step: the new TrainState (a pure function, compiled by ``_compiled``)."""
+        value, grads = self.model.training_step(state.params, batch, state)
+        if self.gradient_clip_val > 0:
+            grads = self.clip_gradients(self.gradient_clip_val, grads)
+        state = state.apply_gradients(grads=grads)
+        if state.batch_stats:
+            # The loss of models with batch normalization returns (loss, mutated variables)
+            _, mutated_vars = value
+            state = state.replace(batch_stats=mutated_vars['batch_stats'])
+        # A fresh dropout key for the next step (ignored by models without dropout)
+        return state.replace(dropout_rng=jax.random.split(state.dropout_rng)[0])
+
+    def _compiled(self, step):
+        """``step(state, batch)`` under ``jax.jit``; its ``model.plot`` calls are replayed after each call."""
+        plot_keys = []
+
+        def traced(state, batch):
+            self._traced_plots = []
+            try:
+                out = step(state, batch)
+                plots = self._traced_plots
+            finally:
+                self._traced_plots = None
+            plot_keys[:] = [(key, train) for key, _, train in plots]
+            return out, [value for _, value, _ in plots]
+
+        compiled = jax.jit(traced)
+
+        def run(state, batch):
+            out, values = compiled(state, tuple(batch))
+            for (key, train), value in zip(plot_keys, values):
+                self.model.plot(key, value, train)
+            return out
+
+        return run
+
+    def prepare_batch(self, batch):
+        if self.gpus:
+            batch = [jax.device_put(a, self.gpus[0]) for a in batch]
+        return batch
+
+    def clip_gradients(self, grad_clip_val, grads):
+        """Scale ``grads`` (a pytree) so that their global norm is at most ``grad_clip_val``."""
+        grad_leaves, _ = jax.tree_util.tree_flatten(grads)
+        norm = jnp.sqrt(sum(jnp.vdot(x, x) for x in grad_leaves))
+        clip = lambda grad: grad * jnp.minimum(1.0, grad_clip_val / (norm + 1e-12))
+        return jax.tree_util.tree_map(clip, grads)
+
+
+class Classifier(Module):
+    """The base class of classification models."""
+
+    def training_step(self, params, batch, state):
+        # value is (loss, auxiliary data): models with batch normalization return
+        # their updated batch statistics as the auxiliary data
+        value, grads = jax.value_and_grad(self.loss, has_aux=True)(params, batch[:-1], batch[-1], state)
+        l, _ = value
+        self.plot("loss", l, train=True)
+        return value, grads
+
+    def validation_step(self, params, batch, state):
+        l, _ = self.loss(params, batch[:-1], batch[-1], state)
+        self.plot('loss', l, train=False)
+        self.plot('acc', self.accuracy(params, batch[:-1], batch[-1], state), train=False)
+
+    def accuracy(self, params, X, Y, state, averaged=True):
+        """Compute the number of correct predictions."""
+        Y_hat = state.apply_fn({'params': params, 'batch_stats': state.batch_stats}, *X)
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        preds = Y_hat.argmax(axis=1).astype(Y.dtype)
+        compare = (preds == Y.reshape(-1)).astype(jnp.float32)
+        return compare.mean() if averaged else compare
+
+    def loss(self, params, X, Y, state, averaged=True):
+        """Cross-entropy loss on logits; returns (loss, auxiliary data)."""
+        Y_hat = state.apply_fn({'params': params}, *X, mutable=False, rngs=None)
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        Y = Y.reshape((-1,))
+        fn = optax.softmax_cross_entropy_with_integer_labels
+        # The empty dictionary is the auxiliary data (used by batch normalization)
+        return (fn(Y_hat, Y).mean(), {}) if averaged else (fn(Y_hat, Y), {})
+
+    def layer_summary(self, X_shape, key=None):
+        key = d2l.get_key() if key is None else key
+        X = jnp.zeros(X_shape)
+        params = self.init(key, X)
+        bound_model = self.clone().bind(params, mutable=['batch_stats'])
+        _ = bound_model(X)
+        for layer in bound_model.net.layers:
+            X = layer(X)
+            print(layer.__class__.__name__, 'output shape:\t', X.shape)
+
+
+# ---------------------------------------------------------------- data and models
+
+class _FashionMNISTTensors:
+    """How Fashion-MNIST's numpy arrays become JAX arrays (channels last)."""
+
+    channels_last = True
+
+    def _images(self, X, size):
+        X = jnp.asarray(X)
+        if size != tuple(X.shape[1:3]):
+            X = jax.image.resize(X, (X.shape[0], *size, X.shape[3]), 'bilinear', antialias=True)
+        return X
+
+    def _labels(self, y):
+        return jnp.asarray(y.astype(np.int32))
+
+
+class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
+    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 28, 28, 1)."""
+
+    def __init__(self, batch_size=64, resize=(28, 28)):
+        super().__init__(batch_size, resize)
+
+
+class SyntheticRegressionData(DataModule):
+    """Synthetic data for linear regression."""
+
+    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
+        super().__init__()
+        self.save_hyperparameters()
+        n = num_train + num_val
+        key1, key2 = jax.random.split(d2l.get_key())
+        self.X = jax.random.normal(key1, (n, w.shape[0]))
+        noise = jax.random.normal(key2, (n, 1)) * noise
+        self.y = jnp.matmul(self.X, w.reshape((-1, 1))) + b + noise
+
+    def get_dataloader(self, train):
+        i = slice(0, self.num_train) if train else slice(self.num_train, None)
+        return self.get_tensorloader((self.X, self.y), train, i)
+
+
+class LinearRegressionScratch(Module):
+    """The linear regression model implemented from scratch."""
+
+    num_inputs: int
+    lr: float
+    sigma: float = 0.01
+
+    def setup(self):
+        self.w = self.param('w', nn.initializers.normal(self.sigma), (self.num_inputs, 1))
+        self.b = self.param('b', nn.initializers.zeros, (1))
+
+    def forward(self, X):
+        return jnp.matmul(X, self.w) + self.b
+
+    def loss(self, params, X, y, state):
+        y_hat = state.apply_fn({'params': params}, *X)
+        l = (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+        return l.mean()
+
+    def configure_optimizers(self):
+        return SGD(self.lr)
+
+
+class SGD(HyperParameters):
+    """Minibatch stochastic gradient descent, usable as an optax optimizer (``init``/``update``).
+
+    JAX has no stored gradients: ``step(grads)`` returns the updated
+    ``params``, and ``zero_grad`` has nothing to do. The older form ``SGD(lr)``
+    (as an optax transformation for the Trainer) is accepted too."""
+
+    def __init__(self, params, lr=None):
+        if lr is None:
+            params, lr = None, params
+        self.save_hyperparameters()
+
+    def init(self, params):
+        del params
+        return optax.EmptyState()
+
+    def update(self, updates, state, params=None):
+        del params
+        updates = jax.tree_util.tree_map(lambda g: -self.lr * g, updates)
+        return updates, state
+
+    def __call__(self):
+        return optax.GradientTransformation(self.init, self.update)
+
+    def step(self, grads):
+        self.params = jax.tree_util.tree_map(lambda p, g: p - self.lr * g, self.params, grads)
+        return self.params
+
+    def zero_grad(self):
+        """Nothing to reset: JAX computes fresh gradients every step."""
+
+
+class LinearRegression(Module):
+    """The linear regression model implemented with high-level APIs."""
+
+    lr: float
+
+    def setup(self):
+        self.net = nn.Dense(1, kernel_init=nn.initializers.normal(0.01))
+
+    def forward(self, X):
+        return self.net(X)
+
+    def loss(self, params, X, y, state):
+        y_hat = state.apply_fn({'params': params}, *X)
+        return optax.l2_loss(y_hat, y.reshape(y_hat.shape)).mean()
+
+    def configure_optimizers(self):
+        return optax.sgd(self.lr)
+
+    def get_w_b(self, state):
+        net = state.params['net']
+        return net['kernel'], net['bias']
+
+
+class SoftmaxRegression(Classifier):
+    """The softmax regression model."""
+
+    num_outputs: int
+    lr: float
+
+    @nn.compact
+    def __call__(self, X):
+        X = X.reshape((X.shape[0], -1))  # Flatten
+        X = nn.Dense(self.num_outputs)(X)
+        return X
+
+
+# ---------------------------------------------------------------- aliases
+
+ones_like = jnp.ones_like
+ones = jnp.ones
+zeros_like = jnp.zeros_like
+zeros = jnp.zeros
+tensor = jnp.array
+arange = jnp.arange
+meshgrid = jnp.meshgrid
+sin = jnp.sin
+sinh = jnp.sinh
+cos = jnp.cos
+cosh = jnp.cosh
+tanh = jnp.tanh
+linspace = jnp.linspace
+exp = jnp.exp
+log = jnp.log
+matmul = jnp.matmul
+int32 = jnp.int32
+int64 = jnp.int64
+float32 = jnp.float32
+concat = jnp.concatenate
+stack = jnp.stack
+abs = jnp.abs
+eye = jnp.eye
+sigmoid = jax.nn.sigmoid
+expand_dims = jnp.expand_dims
+to = jax.device_put
+
+
+def numpy(x, *args, **kwargs):
+    return np.asarray(x, *args, **kwargs)
+
+
+def reshape(x, *args, **kwargs):
+    return x.reshape(*args, **kwargs)
+
+
+def reduce_sum(x, *args, **kwargs):
+    return x.sum(*args, **kwargs)
+
+
+def reduce_mean(x, *args, **kwargs):
+    return x.mean(*args, **kwargs)
+
+
+def argmax(x, *args, **kwargs):
+    return x.argmax(*args, **kwargs)
+
+
+def astype(x, *args, **kwargs):
+    return x.astype(*args, **kwargs)
+
+
+def transpose(x, *args, **kwargs):
+    return x.T
+
+
+def swapaxes(x, *args, **kwargs):
+    return x.swapaxes(*args, **kwargs)
+
+
+def repeat(x, *args, **kwargs):
+    return x.repeat(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- code saved from the chapters
+
+try:
+    from d2l._saved.jax import *  # noqa: F401,F403,E402
+except ModuleNotFoundError as e:
+    if e.name != 'd2l._saved.jax':
+        raise

@@ -1,0 +1,462 @@
+"""d2l for TensorFlow 2 with Keras 3: ``from d2l import tensorflow as d2l``.
+
+The framework-neutral parts come from ``d2l._common``; this module adds the
+TensorFlow-specific classes, devices and aliases, then the code saved from the
+chapters (``d2l._saved.tensorflow``).
+
+The Trainer runs each training and validation step as one ``tf.function``
+(graph) call: ``Module.plot`` calls made while the step is traced become
+outputs of the graph and are handed to the progress board after each call.
+Set ``trainer.compile_steps = False`` to run steps eagerly (e.g. to debug).
+"""
+
+import collections  # noqa: F401  (notebooks use d2l.math, d2l.np, ... as in the books)
+import math  # noqa: F401
+import os  # noqa: F401
+import sys
+import time  # noqa: F401
+
+import numpy as np  # noqa: F401
+import tensorflow as tf
+
+from d2l import _common
+from d2l._common import (  # noqa: F401
+    DATA_HUB, DATA_URL, Accumulator, Animator, DataFileError, HyperParameters, ProgressBoard,
+    Timer, add_to_class, download, extract, plot, plt, set_axes, set_figsize, show_images,
+    use_svg_display,
+)
+
+d2l = sys.modules[__name__]  # d2l.<name> inside this module, as in the books
+
+nn_Module = tf.keras.Model
+
+
+# ---------------------------------------------------------------- devices
+
+def cpu():
+    """Get the CPU device."""
+    return tf.device('/CPU:0')
+
+
+def gpu(i=0):
+    """Get a GPU device."""
+    return tf.device(f'/GPU:{i}')
+
+
+def num_gpus():
+    """Get the number of available GPUs."""
+    return len(tf.config.experimental.list_physical_devices('GPU'))
+
+
+def try_gpu(i=0):
+    """Return gpu(i) if exists, otherwise return cpu()."""
+    if num_gpus() >= i + 1:
+        return gpu(i)
+    return cpu()
+
+
+def try_all_gpus():
+    """Return all available GPUs, or [cpu(),] if no GPU exists."""
+    return [gpu(i) for i in range(num_gpus())] or [cpu()]
+
+
+# ---------------------------------------------------------------- core classes
+
+class Module(nn_Module, HyperParameters):
+    """The base class of models (a Keras ``Model``)."""
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        # Keras 3's Model.__init__ sets instance attributes (``self.loss = None``)
+        # that would hide the methods of the same name defined by d2l models.
+        for name in [n for n in vars(self) if callable(getattr(type(self), n, None))]:
+            del self.__dict__[name]
+        self.save_hyperparameters()
+        self.board = ProgressBoard()
+        self.training = None
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def forward(self, X):
+        assert hasattr(self, 'net'), 'Neural network is defined'
+        return self.net(X)
+
+    def call(self, X, *args, **kwargs):
+        if kwargs and "training" in kwargs:
+            self.training = kwargs['training']
+        return self.forward(X, *args)
+
+    @property
+    def trainable_variables(self):
+        """Keras' trainable variables plus the raw ``tf.Variable`` attributes of from-scratch models
+        (Keras 3 tracks only its own variables)."""
+        found = list(super().trainable_variables)
+        seen = {id(v) for v in found}
+        for layer in self._flatten_layers(include_self=True, recursive=True):
+            for value in vars(layer).values():
+                values = value if isinstance(value, (list, tuple)) else [value]
+                for v in values:
+                    if isinstance(v, tf.Variable) and v.trainable and id(v) not in seen:
+                        found.append(v)
+                        seen.add(id(v))
+        return found
+
+    def plot(self, key, value, train):
+        """Plot a point in animation (the value stays a tensor until the board draws)."""
+        assert hasattr(self, 'trainer'), 'Trainer is not inited'
+        traced = getattr(self.trainer, '_traced_plots', None)
+        if traced is not None and not tf.executing_eagerly():
+            traced.append((key, value, train))  # becomes an output of the compiled step
+            return
+        self.board.xlabel = 'epoch'
+        if train:
+            x = self.trainer.train_batch_idx / self.trainer.num_train_batches
+            n = self.trainer.num_train_batches / self.plot_train_per_epoch
+        else:
+            x = self.trainer.epoch + 1
+            n = self.trainer.num_val_batches / self.plot_valid_per_epoch
+        self.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
+
+    def training_step(self, batch):
+        l = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', l, train=True)
+        return l
+
+    def validation_step(self, batch):
+        l = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', l, train=False)
+
+    def configure_optimizers(self):
+        return tf.keras.optimizers.SGD(self.lr)
+
+    def apply_init(self, inputs, init=None):
+        """Run a forward pass (building the layers), then set every kernel with ``init`` if given."""
+        self.forward(*inputs)
+        if init is not None:
+            for v in self.trainable_variables:
+                if 'kernel' in v.name:
+                    v.assign(init(v.shape, dtype=v.dtype))
+
+
+class DataModule(_common.DataModule):
+    """The base class of data."""
+
+    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+        tensors = tuple(a[indices] for a in tensors)
+        return _common.ArrayLoader(tensors, self.batch_size, shuffle=train,
+                                   permutation=lambda n: tf.random.shuffle(tf.range(n)),
+                                   take=tf.gather)
+
+
+class Trainer(HyperParameters):
+    """The base class for training models with data."""
+
+    compile_steps = True  # run each step as one tf.function call
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
+        self.save_hyperparameters()
+        self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
+        self._device = '/GPU:0' if self.gpus else '/CPU:0'
+        self._traced_plots = None
+
+    def prepare_data(self, data):
+        self.train_dataloader = data.train_dataloader()
+        self.val_dataloader = data.val_dataloader()
+        self.num_train_batches = len(self.train_dataloader)
+        self.num_val_batches = (len(self.val_dataloader)
+                                if self.val_dataloader is not None else 0)
+
+    def prepare_model(self, model):
+        model.trainer = self
+        model.board.xlim = [0, self.max_epochs]
+        self.model = model
+
+    def fit(self, model, data):
+        self.prepare_data(data)
+        self.prepare_model(model)
+        self.optim = model.configure_optimizers()
+        self.epoch = 0
+        self.train_batch_idx = 0
+        self.val_batch_idx = 0
+        self._train_step = self._maybe_compiled(self._train_step_eager)
+        self._val_step = self._maybe_compiled(self.model.validation_step)
+        with tf.device(self._device):
+            for self.epoch in range(self.max_epochs):
+                self.fit_epoch()
+
+    def fit_epoch(self):
+        self.model.training = True
+        for batch in self.train_dataloader:
+            batch = self.prepare_batch(batch)
+            if self.train_batch_idx == 0:
+                # The first step runs eagerly: it creates the variables of lazily
+                # built layers and of the optimizer, which a graph cannot.
+                self._train_step_eager(batch)
+            else:
+                self._train_step(batch)
+            self.train_batch_idx += 1
+        if self.val_dataloader is None:
+            return
+        self.model.training = False
+        for batch in self.val_dataloader:
+            self._val_step(self.prepare_batch(batch))
+            self.val_batch_idx += 1
+
+    def _train_step_eager(self, batch):
+        with tf.GradientTape() as tape:
+            loss = self.model.training_step(batch)
+        variables = self.model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        if self.gradient_clip_val > 0:
+            grads = self.clip_gradients(self.gradient_clip_val, grads)
+        self.optim.apply_gradients(zip(grads, variables))
+
+    def _maybe_compiled(self, step):
+        """``step(batch)`` as a tf.function whose ``model.plot`` calls are replayed eagerly after each call."""
+        if not self.compile_steps:
+            return step
+        plot_keys = []
+
+        def traced(batch):
+            self._traced_plots = []
+            try:
+                step(batch)
+                plots = self._traced_plots
+            finally:
+                self._traced_plots = None
+            plot_keys[:] = [(key, train) for key, _, train in plots]
+            return [value for _, value, _ in plots]
+
+        compiled = tf.function(traced, reduce_retracing=True)
+
+        def run(batch):
+            values = compiled(tuple(batch))
+            for (key, train), value in zip(plot_keys, values):
+                self.model.plot(key, value, train)
+
+        return run
+
+    def prepare_batch(self, batch):
+        return batch
+
+    def clip_gradients(self, grad_clip_val, grads):
+        """Scale ``grads`` so that their global norm is at most ``grad_clip_val``."""
+        grad_clip_val = tf.constant(grad_clip_val, dtype=tf.float32)
+        new_grads = [tf.convert_to_tensor(grad) if isinstance(grad, tf.IndexedSlices) else grad
+                     for grad in grads]
+        norm = tf.math.sqrt(sum((tf.reduce_sum(grad ** 2)) for grad in new_grads))
+        scale = tf.minimum(1.0, grad_clip_val / (norm + 1e-12))
+        return [grad * scale for grad in new_grads]
+
+
+class Classifier(Module):
+    """The base class of classification models."""
+
+    def validation_step(self, batch):
+        Y_hat = self(*batch[:-1])
+        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
+        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        """Compute the number of correct predictions."""
+        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
+        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
+        return tf.reduce_mean(compare) if averaged else compare
+
+    def loss(self, Y_hat, Y, averaged=True):
+        """Cross-entropy loss on logits."""
+        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        Y = tf.reshape(Y, (-1,))
+        l = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=Y, logits=Y_hat)
+        return tf.reduce_mean(l) if averaged else l
+
+    def layer_summary(self, X_shape):
+        X = tf.random.normal(X_shape)
+        for layer in self.net.layers:
+            X = layer(X)
+            print(layer.__class__.__name__, 'output shape:\t', X.shape)
+
+
+# ---------------------------------------------------------------- data and models
+
+class _FashionMNISTTensors:
+    """How Fashion-MNIST's numpy arrays become TensorFlow tensors (channels last)."""
+
+    channels_last = True
+
+    def _images(self, X, size):
+        X = tf.constant(X)
+        if size != tuple(X.shape[1:3]):
+            X = tf.image.resize(X, size, antialias=True)
+        return X
+
+    def _labels(self, y):
+        return tf.constant(y.astype(np.int32))
+
+
+class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
+    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 28, 28, 1)."""
+
+    def __init__(self, batch_size=64, resize=(28, 28)):
+        super().__init__(batch_size, resize)
+
+
+class SyntheticRegressionData(DataModule):
+    """Synthetic data for linear regression."""
+
+    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
+        super().__init__()
+        self.save_hyperparameters()
+        n = num_train + num_val
+        self.X = tf.random.normal((n, w.shape[0]))
+        noise = tf.random.normal((n, 1)) * noise
+        self.y = tf.matmul(self.X, tf.reshape(w, (-1, 1))) + b + noise
+
+    def get_dataloader(self, train):
+        i = slice(0, self.num_train) if train else slice(self.num_train, None)
+        return self.get_tensorloader((self.X, self.y), train, i)
+
+
+class LinearRegressionScratch(Module):
+    """The linear regression model implemented from scratch."""
+
+    def __init__(self, num_inputs, lr, sigma=0.01):
+        super().__init__()
+        self.save_hyperparameters()
+        w = tf.random.normal((num_inputs, 1), mean=0, stddev=sigma)
+        b = tf.zeros(1)
+        self.w = tf.Variable(w, trainable=True)
+        self.b = tf.Variable(b, trainable=True)
+
+    def forward(self, X):
+        return tf.matmul(X, self.w) + self.b
+
+    def loss(self, y_hat, y):
+        l = (y_hat - y) ** 2 / 2
+        return tf.reduce_mean(l)
+
+    def configure_optimizers(self):
+        return SGD([self.w, self.b], self.lr)
+
+
+class SGD(HyperParameters):
+    """Minibatch stochastic gradient descent on ``params`` (tf.Variables).
+
+    TensorFlow computes gradients with a tape rather than storing them on the
+    variables, so the Trainer calls ``apply_gradients`` (as with a Keras
+    optimizer); ``step(grads)`` does the same for ``params``. The older form
+    ``SGD(lr)`` is accepted too."""
+
+    def __init__(self, params, lr=None):
+        if lr is None:
+            params, lr = None, params
+        self.save_hyperparameters()
+
+    def apply_gradients(self, grads_and_vars):
+        for grad, param in grads_and_vars:
+            param.assign_sub(self.lr * grad)
+
+    def step(self, grads):
+        self.apply_gradients(zip(grads, self.params))
+
+    def zero_grad(self):
+        """Nothing to reset: a gradient tape starts from zero every step."""
+
+
+class LinearRegression(Module):
+    """The linear regression model implemented with high-level APIs."""
+
+    def __init__(self, lr):
+        super().__init__()
+        self.save_hyperparameters()
+        initializer = tf.initializers.RandomNormal(stddev=0.01)
+        self.net = tf.keras.layers.Dense(1, kernel_initializer=initializer)
+
+    def forward(self, X):
+        return self.net(X)
+
+    def loss(self, y_hat, y):
+        fn = tf.keras.losses.MeanSquaredError()
+        return fn(y, y_hat)
+
+    def configure_optimizers(self):
+        return tf.keras.optimizers.SGD(self.lr)
+
+    def get_w_b(self):
+        return (self.get_weights()[0], self.get_weights()[1])
+
+
+class SoftmaxRegression(Classifier):
+    """The softmax regression model."""
+
+    def __init__(self, num_outputs, lr):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = tf.keras.models.Sequential([
+            tf.keras.layers.Flatten(), tf.keras.layers.Dense(num_outputs)])
+
+    def forward(self, X):
+        return self.net(X)
+
+
+# ---------------------------------------------------------------- aliases
+
+ones_like = tf.ones_like
+ones = tf.ones
+zeros_like = tf.zeros_like
+zeros = tf.zeros
+tensor = tf.constant
+arange = tf.range
+meshgrid = tf.meshgrid
+sin = tf.sin
+sinh = tf.sinh
+cos = tf.cos
+cosh = tf.cosh
+tanh = tf.tanh
+linspace = tf.linspace
+exp = tf.exp
+log = tf.math.log
+normal = tf.random.normal
+rand = tf.random.uniform
+matmul = tf.matmul
+int32 = tf.int32
+int64 = tf.int64
+float32 = tf.float32
+concat = tf.concat
+stack = tf.stack
+abs = tf.abs
+eye = tf.eye
+sigmoid = tf.sigmoid
+batch_matmul = tf.matmul
+reshape = tf.reshape
+reduce_sum = tf.reduce_sum
+reduce_mean = tf.reduce_mean
+argmax = tf.argmax
+astype = tf.cast
+transpose = tf.transpose
+expand_dims = tf.expand_dims
+repeat = tf.repeat
+
+
+def randn(*shape, **kwargs):
+    """Standard normal samples of the given shape (tf.random.normal)."""
+    return tf.random.normal(shape, **kwargs)
+
+
+def numpy(x, *args, **kwargs):
+    return x.numpy(*args, **kwargs)
+
+
+def size(x, *args, **kwargs):
+    return tf.size(x, *args, **kwargs).numpy()
+
+
+# ---------------------------------------------------------------- code saved from the chapters
+
+try:
+    from d2l._saved.tensorflow import *  # noqa: F401,F403,E402
+except ModuleNotFoundError as e:
+    if e.name != 'd2l._saved.tensorflow':
+        raise
