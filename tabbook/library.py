@@ -64,7 +64,7 @@ def saved_blocks(doc: Document, tab: str) -> list[SavedBlock]:
         if cell.kind != CODE or tab not in cell.tabs:
             continue
         lines = cell.lines_for(tab)
-        marks = [i for i, cl in enumerate(lines) if "@save" in cl.text and _SAVE_MARK.search(cl.text)]
+        marks = [i for i, (_, text) in enumerate(lines) if "@save" in text and _SAVE_MARK.search(text)]
         if marks:
             blocks.extend(_blocks_of_cell(doc, cell, lines, marks))
     return blocks
@@ -72,11 +72,11 @@ def saved_blocks(doc: Document, tab: str) -> list[SavedBlock]:
 
 def _blocks_of_cell(doc, cell, lines, marks) -> list[SavedBlock]:
     # Notebook magics (%..., !...) are not Python; blank them so the rest parses.
-    code = "\n".join("" if cl.text.lstrip().startswith(_MAGIC) else cl.text for cl in lines)
+    code = "\n".join("" if text.lstrip().startswith(_MAGIC) else text for _, text in lines)
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
-        number = lines[min(max(exc.lineno or 1, 1), len(lines)) - 1].number
+        number = lines[min(max(exc.lineno or 1, 1), len(lines)) - 1][0]
         raise SourceError(doc.path, number, f"cannot save this cell's code: {exc.msg}") from None
     statements = []
     for node in tree.body:
@@ -85,25 +85,25 @@ def _blocks_of_cell(doc, cell, lines, marks) -> list[SavedBlock]:
     section = _section_name(cell.section)
     blocks = []
     for index in marks:
-        mark_line = lines[index]
-        only_mark = not _SAVE_MARK.sub("", mark_line.text).strip()
+        mark_number, mark_text = lines[index]
+        only_mark = not _SAVE_MARK.sub("", mark_text).strip()
         row = index + 1  # 1-based row in `code`
         if only_mark:
             chosen = next((s for s in statements if s[0] > row), None)
             if chosen is None:
-                raise SourceError(doc.path, mark_line.number, "#@save on a line of its own, but no statement follows it in this cell")
+                raise SourceError(doc.path, mark_number, "#@save on a line of its own, but no statement follows it in this cell")
         else:
             chosen = next((s for s in statements if s[0] == row or s[2].lineno == row), None)
             if chosen is None:
-                raise SourceError(doc.path, mark_line.number, "#@save must be on the first line of a top-level statement (a def, a class, a decorator, an assignment), or on a line of its own before one")
+                raise SourceError(doc.path, mark_number, "#@save must be on the first line of a top-level statement (a def, a class, a decorator, an assignment), or on a line of its own before one")
         first, last, node = chosen
-        text = "\n".join(_SAVE_MARK.split(cl.text, maxsplit=1)[0].rstrip() if "@save" in cl.text else cl.text for cl in lines[first - 1 : last])
+        text = "\n".join(_SAVE_MARK.split(line, maxsplit=1)[0].rstrip() if "@save" in line else line for _, line in lines[first - 1 : last])
         attach_to = _add_to_class_target(node)
         blocks.append(
             SavedBlock(
                 path=doc.path,
-                line=lines[first - 1].number,
-                end_line=lines[last - 1].number,
+                line=lines[first - 1][0],
+                end_line=lines[last - 1][0],
                 code=text,
                 names=[] if attach_to else _defined_names(node),
                 attach_to=attach_to,

@@ -12,12 +12,15 @@ against the nbformat 4.5 schema and serialized to JSON once for all tabs.
 The JSON text is byte-identical to ``nbformat.writes`` (a test holds it to
 that), so the files are what Jupyter itself would write.
 
-Outside a book (no ``config.ini`` here or above), ``--tabs`` is required and
-tab ``t`` gets the kernel ``d2l-t``.
+Outside a book (no ``config.ini`` here or above), ``--tabs`` is required,
+tab ``t`` gets the kernel ``d2l-t``, and tab marks may name the ``--tabs`` and
+the frameworks of the d2l.ai books (D2L_FRAMEWORKS), so that ``--tabs pytorch``
+converts a d2l.ai section that also has MXNet, JAX and TensorFlow cells.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -27,6 +30,7 @@ from tabbook.errors import SourceError
 from tabbook.parse import CODE, TEXT, Document, read_document
 
 NBFORMAT, NBFORMAT_MINOR = 4, 5
+D2L_FRAMEWORKS = ("pytorch", "mxnet", "jax", "tensorflow", "paddle")
 _encode_string = json.encoder.encode_basestring  # the C encoder json.dumps uses with ensure_ascii=False
 
 
@@ -51,6 +55,7 @@ def notebook_dicts(config: BookConfig, doc: Document) -> dict[str, dict]:
     active = config.tabs
     shared: dict[int, dict] = {}  # id(Cell) -> its dict, for cells alike in every tab
     notebooks = {}
+    source = source_name(config, doc.path)
     for tab in tabs:
         cells = []
         for cell in doc.cells:
@@ -59,22 +64,20 @@ def notebook_dicts(config: BookConfig, doc: Document) -> dict[str, dict]:
             elif tab not in cell.tabs:
                 continue
             key = id(cell)
-            if cell.kind == CODE and cell._shared_source is None:
-                source = cell.source_for(tab)
-                if not source:
+            if not cell.same_in_all_tabs:
+                code = cell.source_for(tab)
+                if not code:
                     continue
                 cached = shared.get(key)
-                if cached is None or cached["source"] != source:
-                    cached = _cell_dict(cell, source, active)
-                    shared[key] = cached
+                if cached is None or cached["source"] != code:
+                    cached = shared[key] = _cell_dict(cell, code, active)
             else:
                 cached = shared.get(key)
                 if cached is None:
-                    source = cell.text if cell.kind != CODE else cell._shared_source
-                    if not source:
+                    text = cell.text if cell.kind != CODE else cell.source_for(tab)
+                    if not text:
                         continue
-                    cached = _cell_dict(cell, source, active)
-                    shared[key] = cached
+                    cached = shared[key] = _cell_dict(cell, text, active)
             cells.append(cached)
         notebooks[tab] = {
             "cells": cells,
@@ -83,7 +86,7 @@ def notebook_dicts(config: BookConfig, doc: Document) -> dict[str, dict]:
                 "language_info": {"name": "python"},
                 "tabbook": {
                     "required_libs": list(doc.required_libs),
-                    "source": source_name(config, doc.path),
+                    "source": source,
                     "tab": tab,
                     "tabs": list(tabs),
                 },
@@ -144,25 +147,45 @@ def notebook_name(config: BookConfig, path) -> str:
 def validate_notebooks(notebooks: dict[str, dict]) -> None:
     """Validate every notebook of one file against the nbformat 4.5 schema.
 
-    Each distinct cell is checked once (shared cells are one object), inside a
-    notebook that carries every tab's cells; each tab's metadata is checked
-    with its own notebook. Cell ids must be unique within each notebook.
+    Each distinct cell is checked once against the schema of its cell type
+    (cells shared by several tabs are one object), each notebook's metadata
+    with the whole-notebook schema, and cell ids must be unique in a notebook.
+    Raises nbformat.ValidationError: a bug here, never bad input.
     """
-    from nbformat.validator import get_validator
+    import fastjsonschema
+    from nbformat import ValidationError
 
-    validator = get_validator(version=NBFORMAT, version_minor=NBFORMAT_MINOR)
-    distinct = {}
-    for nb in notebooks.values():
-        ids = set()
-        for cell in nb["cells"]:
-            distinct[id(cell)] = cell
-            ids.add(cell["id"])
-        if len(ids) != len(nb["cells"]):
-            raise ValueError(f"duplicate cell ids in the {nb['metadata']['tabbook']['tab']} notebook")
-        validator.validate(dict(nb, cells=[]))
-    if distinct:
-        first = next(iter(notebooks.values()))
-        validator.validate(dict(first, cells=list(distinct.values())))
+    validators = _validators()
+    seen = set()
+    try:
+        for nb in notebooks.values():
+            validators["notebook"](dict(nb, cells=[]))
+            ids = set()
+            for cell in nb["cells"]:
+                ids.add(cell["id"])
+                if id(cell) not in seen:
+                    seen.add(id(cell))
+                    validators[cell["cell_type"]](cell)
+            if len(ids) != len(nb["cells"]):
+                raise ValidationError(f"duplicate cell ids in the {nb['metadata']['tabbook']['tab']} notebook")
+    except fastjsonschema.JsonSchemaException as exc:
+        raise ValidationError(f"not a valid nbformat {NBFORMAT}.{NBFORMAT_MINOR} notebook: {exc}") from None
+
+
+@functools.cache
+def _validators() -> dict:
+    """Compiled validators (fastjsonschema, nbformat's own choice) for a whole
+    notebook and for each cell type, from nbformat's 4.5 schema."""
+    import fastjsonschema
+    import nbformat.v4
+
+    schema_file = Path(nbformat.v4.__file__).parent / nbformat.v4.nbformat_schema[(NBFORMAT, NBFORMAT_MINOR)]
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+
+    def definition(name):
+        return fastjsonschema.compile({"$schema": schema["$schema"], "definitions": schema["definitions"], "$ref": f"#/definitions/{name}"})
+
+    return {"notebook": fastjsonschema.compile(schema), "code": definition("code_cell"), "markdown": definition("markdown_cell")}
 
 
 def notebook_json(nb: dict, chunks: dict | None = None) -> str:
@@ -189,40 +212,47 @@ def notebook_json(nb: dict, chunks: dict | None = None) -> str:
 
 def _encode(value, level: int, out: list) -> None:
     """json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False), for JSON-native values."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         out.append(_encode_string(value))
     elif value is None:
         out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
+    elif kind is bool:
+        out.append("true" if value else "false")
+    elif kind is int:
         out.append(int.__repr__(value))
-    elif isinstance(value, dict):
+    elif kind is dict:
         if not value:
             out.append("{}")
             return
-        inner = "\n" + " " * (level + 1)
-        sep = "{" + inner
-        for key in sorted(value):
-            out.append(sep + _encode_string(key) + ": ")
-            _encode(value[key], level + 1, out)
-            sep = "," + inner
+        inner = ",\n" + " " * (level + 1)
+        out.append("{" + inner[1:])
+        for i, key in enumerate(sorted(value)):
+            item = value[key]
+            if i:
+                out.append(inner)
+            if type(item) is str:
+                out.append(_encode_string(key) + ": " + _encode_string(item))
+            else:
+                out.append(_encode_string(key) + ": ")
+                _encode(item, level + 1, out)
         out.append("\n" + " " * level + "}")
-    elif isinstance(value, list):
+    elif kind is list:
         if not value:
             out.append("[]")
             return
-        inner = "\n" + " " * (level + 1)
-        sep = "[" + inner
-        for item in value:
-            out.append(sep)
+        inner = ",\n" + " " * (level + 1)
+        if all(type(item) is str for item in value):
+            out.append("[" + inner[1:] + inner.join(map(_encode_string, value)) + "\n" + " " * level + "]")
+            return
+        out.append("[" + inner[1:])
+        for i, item in enumerate(value):
+            if i:
+                out.append(inner)
             _encode(item, level + 1, out)
-            sep = "," + inner
         out.append("\n" + " " * level + "]")
     else:
-        raise TypeError(f"cannot write {type(value).__name__} into a notebook")
+        raise TypeError(f"cannot write {kind.__name__} into a notebook")
 
 
 # -- converting many files ---------------------------------------------------------------
@@ -299,7 +329,7 @@ def book_config(tabs: str | None) -> BookConfig:
                 bibfile=root / "references.bib",
                 collapse_lines=40,
                 library_package="d2l",
-                envs={tab: EnvSpec(tab, None, f"d2l-{tab}") for tab in tab_list},
+                envs={tab: EnvSpec(tab, None, f"d2l-{tab}") for tab in dict.fromkeys([*tab_list, *D2L_FRAMEWORKS])},
             )
         if not os.path.exists(exc.path):
             raise SourceError(exc.path, None, "no config.ini here or in any parent directory; outside a book, name the tabs with --tabs a,b,c") from None

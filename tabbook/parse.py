@@ -106,20 +106,6 @@ class Figure:
 
 
 @dataclass
-class CodeLine:
-    """One line of a code cell after its tab mark and hide marks are gone.
-
-    ``text`` is already dedented for the ``tab.selected`` branches around it;
-    ``only`` is None when the line is in every tab of the cell, else the set
-    of tabs whose branches keep it.
-    """
-
-    number: int
-    text: str
-    only: frozenset[str] | None = None
-
-
-@dataclass
 class Cell:
     """One notebook cell of the source, in source order.
 
@@ -142,25 +128,37 @@ class Cell:
     text: str = ""
     tabs: tuple[str, ...] = ()
     hide: str | None = None
-    code: list[CodeLine] = field(default_factory=list)
+    # CODE: (line number, text) of each line after the tab mark and hide marks
+    # are gone, dedented for the tab.selected branches around it; `only` maps
+    # the number of a line inside branches to the tabs that keep it.
+    code: list[tuple[int, str]] = field(default_factory=list)
+    only: dict[int, frozenset[str]] = field(default_factory=dict)
     section: Heading | None = None
-    _shared_source: str | None = None  # the code when no tab.selected branch is inside
+    _source: str | None = None  # the code when it is the same in every tab
 
-    def lines_for(self, tab: str) -> list[CodeLine]:
-        """The code lines that ``tab``'s notebook gets, blank lines at both ends removed."""
-        lines = [cl for cl in self.code if cl.only is None or tab in cl.only]
+    @property
+    def same_in_all_tabs(self) -> bool:
+        """True for text and for code without tab.selected branches."""
+        return not self.only
+
+    def lines_for(self, tab: str) -> list[tuple[int, str]]:
+        """(line number, text) of the code ``tab``'s notebook gets, blank lines at both ends removed."""
+        only = self.only
+        lines = [item for item in self.code if item[0] not in only or tab in only[item[0]]] if only else self.code
         start, end = 0, len(lines)
-        while start < end and not lines[start].text.strip():
+        while start < end and not lines[start][1].strip():
             start += 1
-        while end > start and not lines[end - 1].text.strip():
+        while end > start and not lines[end - 1][1].strip():
             end -= 1
         return lines[start:end]
 
     def source_for(self, tab: str) -> str:
         """The code of this cell in ``tab``'s notebook ('' when nothing is left)."""
-        if self._shared_source is not None:
-            return self._shared_source
-        return "\n".join(cl.text for cl in self.lines_for(tab))
+        if self.only:
+            return "\n".join(text for _, text in self.lines_for(tab))
+        if self._source is None:
+            self._source = "\n".join(text for _, text in self.lines_for(tab))
+        return self._source
 
 
 @dataclass
@@ -327,6 +325,8 @@ class _Parser:
     # -- the pass -------------------------------------------------------------
 
     def parse(self, text: str) -> Document:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -337,8 +337,6 @@ class _Parser:
         fence_info = ""
         text_fence = False
         for number, line in enumerate(lines, 1):
-            if line.endswith("\r"):
-                line = line[:-1]
             if code_open:
                 if "```" in line and _closes_fence(line, fence_len):
                     self.add_code_cell(code_open, number, code_body)
@@ -561,11 +559,17 @@ class _Parser:
                     mark = "%%tab" if line.lstrip().startswith("%%") else "#@tab"
                     tabs = self.tab_names(number, match.group(1) or "", mark)
                     index += 1
+        body = body[index:]
+        plain = "\n".join(line for _, line in body)
+        if "\t" not in plain and "@hide" not in plain and "tab.selected" not in plain:
+            # the common case: the code is the same in every tab, as written
+            self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body, section=self.section))
+            return
         hide = None
-        code: list[CodeLine] = []
-        branches: list[tuple[int, frozenset[str] | None]] = []  # (indent of the if, tabs that keep its body)
-        has_branches = False
-        for number, line in body[index:]:
+        code: list[tuple[int, str]] = []
+        only: dict[int, frozenset[str]] = {}
+        branches: list[tuple[int, frozenset[str]]] = []  # (indent of the if, tabs that keep its body)
+        for number, line in body:
             if "\t" in line and "\t" in line[: len(line) - len(line.lstrip())]:
                 self.error(number, "tab character in code indentation; indent code with spaces")
             if "@hide" in line:
@@ -578,7 +582,9 @@ class _Parser:
                         continue
             stripped = line.lstrip(" ")
             if not stripped:
-                code.append(CodeLine(number, "", branches[-1][1] if branches else None))
+                if branches:
+                    only[number] = branches[-1][1]
+                code.append((number, ""))
                 continue
             indent = len(line) - len(stripped)
             while branches and indent <= branches[-1][0]:
@@ -586,24 +592,21 @@ class _Parser:
             if stripped.startswith("if") and "tab.selected" in stripped:
                 match = _SELECTED_IF.match(line)
                 if match:
-                    has_branches = True
-                    names = [m.group(2) for m in _QUOTED.finditer(match.group(2))]
-                    selected = frozenset(self.tab_names(number, " ".join(names), "tab.selected()"))
+                    names = " ".join(m.group(2) for m in _QUOTED.finditer(match.group(2)))
+                    selected = frozenset(self.tab_names(number, names, "tab.selected()"))
                     if branches:
                         selected &= branches[-1][1]
                     rest = match.group(3)
                     if rest and not rest.startswith("#"):  # `if tab.selected('x'): statement`
-                        code.append(CodeLine(number, " " * (indent - 4 * len(branches)) + rest, selected))
+                        only[number] = selected
+                        code.append((number, " " * (indent - 4 * len(branches)) + rest))
                     else:
                         branches.append((indent, selected))
                     continue
-            depth = len(branches)
-            if depth:
-                text = line[min(4 * depth, indent) :]
-                code.append(CodeLine(number, text, branches[-1][1]))
+            if branches:
+                only[number] = branches[-1][1]
+                code.append((number, line[min(4 * len(branches), indent) :]))
             else:
-                code.append(CodeLine(number, line))
-        cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, section=self.section)
-        if not has_branches:
-            cell._shared_source = "\n".join(cl.text for cl in cell.lines_for(tabs[0]))
+                code.append((number, line))
+        cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, only=only, section=self.section)
         self.doc.cells.append(cell)

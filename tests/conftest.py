@@ -1,0 +1,27 @@
+"""Shared test helpers: where things are, and running ``python -m tabbook``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def run_tabbook(*args, cwd) -> subprocess.CompletedProcess:
+    """Run ``python -m tabbook ARGS`` in ``cwd`` with this checkout's tabbook; capture output."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    return subprocess.run(
+        [sys.executable, "-m", "tabbook", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def tabbook():
+    """The :func:`run_tabbook` helper, as a fixture."""
+    return run_tabbook

@@ -1,0 +1,330 @@
+"""The chapter dialect (DIALECT.md), one or more tests per rule, on the Document level."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIXTURES
+
+from tabbook.config import load_config
+from tabbook.errors import SourceError
+from tabbook.parse import (
+    CODE,
+    EQUATION,
+    FIGURE,
+    SECTION,
+    TAB_TEXT,
+    TABLE,
+    TEXT,
+    parse_markdown,
+    read_document,
+    toc_order,
+)
+
+BOOK = FIXTURES / "convert"
+DIALECT = BOOK / "dialect"
+TABS = ("pytorch", "mxnet", "jax", "tensorflow")
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(BOOK)
+
+
+def doc_of(config, name):
+    return read_document(config, DIALECT / name)
+
+
+def code_cells(doc):
+    return [cell for cell in doc.cells if cell.kind == CODE]
+
+
+def parse(text, tabs=TABS):
+    return parse_markdown(text, "test.md", tabs)
+
+
+# -- 1. code cells and tab marks ------------------------------------------------------
+
+
+def test_unmarked_cell_belongs_to_the_default_tab_only(config):
+    cell = code_cells(doc_of(config, "tabs.md"))[0]
+    assert cell.tabs == ("pytorch",)
+    assert cell.source_for("pytorch") == "default_only = 1"
+
+
+def test_the_default_tab_is_the_first_tab():
+    doc = parse("```{.python .input}\nx = 1\n```\n", tabs=("jax", "pytorch"))
+    assert code_cells(doc)[0].tabs == ("jax",)
+
+
+def test_all_means_every_tab(config):
+    cell = code_cells(doc_of(config, "tabs.md"))[1]
+    assert cell.tabs == TABS
+    assert all(cell.source_for(tab) == "everyone = 2" for tab in TABS)
+
+
+def test_multi_tab_mark_and_attributes_in_the_info_string(config):
+    cell = code_cells(doc_of(config, "tabs.md"))[2]
+    assert (cell.line, cell.end_line) == (12, 15)  # {.python .input  n=3}
+    assert cell.tabs == ("pytorch", "mxnet")
+    assert cell.source_for("mxnet") == "torch_and_mxnet = 3"  # the mark line is gone
+
+
+def test_old_tab_marks(config):
+    cells = code_cells(doc_of(config, "tabs.md"))
+    assert cells[3].tabs == ("jax",) and cells[3].source_for("jax") == "jax_old_form = 4"
+    assert set(cells[4].tabs) == {"tensorflow", "jax"} and cells[4].source_for("jax") == "spaced_old_form = 5"
+
+
+def test_long_fence_is_closed_only_by_as_many_backticks(config):
+    cell = code_cells(doc_of(config, "tabs.md"))[5]
+    assert cell.tabs == ("mxnet",)
+    assert cell.source_for("mxnet") == 'text = """\n```\nnot a fence end\n```\n"""'
+
+
+def test_other_fences_are_markdown_text(config):
+    doc = doc_of(config, "tabs.md")
+    assert len(code_cells(doc)) == 6
+    last = doc.cells[-1]
+    assert last.kind == TEXT
+    assert "```python\n%%tab mxnet\nnot_executed = 6\n```" in last.text
+    assert "```bash" in last.text and "plain fence" in last.text
+
+
+def test_windows_line_ends(config):
+    doc = doc_of(config, "crlf.md")
+    assert doc.cells[0].text == "# Windows Line Ends"
+    assert code_cells(doc)[0].source_for("pytorch") == "x = 1"
+
+
+def test_blank_lines_around_cells_are_stripped():
+    doc = parse("\n\n# T\n\n\n```{.python .input}\n\n\nx = 1\n\n```\n\n\ntext\n\n")
+    assert [(c.kind, c.line, c.end_line) for c in doc.cells] == [(TEXT, 3, 3), (CODE, 6, 11), (TEXT, 14, 14)]
+    assert doc.cells[1].source_for("pytorch") == "x = 1"
+
+
+# -- 1. the selector cell --------------------------------------------------------------
+
+
+def test_selector_cell_is_dropped_and_required_libs_recorded(config):
+    doc = doc_of(config, "selector.md")
+    assert [cell.source_for("pytorch") for cell in code_cells(doc)] == ["x = 1"]
+    assert doc.required_libs == ["pandas==2.2.3", "scipy>=1.0"]
+    assert not any("d2lbook" in cell.text for cell in doc.cells)
+
+
+# -- 1. tab.selected branches ----------------------------------------------------------
+
+
+def test_selected_branches_keep_and_dedent_the_matching_body(config):
+    cell = code_cells(doc_of(config, "selected.md"))[0]
+    # a blank line inside a branch goes with the branch
+    assert cell.source_for("pytorch") == "x = 1\n\ny = d2l.reshape(x, (-1, 784))\n\nz = y + 1\nw = 2"
+    assert cell.source_for("mxnet") == cell.source_for("pytorch")
+    assert cell.source_for("jax") == "x = 1\n\ny = x.reshape(-1, 784)\nw = 2"  # tab.selected([...]) form
+    assert cell.source_for("tensorflow") == "x = 1\n\nw = 2"
+
+
+def test_nested_and_indented_branches(config):
+    cell = code_cells(doc_of(config, "selected.md"))[1]
+    assert cell.source_for("pytorch") == "def f(X):\n    a = 1\n    return a\n    return None"
+    assert cell.source_for("jax") == "def f(X):\n    a = 1\n    for i in range(3):\n        a += i\n    return a\n    return None"
+    assert cell.source_for("mxnet") == "def f(X):\n    return 0\n    return None"
+    # a one-line `if tab.selected(...): statement`
+    assert cell.source_for("tensorflow") == "def f(X):\n    return None\nprint('one line')"
+
+
+def test_cell_empty_for_a_tab_is_left_out_of_its_notebook(config):
+    doc = doc_of(config, "selected.md")
+    cell = code_cells(doc)[2]
+    assert cell.source_for("mxnet") == "only_mxnet = True"
+    assert cell.source_for("jax") == ""
+    assert cell not in doc.cells_for("jax") and cell in doc.cells_for("mxnet")
+
+
+# -- 2. which notebooks exist ---------------------------------------------------------------
+
+
+def test_only_tabs_named_by_code_or_prose_get_notebooks(config):
+    assert doc_of(config, "tabs.md").notebook_tabs() == list(TABS)
+    assert doc_of(config, "selector.md").notebook_tabs() == ["pytorch"]
+    assert doc_of(config, "prose_tab.md").notebook_tabs() == ["pytorch", "jax"]
+
+
+def test_a_file_without_code_gets_every_tab(config):
+    assert doc_of(config, "text_only.md").notebook_tabs() == list(TABS)
+
+
+def test_the_default_tab_always_gets_a_notebook():
+    doc = parse("```{.python .input}\n%%tab mxnet\nx = 1\n```\n")
+    assert doc.notebook_tabs() == ["pytorch", "mxnet"]
+    assert [c.kind for c in doc.cells_for("pytorch")] == []
+
+
+def test_cells_of_a_tab_notebook(config):
+    doc = doc_of(config, "prose_tab.md")
+    assert [c.kind for c in doc.cells_for("pytorch")] == [TEXT, CODE]
+    assert [c.kind for c in doc.cells_for("jax")] == [TEXT, TAB_TEXT]
+
+
+# -- 3. tab prose ----------------------------------------------------------------------------
+
+
+def test_tab_prose_goes_to_the_named_tabs(config):
+    doc = doc_of(config, "prose.md")
+    prose = [cell for cell in doc.cells if cell.kind == TAB_TEXT]
+    assert [(c.tabs, c.text, c.line, c.end_line) for c in prose] == [
+        (("pytorch",), "PyTorch text.", 5, 7),
+        (("mxnet", "jax"), "MXNet and JAX text.", 9, 10),
+        (("tensorflow",), "TensorFlow text.", 11, 13),
+    ]
+    assert [c.text for c in doc.cells_for("jax") if c.kind == TAB_TEXT] == ["MXNet and JAX text."]
+
+
+def test_begin_tab_inside_an_open_block_warns_with_the_line(config, capsys):
+    doc = doc_of(config, "prose.md")
+    err = capsys.readouterr().err
+    assert "prose.md:11: warning:" in err and "line 9" in err
+    assert len(doc.warnings) == 1
+
+
+def test_marks_inside_fences_are_not_marks(config):
+    doc = doc_of(config, "prose.md")
+    assert code_cells(doc)[0].source_for("mxnet") == 'print(""":begin_tab:`pytorch`\n:end_tab:""")'
+    assert doc.cells[-1].text == "```markdown\n:end_tab:\n```\n\nMore shared text."
+
+
+def test_code_cell_inside_tab_prose():
+    doc = parse(":begin_tab:`mxnet`\nbefore\n\n```{.python .input}\nx = 1\n```\n\nafter\n:end_tab:\n")
+    assert [(c.kind, c.line, c.end_line, c.tabs) for c in doc.cells] == [
+        (TAB_TEXT, 1, 2, ("mxnet",)),
+        (CODE, 4, 6, ("pytorch",)),
+        (TAB_TEXT, 8, 9, ("mxnet",)),
+    ]
+
+
+# -- 4. labels and references ------------------------------------------------------------
+
+
+def test_labels_of_sections_figures_tables_equations(config):
+    doc = doc_of(config, "labels.md")
+    labels = {name: (label.kind, label.line, label.title) for name, label in doc.labels.items()}
+    assert labels == {
+        "sec_labels": (SECTION, 2, "Labels"),
+        "fig_net": (FIGURE, 10, "A network."),
+        "eq_sum": (EQUATION, 13, None),
+        "eq_two_lines": (EQUATION, 18, None),
+        "tab_sizes": (TABLE, 25, "Sizes of layers"),
+        "subsec_labels": (SECTION, 28, "A Subsection"),
+    }
+    assert [(h.level, h.title, h.label) for h in doc.headings] == [(1, "Labels", "sec_labels"), (2, "A Subsection", "subsec_labels")]
+    assert [(f.path, f.width, f.label) for f in doc.figures] == [("../img/net.svg", "400px", "fig_net")]
+    assert doc.title == "Labels"
+
+
+def test_label_marks_stay_in_the_markdown(config):
+    text = doc_of(config, "labels.md").cells[0].text
+    assert ":label:`sec_labels`" in text and ":eqlabel:`eq_sum`" in text and ":width:`400px`" in text
+
+
+def test_references_and_citations_are_recorded_with_lines(config):
+    refs = [(r.role, r.targets, r.line) for r in doc_of(config, "labels.md").references]
+    assert refs == [
+        ("numref", ("fig_net",), 4),
+        ("ref", ("sec_labels",), 4),
+        ("eqref", ("eq_sum",), 4),
+        ("numref", ("sec_elsewhere",), 5),  # a dangling reference is for the book check, not here
+        ("cite", ("Nair.Hinton.2010",), 5),
+        ("citet", ("Cybenko.1989", "Hornik.1991"), 6),
+        ("citep", ("a",), 6),
+    ]
+
+
+def test_label_in_code_is_code(config):
+    assert "not_a_label" not in doc_of(config, "labels.md").labels
+
+
+def test_label_after_a_paragraph_is_an_error():
+    with pytest.raises(SourceError) as info:
+        parse("# T\n\nSome text.\n:label:`sec_x`\n")
+    assert info.value.line == 4 and "must follow a heading, a figure or a table" in info.value.message
+
+
+def test_eqlabel_must_follow_display_math():
+    with pytest.raises(SourceError) as info:
+        parse("# T\n:eqlabel:`eq_x`\n")
+    assert info.value.line == 2
+
+
+# -- 6. slide marks -----------------------------------------------------------------------
+
+
+def test_slide_marks(config):
+    doc = doc_of(config, "slides.md")
+    text = doc.cells[0].text
+    assert "We keep this bold claim and this one\nacross lines, drop  and ,\n" in text
+    assert "[**a link**](https://d2l.ai)" in text
+    assert "f(**kwargs)  # [**code in a fence stays**]" in text
+    assert code_cells(doc)[0].source_for("pytorch") == "g(**kwargs)  # [**code cells stay**]"
+
+
+# -- 8. hiding -------------------------------------------------------------------------------
+
+
+def test_hide_marks_become_metadata_and_leave_the_code(config):
+    cells = code_cells(doc_of(config, "hide.md"))
+    assert [(c.hide, c.source_for("pytorch")) for c in cells] == [
+        ("cell", "setup = 1"),
+        ("code", "x = 2"),
+        ("output", "y = 3"),
+        (None, "shown = 4"),
+    ]
+
+
+# -- 9. tables of contents -----------------------------------------------------------------
+
+
+def test_toc_order_follows_the_toc_fences(config):
+    order = [path.relative_to(BOOK.resolve()).as_posix() for path in toc_order(config)]
+    assert order == ["index.md", "chapter_one/index.md", "chapter_one/intro.md", "chapter_one/saving.md"]
+
+
+def test_toc_entry_without_file_is_an_error(tmp_path):
+    (tmp_path / "config.ini").write_text((BOOK / "config.ini").read_text())
+    (tmp_path / "index.md").write_text("# I\n\n```toc\n:maxdepth: 1\n\nchapter_x/missing\n```\n")
+    with pytest.raises(SourceError) as info:
+        toc_order(load_config(tmp_path))
+    assert info.value.line == 6 and "chapter_x/missing" in info.value.message
+
+
+# -- 10. errors within one file ---------------------------------------------------------------
+
+ERRORS = [
+    ("unclosed_fence.md", 5, "never closed"),
+    ("unclosed_code.md", 3, "never closed"),
+    ("unknown_tab.md", 4, "unknown tab 'pytroch' in %%tab; the configured tabs are: pytorch, mxnet, jax, tensorflow"),
+    ("unknown_tab_prose.md", 3, "unknown tab 'keras'"),
+    ("unknown_tab_selected.md", 5, "unknown tab 'paddle' in tab.selected()"),
+    ("mark_without_names.md", 4, "%%tab names no tab"),
+    ("old_mark_without_names.md", 4, "#@tab names no tab"),
+    ("begin_tab_without_names.md", 3, ":begin_tab: names no tab"),
+    ("end_tab_without_begin.md", 4, ":end_tab: without a :begin_tab:"),
+    ("unclosed_begin_tab.md", 3, ":begin_tab: is never closed"),
+    ("tab_indent.md", 5, "tab character in code indentation"),
+    ("not_utf8.md", 3, "not UTF-8"),
+    ("duplicate_label.md", 5, "label 'sec_twice' is defined twice in this file: lines 2 and 5"),
+]
+
+
+@pytest.mark.parametrize("name, line, message", ERRORS)
+def test_errors_within_one_file(config, name, line, message):
+    with pytest.raises(SourceError) as info:
+        read_document(config, BOOK / "errors" / name)
+    assert info.value.line == line
+    assert message in info.value.message
+    assert str(info.value).startswith(f"{BOOK / 'errors' / name}:{line}: ")
+
+
+def test_other_frameworks_names_are_known_when_tabs_are_narrowed(config):
+    doc = read_document(config, DIALECT / "tabs.md", tabs=("jax",))
+    assert doc.notebook_tabs() == ["jax"]
+    assert [c.tabs for c in doc.cells_for("jax") if c.kind == CODE] == [("jax",), ("jax",), ("jax",), ("tensorflow", "jax")]
