@@ -145,14 +145,17 @@ def load_book(config) -> Book:
         raise SourceError(config.config_path, None, f"the book's index page {config.index}.md does not exist")
     listed_at: dict[Path, tuple[Path, int]] = {}
     for path in order:
+        rel = path.relative_to(root).as_posix()
+        if path not in documents:  # a file no toc lists: toc_order did not need to read it
+            continue
         for entry, line in documents[path].toc:
             child = (path.parent / f"{entry}.md").resolve()
             if not child.is_relative_to(root):
-                raise SourceError(path, line, f"toc entry '{entry}' is outside the book")
+                raise SourceError(rel, line, f"toc entry '{entry}' is outside the book")
             if child in listed_at or child == index:
                 other, other_line = listed_at.get(child, (None, None))
                 first = f"{other.relative_to(root)}:{other_line}" if other else "the root page"
-                raise SourceError(path, line, f"toc entry '{entry}' is already listed at {first}")
+                raise SourceError(rel, line, f"toc entry '{entry}' is already listed at {first}")
             listed_at[child] = (path, line)
 
     pages: list[Page] = []
@@ -254,13 +257,13 @@ def _check_page(page: Page, labels, bibliography, root: Path) -> None:
 
 def load_bibliography(path: Path):
     """The BibTeX file of ``[html] bibfile``, parsed by pybtex."""
-    from pybtex.database import parse_file
+    from pybtex.database.input.bibtex import Parser  # by class: pybtex's plugin lookup is slow
     from pybtex.exceptions import PybtexError
 
     if not Path(path).is_file():
         raise SourceError(path, None, "the bibliography file ([html] bibfile in config.ini) does not exist")
     try:
-        return parse_file(str(path), bib_format="bibtex")
+        return Parser().parse_file(str(path))
     except PybtexError as exc:
         raise SourceError(path, getattr(exc, "lineno", None), f"cannot read the bibliography: {exc}") from None
 

@@ -71,7 +71,7 @@ def merge_notebooks(notebooks: dict, path: str) -> list:
     """
     entries: dict[tuple[int, str], dict] = {}
     for tab, nb in notebooks.items():
-        for index, cell in enumerate(nb.cells):
+        for index, cell in enumerate(nb["cells"]):
             meta = cell.get("metadata", {}).get("tabbook")
             if not meta or "line" not in meta or "kind" not in meta:
                 raise SourceError(path, None, f"cell {index} of the {tab} notebook has no tabbook metadata; rebuild it with `python -m tabbook run`")
@@ -109,6 +109,28 @@ def inline_svg(svg: str, prefix: str) -> str:
     return _SVG_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
+def _ansi2html():
+    """nbconvert's ``ansi2html`` filter, loaded from its own file.
+
+    ``import nbconvert.filters.ansi`` first imports all of nbconvert (most of a
+    second); the filter's module needs only ``re`` and ``markupsafe``.
+    """
+    import importlib.util
+
+    global _ANSI2HTML
+    if _ANSI2HTML is None:
+        package = importlib.util.find_spec("nbconvert")
+        path = Path(package.origin).parent / "filters" / "ansi.py"
+        spec = importlib.util.spec_from_file_location("_tabbook_nbconvert_ansi", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _ANSI2HTML = module.ansi2html
+    return _ANSI2HTML
+
+
+_ANSI2HTML = None
+
+
 def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
@@ -117,9 +139,7 @@ class OutputRenderer:
     """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); images and HTML are ours."""
 
     def __init__(self, collapse_lines: int):
-        from nbconvert.filters.ansi import ansi2html
-
-        self.ansi2html = ansi2html
+        self.ansi2html = _ansi2html()
         self.collapse_lines = collapse_lines
         self.count = 0
 
@@ -170,17 +190,24 @@ class Citations:
     """Author-year citations and reference lists from the book's BibTeX data."""
 
     def __init__(self, bibliography):
+        # Plugins passed as classes: pybtex's lookup by name scans every installed
+        # package's entry points, a third of a second each time.
+        from pybtex.backends.html import Backend
         from pybtex.style.formatting.plain import Style
+        from pybtex.style.labels.number import LabelStyle
+        from pybtex.style.names.plain import NameStyle
+        from pybtex.style.sorting.none import SortingStyle
 
         self.entries = bibliography.entries
-        self.style = Style()
+        self.style = Style(label_style=LabelStyle, name_style=NameStyle, sorting_style=SortingStyle)
+        self.backend = Backend()
         self._formatted: dict[str, str] = {}
 
     @staticmethod
     def _plain(latex: str) -> str:
         from pybtex.richtext import Text
 
-        return Text.from_latex(latex).render_as("text")
+        return str(Text.from_latex(latex))
 
     def authors(self, key: str) -> str:
         entry = self.entries[key]
@@ -211,7 +238,7 @@ class Citations:
 
     def reference(self, key: str) -> Markup:
         if key not in self._formatted:
-            text = self.style.format_entry(key, self.entries[key]).text.render_as("html")
+            text = self.style.format_entry(key, self.entries[key]).text.render(self.backend)
             self._formatted[key] = text
         return Markup(self._formatted[key])
 
@@ -338,34 +365,32 @@ class Site:
 
     def notebooks_of(self, page: Page) -> dict:
         """tab -> executed notebook of this page, for the tabs that have one."""
-        import nbformat
-
         notebooks = {}
         for tab in self.tabs:
             path = self.eval_dir / tab / f"{page.name}.ipynb"
             if path.is_file():
-                # json + from_dict: validating every output of the book would be most of the build time
-                notebooks[tab] = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
+                # Plain JSON: nbformat's import and validation would be most of the build time.
+                notebooks[tab] = json.loads(path.read_text(encoding="utf-8"))
         if not notebooks:
             raise SourceError(page.rel, None, f"no executed notebook under {self.eval_dir}/<tab>/{page.name}.ipynb; run `python -m tabbook run`")
-        declared = next(iter(notebooks.values())).metadata.get("tabbook", {}).get("tabs", list(notebooks))
+        declared = next(iter(notebooks.values()))["metadata"].get("tabbook", {}).get("tabs", list(notebooks))
         missing = [tab for tab in declared if tab in self.tabs and tab not in notebooks]
         if missing:
             raise SourceError(page.rel, None, f"the {missing[0]} notebook is missing from {self.eval_dir / missing[0]}; run `python -m tabbook run`")
         return notebooks
 
     def text_html(self, cell, resolver: PageResolver) -> str:
-        meta = cell.metadata["tabbook"]
+        meta = cell["metadata"]["tabbook"]
         resolver.cell_range = (meta["line"], meta.get("end_line", meta["line"]))
         # Tab prose starts after its :begin_tab: line (items are also found by content, see Page.find).
         first = meta["line"] + (1 if meta["kind"] == "tab_text" else 0)
-        return self.markdown.render(_text(cell.source), first, resolver)
+        return self.markdown.render(_text(cell["source"]), first, resolver)
 
     def code_html(self, cell, outputs: OutputRenderer) -> str:
-        hide = cell.metadata.get("tabbook", {}).get("hide")
+        hide = cell["metadata"].get("tabbook", {}).get("hide")
         if hide == "cell":
             return ""
-        code = None if hide == "code" else Markup(highlight(_text(cell.source), "python"))
+        code = None if hide == "code" else Markup(highlight(_text(cell["source"]), "python"))
         rendered = None if hide == "output" else outputs.render(cell.get("outputs", []))
         return self.cells.code_cell(code, rendered)
 
@@ -377,7 +402,7 @@ class Site:
                 continue
             cells = group.panes.get(tab, [])
             parts = [
-                self.text_html(cell, resolver) if cell.cell_type == "markdown" else self.code_html(cell, outputs)
+                self.text_html(cell, resolver) if cell["cell_type"] == "markdown" else self.code_html(cell, outputs)
                 for cell in cells
             ]
             panes[tab] = Markup("".join(parts) or self.cells.missing(tab_title(tab), False))

@@ -1,0 +1,147 @@
+"""tabbook.book: page order, numbers, labels, and the cross-book errors of DIALECT 10."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tabbook.book import load_book, slug
+from tabbook.config import load_config
+from tabbook.errors import SourceError
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
+
+
+@pytest.fixture
+def book_dir(tmp_path) -> Path:
+    """A private copy of the fixture book (sources only) to edit."""
+    dest = tmp_path / "book"
+    shutil.copytree(FIXTURE, dest, ignore=shutil.ignore_patterns("_build", "__pycache__", "*.py"))
+    return dest
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text in line)
+
+
+def test_pages_follow_the_toc_and_are_numbered(book_dir):
+    book = load_book(load_config(book_dir))
+    assert [(p.rel, p.number_text, p.title) for p in book.pages] == [
+        ("index.md", "", "Demo Book"),
+        ("chapter_demo/index.md", "1", "The Demo Chapter"),
+        ("chapter_demo/first.md", "1.1", "First Steps"),
+        ("chapter_demo/second.md", "1.2", "Second Steps"),
+    ]
+    assert [p.url for p in book.pages[2].parent.children] == ["chapter_demo/first.html", "chapter_demo/second.html"]
+    assert book.orphans == []
+
+
+def test_labels_get_numbers_anchors_and_places(book_dir):
+    labels = load_book(load_config(book_dir)).labels
+    expected = {
+        "chap_demo": ("section", "1"),
+        "sec_first": ("section", "1.1"),
+        "subsec_activation": ("section", "1.1.1"),
+        "eq_relu": ("equation", "1.1.1"),
+        "eq_hidden": ("equation", "1.1.2"),
+        "fig_demo": ("figure", "1.1.1"),
+        "sec_second": ("section", "1.2"),
+        "tab_sizes": ("table", "1.2.1"),
+    }
+    assert {name: (t.kind, t.number_text) for name, t in labels.items()} == expected
+    first = book_dir / "chapter_demo" / "first.md"
+    assert labels["fig_demo"].where == f"chapter_demo/first.md:{line_of(first, '![A demo network')}"
+    assert labels["subsec_activation"].anchor == "subsec_activation"
+    # An unlabelled heading is numbered too, with an anchor made from its title.
+    hidden = [t for t in labels["sec_first"].page.targets if t.title == "Hidden Things"][0]
+    assert (hidden.number_text, hidden.anchor) == ("1.1.2", "hidden-things")
+
+
+def test_slug():
+    assert slug("The $\\mathbf{x}$ *Big* Picture") == "the-big-picture"
+
+
+@pytest.mark.parametrize(
+    "file, old, new, message",
+    [
+        ("chapter_demo/second.md", ":numref:`sec_first`", ":numref:`sec_nowhere`", "undefined label 'sec_nowhere'"),
+        ("chapter_demo/second.md", ":eqref:`eq_hidden`", ":eqref:`eq_gone`", "undefined label 'eq_gone'"),
+        ("chapter_demo/second.md", ":eqref:`eq_hidden`", ":eqref:`fig_demo`", ":eqref: needs an equation label"),
+        ("chapter_demo/first.md", ":cite:`Nair.Hinton.2010`", ":cite:`Nobody.2099`", "unknown citation key 'Nobody.2099'"),
+        ("chapter_demo/first.md", ":cite:`Cybenko.1989,Nair.Hinton.2010`", ":citep:`Cybenko.1989, Nobody.2099`", "unknown citation key 'Nobody.2099'"),
+        ("chapter_demo/first.md", "../static/img/demo.svg", "../static/img/missing.svg", "missing figure file '../static/img/missing.svg'"),
+        ("chapter_demo/first.md", "../static/img/demo.svg", "https://example.com/a.svg", "not a local file"),
+    ],
+)
+def test_cross_book_errors_name_file_and_line(book_dir, file, old, new, message):
+    path = book_dir / file
+    edit(path, old, new)
+    with pytest.raises(SourceError) as error:
+        load_book(load_config(book_dir))
+    assert error.value.path == file
+    assert error.value.line == line_of(path, new)
+    assert message in error.value.message
+
+
+def test_a_label_defined_in_two_files_names_both_places(book_dir):
+    second = book_dir / "chapter_demo" / "second.md"
+    edit(second, ":label:`tab_sizes`", ":label:`fig_demo`")
+    with pytest.raises(SourceError) as error:
+        load_book(load_config(book_dir))
+    first_line = line_of(book_dir / "chapter_demo" / "first.md", ":label:`fig_demo`") - 1
+    assert str(error.value) == (
+        f"chapter_demo/second.md:{line_of(second, ':label:`fig_demo`')}: "
+        f"label 'fig_demo' is already defined at chapter_demo/first.md:{first_line}"
+    )
+
+
+def test_a_page_listed_twice_is_an_error(book_dir):
+    index = book_dir / "chapter_demo" / "index.md"
+    edit(index, "second\n", "second\nfirst\n")
+    with pytest.raises(SourceError) as error:
+        load_book(load_config(book_dir))
+    lines = index.read_text(encoding="utf-8").splitlines()
+    first, again = [n for n, line in enumerate(lines, 1) if line == "first"]
+    assert str(error.value) == f"chapter_demo/index.md:{again}: toc entry 'first' is already listed at chapter_demo/index.md:{first}"
+
+
+def test_a_missing_toc_entry_is_an_error(book_dir):
+    index = book_dir / "chapter_demo" / "index.md"
+    edit(index, "second\n", "third\n")
+    with pytest.raises(SourceError) as error:
+        load_book(load_config(book_dir))
+    assert error.value.line == line_of(index, "third")
+    assert "third" in error.value.message
+
+
+def test_unknown_bibfile_is_an_error(book_dir):
+    (book_dir / "static" / "references.bib").unlink()
+    with pytest.raises(SourceError, match="bibliography file"):
+        load_book(load_config(book_dir))
+
+
+def test_check_command(book_dir, tabbook):
+    result = tabbook("check", cwd=book_dir)
+    assert result.returncode == 0, result.stderr
+    assert "4 pages, 8 labels" in result.stdout
+    (book_dir / "chapter_demo" / "orphan.md").write_text("# Orphan\n", encoding="utf-8")
+    edit(book_dir / "chapter_demo" / "second.md", ":numref:`sec_first`", ":numref:`sec_nowhere`")
+    result = tabbook("check", cwd=book_dir)
+    assert result.returncode == 1
+    line = line_of(book_dir / "chapter_demo" / "second.md", "sec_nowhere")
+    assert f"chapter_demo/second.md:{line}: :numref: refers to the undefined label 'sec_nowhere'" in result.stderr
+
+
+def test_check_warns_about_pages_no_toc_lists(book_dir, tabbook):
+    (book_dir / "chapter_demo" / "orphan.md").write_text("# Orphan\n", encoding="utf-8")
+    result = tabbook("check", cwd=book_dir)
+    assert result.returncode == 0, result.stderr
+    assert "chapter_demo/orphan.md: warning: no toc lists this file" in result.stderr

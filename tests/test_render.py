@@ -1,0 +1,299 @@
+"""tabbook.render and tabbook.markdown: the HTML book built from executed notebooks.
+
+The fixture book's notebooks are made by the real converter and "executed"
+in-process (tests/fixtures/html/make_book.py), so no kernel is needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tabbook.book import load_book
+from tabbook.errors import SourceError
+from tabbook.markdown import Markdown, scan_marks, to_mathml
+from tabbook.render import Site, build_html, inline_svg, merge_notebooks, page_urls
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
+PAGE_BUDGET = 300 * 1024
+
+
+def load_make_book():
+    spec = importlib.util.spec_from_file_location("html_fixture_make_book", FIXTURE / "make_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_book
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The fixture book, executed and rendered: (config, html dir)."""
+    config = load_make_book()(tmp_path_factory.mktemp("render") / "book")
+    return config, build_html(config, run=False)
+
+
+def page(built, name: str) -> str:
+    return (built[1] / name).read_text(encoding="utf-8")
+
+
+def panes(html: str, tab: str) -> list[str]:
+    """The HTML of every pane of ``tab`` on a page, with its class attribute."""
+    return re.findall(r'<div class="(tabpane[^"]*)" role="tabpanel" data-tab="' + tab + r'">(.*?)</div>\n(?=<div class="tabpane|</div>)', html, re.S)
+
+
+# -- the build ----------------------------------------------------------------------
+
+
+def test_every_page_is_built_with_numbers_sidebar_and_prev_next(built):
+    assert page_urls(built[1]) == ["index.html", "chapter_demo/first.html", "chapter_demo/index.html", "chapter_demo/second.html"]
+    front = page(built, "index.html")
+    assert '<h1 id="demo-book">Demo Book</h1>' in front
+    # the front page's toc fence lists the chapter and its sections, numbered
+    assert re.search(r'class="toc-fence"><li><a href="chapter_demo/index.html"><span class="secnum">1</span> The Demo Chapter</a><ul><li><a href="chapter_demo/first.html"><span class="secnum">1.1</span> First Steps', front)
+    first = page(built, "chapter_demo/first.html")
+    assert '<h1 id="sec_first"><span class="secnum">1.1</span> First Steps</h1>' in first
+    assert '<h2 id="subsec_activation"><span class="secnum">1.1.1</span> Activation Functions</h2>' in first
+    assert '<h2 id="hidden-things"><span class="secnum">1.1.2</span> Hidden Things</h2>' in first
+    assert '<li class="current"><a href="first.html"><span class="secnum">1.1</span> First Steps</a></li>' in first
+    assert '<a class="prev" href="index.html" rel="prev"><span class="dir">Previous</span> <span class="secnum">1</span> The Demo Chapter</a>' in first
+    assert '<a class="next" href="second.html" rel="next"><span class="dir">Next</span> <span class="secnum">1.2</span> Second Steps</a>' in first
+    assert "<title>1.1 First Steps — Demo Book</title>" in first
+
+
+def test_tabs_merge_shared_text_once_and_code_per_tab(built):
+    first = page(built, "chapter_demo/first.html")
+    assert first.count("The marmalade sentence is unique to this page.") == 1
+    assert first.count('<div class="tabgroup">') == 3
+    for tab in ("pytorch", "mxnet", "jax"):
+        assert f"hello from {tab}</pre>" in first
+        assert len(panes(first, tab)) == 3
+    # without JavaScript the default tab shows: only the other tabs' panes carry the hiding class
+    assert all(css == "tabpane" for css, _ in panes(first, "pytorch"))
+    assert all(css == "tabpane tb-hidden" for css, _ in panes(first, "jax"))
+    prose = [body for _, body in panes(first, "mxnet") if "MXNet and JAX prose" in body]
+    assert len(prose) == 1 and "PyTorch prose" not in prose[0]
+    assert first.index("hello from pytorch") < first.index("Activation Functions") < first.index("PyTorch prose")
+
+
+def test_a_tab_without_a_notebook_says_so(built):
+    second = page(built, "chapter_demo/second.html")
+    assert [body for _, body in panes(second, "jax")] == ['<p class="tab-missing">This section has no code for JAX.</p>']
+    assert "[256, 10]</pre>" in second
+    assert '<span class="download none" title="This section has no code for MXNet">MXNet</span>' in second
+    first = page(built, "chapter_demo/first.html")
+    # within a page that has the tab, a group without its code says that instead
+    assert "No MXNet code" not in first
+
+
+def test_outputs_ansi_images_html_collapse_and_hiding(built):
+    first = page(built, "chapter_demo/first.html")
+    assert '<span class="ansi-red-fg">ValueError</span>: jax cell failed on purpose' in first
+    assert first.count('<div class="output image"><svg') == 3
+    assert 'clip-path="url(#o1-p0)"' in first and 'id="o1-p0"' in first and 'xlink:href="#o1-line1"' in first
+    assert "<?xml" not in first and "<!DOCTYPE svg" not in first
+    assert first.count('<img alt="output" src="data:image/png;base64,iVBOR') == 3
+    assert "<table class='frame'><tr><td>rich cell</td></tr></table>" in first
+    assert '<details class="long-output"><summary>Output: 20 lines (click to show)</summary>' in first
+    assert "a hidden cell" not in first
+    assert "output without its code</pre>" in first and "print</span><span class=\"p\">(</span><span class=\"s2\">&quot;output without" not in first
+    assert "code without its output" in first and "code without its output</pre>" not in first
+
+
+def test_text_outputs_are_escaped(built):
+    first = page(built, "chapter_demo/first.html")
+    assert "<script>alert" not in first
+    assert "&lt;script&gt;alert(&#39;not run&#39;)&lt;/script&gt;</pre>" in first
+
+
+def test_math_is_mathml_with_numbered_equations(built):
+    first = page(built, "chapter_demo/first.html")
+    text = re.sub(r"<pre.*?</pre>", "", first, flags=re.S)
+    assert "$" not in text
+    assert first.count("<math display=\"inline\">") == 3
+    assert '<span class="eqn" id="eq_relu"><math display="block">' in first
+    assert '<span class="eqno">(1.1.1)</span>' in first and '<span class="eqno">(1.1.2)</span>' in first
+    assert "<mtable" in first  # the aligned environment
+    assert "&#x02299;" in first  # \odot
+
+
+def test_cross_references_and_citations(built):
+    first = page(built, "chapter_demo/first.html")
+    assert '<a class="cite" href="#ref-Nair.Hinton.2010">Nair and Hinton, 2010</a>' in first
+    assert 'As <a class="cite" href="#ref-Cybenko.1989">Cybenko (1989)</a> showed' in first
+    assert '(<a class="cite" href="#ref-Cybenko.1989">Cybenko, 1989</a>; <a class="cite" href="#ref-Nair.Hinton.2010">Nair and Hinton, 2010</a>)' in first
+    assert 'See <a class="reference equation" href="#eq_relu">(1.1.1)</a> and <a class="reference figure" href="#fig_demo">Figure 1.1.1</a>.' in first
+    references = first[first.index('<section class="references"'):]
+    assert references.index('id="ref-Cybenko.1989"') < references.index('id="ref-Nair.Hinton.2010"')
+    assert "He.Zhang" not in references
+    second = page(built, "chapter_demo/second.html")
+    assert '<a class="reference section" href="first.html">Section 1.1</a>' in second
+    assert '<a class="reference section" href="first.html#subsec_activation">Section 1.1.1</a>' in second
+    assert '<a class="reference equation" href="first.html#eq_hidden">(1.1.2)</a>' in second
+    assert '<a class="reference table" href="#tab_sizes">Table 1.2.1</a>' in second
+    assert '<figure class="table" id="tab_sizes"><figcaption>Table 1.2.1: Sizes of the layers</figcaption>' in second
+    assert 'class="references"' not in second  # nothing cited on that page
+    chapter = page(built, "chapter_demo/index.html")
+    assert '<a class="reference section" href="first.html">First Steps</a>' in chapter  # :ref: shows the title
+    assert '<a class="reference section" href="second.html">Section 1.2</a>' in chapter
+    assert '<a class="reference section" href="chapter_demo/index.html">Chapter 1</a>' in page(built, "index.html")
+
+
+def test_figures_are_numbered_sized_and_copied(built):
+    first = page(built, "chapter_demo/first.html")
+    assert (
+        '<figure class="figure" id="fig_demo"><img src="../static/img/demo.svg" alt="A demo network diagram." style="width: 300px">'
+        '<figcaption><span class="caption-number">Figure 1.1.1:</span> A demo network diagram.</figcaption></figure>'
+    ) in first
+    assert (built[1] / "static" / "img" / "demo.svg").read_bytes() == (FIXTURE / "static" / "img" / "demo.svg").read_bytes()
+
+
+def test_notebook_downloads_and_zips(built):
+    config, html_dir = built
+    first = page(built, "chapter_demo/first.html")
+    for tab in config.tabs:
+        assert f'href="../notebooks/{tab}/chapter_demo/first.ipynb" download' in first
+        copied = json.loads((html_dir / "notebooks" / tab / "chapter_demo" / "first.ipynb").read_text())
+        assert copied["metadata"]["tabbook"]["tab"] == tab
+        assert f'href="../notebooks/demo-book-{tab}.zip" download' in first
+    assert not (html_dir / "notebooks" / "jax" / "chapter_demo" / "second.ipynb").exists()
+    with zipfile.ZipFile(html_dir / "notebooks" / "demo-book-mxnet.zip") as archive:
+        assert sorted(archive.namelist()) == [
+            "chapter_demo/first.ipynb", "chapter_demo/index.ipynb", "index.ipynb", "static/img/demo.svg",
+        ]
+
+
+def test_search_index_covers_the_book(built):
+    script = (built[1] / "_static" / "searchindex.js").read_text(encoding="utf-8")
+    entries = json.loads(script[script.index("=") + 1 :].rstrip().rstrip(";"))
+    hits = [e for e in entries if "marmalade sentence" in e["x"]]
+    assert [(e["u"], e["t"]) for e in hits] == [("chapter_demo/first.html", "1.1 First Steps")]
+    assert ("chapter_demo/first.html#subsec_activation", "1.1.1 Activation Functions") in [(e["u"], e["t"]) for e in entries]
+
+
+def weight(html_dir: Path, name: str) -> int:
+    """Bytes a reader downloads for a page, without its figures (inline SVG plots, data: images)."""
+    text = (html_dir / name).read_text(encoding="utf-8")
+    text = re.sub(r"<svg\b.*?</svg>", "", text, flags=re.S)
+    text = re.sub(r'src="data:[^"]*"', "", text)
+    size = len(text.encode("utf-8"))
+    for asset in re.findall(r'(?:href|src)="([^"]+\.(?:css|js))"', text):
+        size += (html_dir / Path(name).parent / asset).stat().st_size
+    return size
+
+
+def test_page_weight_stays_under_budget(built):
+    html_dir = built[1]
+    for name in page_urls(html_dir):
+        assert 0 < weight(html_dir, name) < PAGE_BUDGET, name
+    assert not list(html_dir.rglob("*.woff*")) and not list(html_dir.rglob("*.ttf"))
+    css = (html_dir / "_static" / "tabbook.css").read_text()
+    assert "@import" not in css and "http" not in css
+
+
+def test_no_page_refers_to_the_network(built):
+    for name in page_urls(built[1]):
+        text = page(built, name)
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', text), name
+
+
+def test_a_failed_build_keeps_the_previous_one(built, tmp_path):
+    config, html_dir = built
+    before = sorted(p.relative_to(html_dir) for p in html_dir.rglob("*"))
+    source = config.root / "chapter_demo" / "first.md"
+    text = source.read_text(encoding="utf-8")
+    try:
+        source.write_text(text.replace(":eqref:`eq_relu`", ":eqref:`eq_nowhere`"), encoding="utf-8")
+        with pytest.raises(SourceError, match="undefined label 'eq_nowhere'"):
+            build_html(config, run=False)
+    finally:
+        source.write_text(text, encoding="utf-8")
+    assert sorted(p.relative_to(html_dir) for p in html_dir.rglob("*")) == before
+    assert not [p for p in html_dir.parent.iterdir() if p.name.startswith(".html")]
+
+
+# -- pieces -------------------------------------------------------------------------
+
+
+def notebook(tab, cells):
+    return {"metadata": {"tabbook": {"tab": tab}}, "cells": cells}
+
+
+def cell(kind, line, text, cell_type=None):
+    return {"cell_type": cell_type or ("code" if kind == "code" else "markdown"), "source": text,
+            "metadata": {"tabbook": {"line": line, "end_line": line, "kind": kind}}}
+
+
+def test_merge_matches_cells_by_line_and_groups_runs():
+    a = notebook("a", [cell("text", 1, "intro"), cell("code", 3, "a1"), cell("tab_text", 6, "about a"), cell("text", 9, "end")])
+    b = notebook("b", [cell("text", 1, "intro"), cell("code", 3, "b1"), cell("code", 5, "b only"), cell("text", 9, "end")])
+    items = merge_notebooks({"a": a, "b": b}, "x.md")
+    assert items[0]["source"] == "intro" and items[2]["source"] == "end"
+    group = items[1]
+    assert {tab: [c["source"] for c in cells] for tab, cells in group.panes.items()} == {"a": ["a1", "about a"], "b": ["b1", "b only"]}
+
+
+def test_merge_rejects_cells_without_metadata():
+    bad = notebook("a", [{"cell_type": "markdown", "source": "x", "metadata": {}}])
+    with pytest.raises(SourceError, match="cell 0 of the a notebook has no tabbook metadata"):
+        merge_notebooks({"a": bad}, "x.md")
+
+
+def test_svg_ids_are_prefixed():
+    svg = '<?xml version="1.0"?>\n<svg><defs><clipPath id="c1"/></defs><g clip-path="url(#c1)"/><use xlink:href="#c1"/></svg>'
+    assert inline_svg(svg, "o7") == '<svg><defs><clipPath id="o7-c1"/></defs><g clip-path="url(#o7-c1)"/><use xlink:href="#o7-c1"/></svg>'
+
+
+class FakeResolver:
+    path = "page.md"
+
+    def role(self, role):
+        return f"[{role.name}:{','.join(role.targets)}@{role.line}]"
+
+    def equation(self, label):
+        return label, "9.9"
+
+    def heading(self, item):
+        return "h", ""
+
+
+def test_math_is_protected_from_markdown_and_code_from_math():
+    out = Markdown().render("A $a_1 * b_2 * c$ and `$x$ stays` and \\$5.\n", 1, FakeResolver())
+    assert "<em>" not in out
+    assert "<code>$x$ stays</code>" in out
+    assert "$5." in out
+    assert out.count("<math") == 1
+
+
+def test_roles_and_labelled_display_math_keep_their_lines():
+    text = "Intro\n\n$$\nx = 1\n$$\n:eqlabel:`eq_x`\n\nSee :numref:`sec_y`, :citep:`A.1,B.2`.\n"
+    out = Markdown().render(text, 10, FakeResolver())
+    assert "[numref:sec_y@17]" in out and "[citep:A.1,B.2@17]" in out
+    assert '<span class="eqn" id="eq_x"><math display="block">' in out and "(9.9)" in out
+    assert ":eqlabel:" not in out
+
+
+def test_bad_math_fails_with_file_and_line():
+    with pytest.raises(SourceError) as error:
+        Markdown().render("fine\n\nbad $x^{$ here\n", 20, FakeResolver())
+    assert (error.value.path, error.value.line) == ("page.md", 22)
+    with pytest.raises(SourceError, match=r"unknown command \\nosuchcommand"):
+        to_mathml(r"\nosuchcommand{x}", False, "page.md", 3)
+
+
+def test_scan_marks_attaches_labels_and_rejects_stray_marks():
+    marks = scan_marks("# T\n:label:`sec_t`\n\n![cap](a.png)\n:width:`10px`\n:label:`fig_a`\n", "p.md", 1)
+    assert (marks.headings[0].label, marks.figures[0].label, marks.figures[0].width) == ("sec_t", "fig_a", "10px")
+    assert marks.lines == ["# T", "", "", "", "", "", ""]
+    with pytest.raises(SourceError, match="p.md:3: :label: must be on the line after a heading"):
+        scan_marks("text\n\n:label:`x`\n", "p.md", 1)
+
+
+def test_site_renders_the_fixture_pages_in_memory(built):
+    config, _ = built
+    files = Site(config, load_book(config)).render()
+    assert {"index.html", "chapter_demo/first.html", "_static/tabbook.css", "_static/tabbook.js"} <= set(files)
