@@ -30,7 +30,7 @@ _MAGIC = ("%", "!")
 
 # What every saved module imports: the names the chapters' code uses without
 # importing them itself in a saved block.
-_COMMON_IMPORTS = ["import collections", "import inspect", "import math", "import os", "import random", "import re", "import time"]
+_COMMON_IMPORTS = ["import collections", "import functools", "import inspect", "import math", "import os", "import random", "import re", "import time"]
 FRAMEWORK_IMPORTS = {
     "pytorch": ["import numpy as np", "import torch", "from torch import nn", "from torch.nn import functional as F"],
     "mxnet": ["from mxnet import autograd, gluon, init, np, npx", "from mxnet.gluon import nn"],
@@ -181,6 +181,8 @@ def module_text(config: BookConfig, tab: str, blocks: list[SavedBlock]) -> str:
             raise SourceError(block.path, block.line, f"add_to_class({attach}): the class {attach} is not saved before this method; mark its definition with #@save too (or write d2l.{attach})")
         source = _relative(config, block.path)
         out += ["", "", f"# {source}:{block.line}, section {block.section}", block.code]
+        if block.names:
+            out.append("")
         for name in block.names:
             out.append(f"d2l.{name} = {name}")
             defined.add(name)
