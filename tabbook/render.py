@@ -655,23 +655,33 @@ def page_urls(html_dir: Path) -> list[str]:
     return sorted(pages, key=lambda p: (p != "index.html", p))
 
 
-def take_screenshots(html_dir: Path, out_dir: Path, tabs, width: int = 1280, height: int = 900) -> list[Path]:
-    """A full-page PNG of every page in every tab: ``<out_dir>/<page>__<tab>.png``."""
-    from playwright.sync_api import sync_playwright
+def take_screenshots(html_dir: Path, out_dir: Path, tabs, browser=None, width: int = 1280, height: int = 900) -> list[Path]:
+    """A full-page PNG of every page in every tab: ``<out_dir>/<page>__<tab>.png``.
 
+    Uses ``browser`` (a Playwright browser) when given, else starts chromium.
+    """
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                return take_screenshots(html_dir, out_dir, tabs, browser, width, height)
+            finally:
+                browser.close()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shots = []
-    with serve_directory(html_dir) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        with serve_directory(html_dir) as base:
             for url in page_urls(html_dir):
                 for tab in tabs:
                     page.goto(f"{base}{url}?tab={tab}", wait_until="load")
                     name = url[: -len(".html")].replace("/", "_") + f"__{tab}.png"
                     page.screenshot(path=str(out_dir / name), full_page=True)
                     shots.append(out_dir / name)
-        finally:
-            browser.close()
+    finally:
+        context.close()
     return shots
