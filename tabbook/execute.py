@@ -331,7 +331,7 @@ def _add_error_output(cell, ename: str, evalue: str) -> None:
     cell.outputs.append(new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
 
 
-def _framework_version(client, tab: str) -> tuple[str | None, str | None]:
+def _framework_version(client, tab: str) -> dict:
     """Ask the live kernel which framework version it runs (cheap: no new process)."""
     names = FRAMEWORK_DISTRIBUTIONS.get(tab, (tab,))
     try:
@@ -344,9 +344,9 @@ def _framework_version(client, tab: str) -> tuple[str | None, str | None]:
         reply = client.wait_for_reply(msg_id)
         value = reply["content"]["user_expressions"]["v"]["data"]["text/plain"]
         name, version = ast.literal_eval(value)
-        return name, version
+        return {"framework": name, "framework_version": version}
     except Exception:  # the version is informative only; never fail a notebook over it
-        return None, None
+        return {}
 
 
 def _cancel_leftover_tasks() -> None:
@@ -378,10 +378,10 @@ def execute_notebook(
 
     Stops at the first failing cell. ``stop`` (set on Ctrl-C) ends the run between
     cells; ``on_kernel_start(km)`` lets the caller interrupt the kernel meanwhile.
-    The kernel's own stdout/stderr (C-level messages of a crash) go to ``log_path``.
+    The kernel process's own stdout/stderr go to ``log_path``, not to the terminal
+    (parallel kernels would interleave there); a crash report shows its end.
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     stop = stop or threading.Event()
     start = time.perf_counter()
@@ -391,58 +391,21 @@ def execute_notebook(
         timeout=timeout or None,
         allow_errors=False,
         record_timing=False,
-        shutdown_kernel="graceful",
         resources={"metadata": {"path": str(cwd)}},
     )
-    log = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "wb")  # noqa: SIM115 - closed in finally, after the kernel is gone
-    outcome = Outcome(OK)
-    index = -1
+    log = open(log_path, "wb") if log_path is not None else None  # noqa: SIM115 - closed below
     try:
-        try:
-            context = client.setup_kernel(cwd=str(cwd), env=env, stdout=log, stderr=log)
-            context.__enter__()
-        except Exception as exc:  # no such kernel, kernel did not start
-            detail = [*_log_tail(log_path), f"{type(exc).__name__}: {exc}"]
-            return Outcome(
-                KERNEL_ERROR,
-                time.perf_counter() - start,
-                failure={"error": f"kernel '{kernel}' did not start", "traceback_tail": detail},
-            )
-        try:
+        with client.setup_kernel(cwd=str(cwd), env=env, stdout=log, stderr=log):
             if on_kernel_start is not None:
                 on_kernel_start(client.km)
-            for index, cell in enumerate(nb.cells):
-                if stop.is_set():
-                    raise KeyboardInterrupt
-                if cell.cell_type == "code":
-                    client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
-            outcome.framework, outcome.framework_version = _framework_version(client, tab)
-        except CellTimeoutError:
-            evalue = f"the cell ran longer than {timeout} s (cell_timeout in config.ini)"
-            _add_error_output(nb.cells[index], "CellTimeoutError", evalue)
-            outcome = Outcome(TIMEOUT, failure=_failure(nb, index, f"timeout: {evalue}", []))
-        except DeadKernelError:
-            evalue = f"the kernel died while running this cell ({_exit_reason(client.km)})"
-            _add_error_output(nb.cells[index], "DeadKernelError", evalue)
-            outcome = Outcome(DEAD_KERNEL, failure=_failure(nb, index, evalue, []))
-        except CellExecutionError as exc:
-            status = INTERRUPTED if stop.is_set() else FAILED
-            outcome = Outcome(
-                status, failure=_failure(nb, index, f"{exc.ename}: {exc.evalue}", _traceback_tail(nb.cells[index]))
-            )
-            outcome.framework, outcome.framework_version = _framework_version(client, tab)
-        except KeyboardInterrupt:
-            outcome = Outcome(INTERRUPTED)
-        except Exception as exc:  # the kernel's connection broke in some other way
-            error = f"{type(exc).__name__}: {exc}"
-            outcome = Outcome(FAILED, failure=_failure(nb, index, error, _log_tail(log_path)))
-        finally:
-            if outcome.status != OK:
+            outcome = _run_cells(client, nb, tab, timeout, stop)
+            if outcome.status != OK:  # don't wait on a busy or broken kernel: stop it now
                 client.shutdown_kernel = "immediate"
-            context.__exit__(None, None, None)
+    except Exception as exc:  # the kernel did not start: unknown name, or it died at start-up
+        detail = [*_log_tail(log_path), f"{type(exc).__name__}: {exc}"]
+        outcome = Outcome(KERNEL_ERROR, failure={"error": f"kernel '{kernel}' did not start", "traceback_tail": detail})
     finally:
         _cancel_leftover_tasks()
         if log is not None:
@@ -453,6 +416,33 @@ def execute_notebook(
         outcome.status = INTERRUPTED
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _run_cells(client, nb, tab: str, timeout: int | None, stop: threading.Event) -> Outcome:
+    """The cells, in order, in the started kernel; the first failure ends the notebook."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    index = -1
+    try:
+        for index, cell in enumerate(nb.cells):
+            if stop.is_set():
+                return Outcome(INTERRUPTED)
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+    except CellTimeoutError:
+        evalue = f"the cell ran longer than {timeout} s (cell_timeout in config.ini)"
+        _add_error_output(nb.cells[index], "CellTimeoutError", evalue)
+        return Outcome(TIMEOUT, failure=_failure(nb, index, f"timeout: {evalue}", []))
+    except DeadKernelError:
+        evalue = f"the kernel died while running this cell ({_exit_reason(client.km)})"
+        _add_error_output(nb.cells[index], "DeadKernelError", evalue)
+        return Outcome(DEAD_KERNEL, failure=_failure(nb, index, evalue, []))
+    except CellExecutionError as exc:  # the error output is already in the cell
+        failure = _failure(nb, index, f"{exc.ename}: {exc.evalue}", _traceback_tail(nb.cells[index]))
+        return Outcome(FAILED, failure=failure, **_framework_version(client, tab))
+    except Exception as exc:  # the connection to the kernel broke in some other way
+        return Outcome(FAILED, failure=_failure(nb, index, f"{type(exc).__name__}: {exc}", []))
+    return Outcome(OK, **_framework_version(client, tab))
 
 
 # --------------------------------------------------------------------------- the run
@@ -471,6 +461,11 @@ class Job:
     target: Path
     row: dict = field(default_factory=dict)
 
+    @property
+    def log(self) -> Path:
+        """Where the kernel process's own output goes: next to the executed notebook."""
+        return self.target.with_suffix(".log")
+
 
 def _source_rel(config: BookConfig, path: Path) -> str:
     try:
@@ -479,13 +474,12 @@ def _source_rel(config: BookConfig, path: Path) -> str:
         return path.name
 
 
-def _previous_seconds(summary_path: Path) -> dict:
-    """Execution times of the last run, to start the longest notebooks first."""
+def _previous_rows(summary_path: Path) -> list[dict]:
     try:
         rows = json.loads(summary_path.read_text())["notebooks"]
-        return {(r["source"], r["tab"]): r.get("executed_seconds") or 0.0 for r in rows}
+        return [row for row in rows if isinstance(row, dict) and "source" in row and "tab" in row]
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return []
 
 
 def _row(job: Job, config: BookConfig, status: str, cached: bool, seconds: float, info: dict, failure=None) -> dict:
@@ -552,6 +546,10 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome) -> None:
         "framework": outcome.framework,
         "framework_version": outcome.framework_version,
     }
+    if outcome.status in (OK, INTERRUPTED):  # the kernel's log only matters when it failed
+        job.log.unlink(missing_ok=True)
+    elif job.log.is_file():
+        outcome.failure["kernel_log"] = _source_rel(config, job.log)
     if outcome.status == INTERRUPTED:
         # Never leave a notebook behind that could pass for this run's result.
         job.target.unlink(missing_ok=True)
@@ -583,7 +581,7 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
                 env=env,
                 timeout=config.cell_timeout,
                 tab=job.tab,
-                log_path=config.build_dir / "eval" / "logs" / job.tab / f"{job.name}.log",
+                log_path=job.log,
                 stop=stop,
                 on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
             )
@@ -633,13 +631,25 @@ def failure_report(rows: list[dict]) -> str:
             )
             lines.extend(f"    {text}" for text in failure["traceback_tail"])
         lines.append(f"  notebook: {row['notebook']}")
+        if failure.get("kernel_log"):
+            lines.append(f"  kernel log: {failure['kernel_log']}")
         lines.append("")
     return "\n".join(lines)
 
 
 def write_summary(config: BookConfig, rows: list[dict], seconds: float, jobs: int) -> Path:
+    """Write summary.json: this run's rows, plus the earlier rows of notebooks it did not touch
+    (a run of one file keeps the rest of the book's record) whose notebooks still exist."""
     path = config.build_dir / "eval" / "summary.json"
-    summary = {"seconds": round(seconds, 3), "jobs": jobs, "notebooks": rows}
+    ours = {(row["source"], row["tab"]) for row in rows}
+    kept = [
+        row
+        for row in _previous_rows(path)
+        if (row["source"], row["tab"]) not in ours and (config.root / row.get("notebook", "")).is_file()
+    ]
+    order = {tab: number for number, tab in enumerate(config.tabs)}
+    merged = sorted([*kept, *rows], key=lambda row: (row["source"], order.get(row["tab"], len(order)), row["tab"]))
+    summary = {"seconds": round(seconds, 3), "jobs": jobs, "notebooks": merged}
     atomic_write(path, json.dumps(summary, indent=1) + "\n")
     return path
 
@@ -664,7 +674,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     jobs = jobs or config.jobs
     files = [Path(f) for f in files] if files else config.chapter_files()
     summary_path = config.build_dir / "eval" / "summary.json"
-    previous = _previous_seconds(summary_path)
+    previous = {(row["source"], row["tab"]): row.get("executed_seconds") or 0.0 for row in _previous_rows(summary_path)}
 
     def say(text):
         print(text, file=out, flush=True)

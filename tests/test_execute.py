@@ -125,6 +125,7 @@ def test_cold_run_executes_every_notebook_in_its_directory_with_the_book_on_the_
     assert "jax 4" in outputs_text(eval_notebook(book, "jax", "chapter/one"))
     assert one.metadata.tabbook.source == "chapter/one.md"  # the converter's metadata is kept
     assert (book / "_build" / "eval" / "pytorch" / "index.ipynb").is_file()
+    assert not list((book / "_build" / "eval").rglob("*.log"))  # kernel logs are kept only for failures
     stored = sorted(p.name for p in (tmp_path / "cache" / "eval").glob("*.ipynb"))
     assert stored == sorted(f"{row['key']}.ipynb" for key, row in rows.items() if key in ALL)
 
@@ -283,6 +284,8 @@ def test_dying_kernel_is_reported_not_waited_on(book, capsys):
     out = capsys.readouterr().out
     assert "DEAD-KERNEL: chapter/two.md:5 [pytorch] cell 2 (code cell 1): the kernel died" in out
     assert "killed by signal 9 (SIGKILL" in out
+    assert "kernel log: _build/eval/pytorch/chapter/two.log" in out  # the kernel process's own output
+    assert (book / "_build" / "eval" / "pytorch" / "chapter" / "two.log").is_file()
 
 
 def test_unknown_kernel_is_reported(book, capsys):
@@ -367,6 +370,14 @@ def test_summary_records_status_time_cache_and_framework_version(book, monkeypat
     assert (torch["framework"], torch["framework_version"]) == ("nbformat", nbformat.__version__)
     assert rows["jax"]["framework"] is None  # no distribution named jax in the tool env
     assert rows["jax"]["cached"] is True and rows["jax"]["failure"] is None
+    run(book, files=[book / "chapter" / "one.md"])  # a partial run keeps the other rows
+    summary = json.loads((book / "_build" / "eval" / "summary.json").read_text())
+    assert [(row["source"], row["tab"]) for row in summary["notebooks"]] == [
+        ("chapter/one.md", "pytorch"),
+        ("chapter/one.md", "jax"),
+        ("chapter/two.md", "pytorch"),
+        ("chapter/two.md", "jax"),
+    ]
 
 
 def test_kernel_env_puts_the_book_first_and_sizes_threads(tmp_path, monkeypatch):
