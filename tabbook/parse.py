@@ -318,6 +318,7 @@ class _Parser:
         self.section: Heading | None = None
         self.context: tuple[str, object] | None = None  # what a :label: on the next line would label
         self.label_lines: dict[str, int] = {}
+        self.names_seen: dict[str, tuple[str, ...]] = {}  # raw names of a mark -> its tabs
 
     def error(self, line, message):
         raise SourceError(self.path, line, message)
@@ -486,15 +487,20 @@ class _Parser:
 
     def tab_names(self, number, raw, mark) -> tuple[str, ...]:
         """Tab names of a mark, `all` expanded, checked against the known tabs."""
+        cached = self.names_seen.get(raw)
+        if cached is not None:
+            return cached
         names = _split_names(raw)
         if not names:
             self.error(number, f"{mark} names no tab; write e.g. {mark} pytorch, mxnet (or all)")
         if "all" in names:
+            self.names_seen[raw] = self.tabs
             return self.tabs
         for name in names:
             if name not in self.known:
                 self.error(number, f"unknown tab '{name}' in {mark}; the configured tabs are: {', '.join(self.known_in_order())}")
-        return tuple(dict.fromkeys(names))
+        result = self.names_seen[raw] = tuple(dict.fromkeys(names))
+        return result
 
     def known_in_order(self):
         return [*self.tabs, *sorted(self.known - set(self.tabs))]
@@ -512,7 +518,7 @@ class _Parser:
         if start == end:
             return
         body = lines[start:end]
-        if any(fenced for _, _, fenced in body):
+        if any([fenced for _, _, fenced in body]):
             # slide marks apply to prose only, not to the inside of fences
             parts, run, run_fenced = [], [], False
             for _, line, fenced in body:
@@ -560,7 +566,7 @@ class _Parser:
                     tabs = self.tab_names(number, match.group(1) or "", mark)
                     index += 1
         body = body[index:]
-        plain = "\n".join(line for _, line in body)
+        plain = "\n".join([line for _, line in body])
         if "\t" not in plain and "@hide" not in plain and "tab.selected" not in plain:
             # the common case: the code is the same in every tab, as written
             self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body, section=self.section))
