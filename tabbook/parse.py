@@ -510,6 +510,8 @@ class _Parser:
         lines = self.text
         self.text = []
         prose = self.prose_tabs
+        prose_line = self.prose_cell_line
+        self.prose_cell_line = 0  # text after an interrupting code cell starts a new cell
         start, end = 0, len(lines)
         while start < end and not lines[start][1].strip():
             start += 1
@@ -534,9 +536,7 @@ class _Parser:
         if prose is None:
             cell = Cell(TEXT, body[0][0], body[-1][0], text=text, section=self.section)
         else:
-            line = self.prose_cell_line or body[0][0]
-            cell = Cell(TAB_TEXT, line, end_line or body[-1][0], text=text, tabs=prose, section=self.section)
-            self.prose_cell_line = 0  # text after an interrupting code cell starts a new cell
+            cell = Cell(TAB_TEXT, prose_line or body[0][0], end_line or body[-1][0], text=text, tabs=prose, section=self.section)
         self.doc.cells.append(cell)
 
     # -- code cells -------------------------------------------------------------

@@ -202,6 +202,11 @@ def test_code_cell_inside_tab_prose():
     ]
 
 
+def test_tab_prose_starting_with_a_code_cell():
+    doc = parse(":begin_tab:`mxnet`\n```{.python .input}\nx = 1\n```\nafter\n:end_tab:\n")
+    assert [(c.kind, c.line, c.end_line) for c in doc.cells] == [(CODE, 2, 4), (TAB_TEXT, 5, 6)]
+
+
 # -- 4. labels and references ------------------------------------------------------------
 
 
