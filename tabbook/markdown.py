@@ -17,6 +17,7 @@ passes in (see ``tabbook.render.PageResolver``): this module knows only syntax.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -292,18 +293,32 @@ def to_mathml(latex: str, display: bool, path, line: int) -> str:
 # -- rendering ----------------------------------------------------------------------
 
 
-def highlight(code: str, language: str) -> str:
-    """Code as HTML with Pygments classes (plain escaped text for an unknown language)."""
-    from pygments import highlight as pygments_highlight
-    from pygments.formatters import HtmlFormatter
+@functools.cache
+def _lexer(language: str):
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
     try:
-        lexer = get_lexer_by_name(language or "text")
+        return get_lexer_by_name(language or "text")
     except ClassNotFound:
-        lexer = get_lexer_by_name("text")
-    body = pygments_highlight(code, lexer, HtmlFormatter(nowrap=True))
+        return get_lexer_by_name("text")
+
+
+@functools.cache
+def _formatter():
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def highlight(code: str, language: str) -> str:
+    """Code as HTML with Pygments classes (plain escaped text for an unknown language).
+
+    Cached: a cell shared by every tab is highlighted once."""
+    from pygments import highlight as pygments_highlight
+
+    body = pygments_highlight(code, _lexer(language), _formatter())
     return f'<pre class="highlight"><code>{body}</code></pre>'
 
 

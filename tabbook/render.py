@@ -333,7 +333,7 @@ class PageResolver:
 class Site:
     """Renders the whole book; ``build()`` writes it."""
 
-    def __init__(self, config, book: Book):
+    def __init__(self, config, book: Book, unexecuted_ok: bool = False):
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
         self.config = config
@@ -349,6 +349,8 @@ class Site:
         self.page_template = self.env.get_template("page.html")
         self.cells = self.env.get_template("cells.html").module
         self.eval_dir = config.build_dir / "eval"
+        self.unexecuted_ok = unexecuted_ok
+        self.unexecuted: list[str] = []  # tab/name of the notebooks shown without outputs
 
     # -- pieces -----------------------------------------------------------------
 
@@ -364,19 +366,24 @@ class Site:
         return f'<li><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
 
     def notebooks_of(self, page: Page) -> dict:
-        """tab -> executed notebook of this page, for the tabs that have one."""
+        """tab -> executed notebook of this page, for the tabs that have one.
+
+        With ``unexecuted_ok`` (``html --no-run``), a notebook that was never
+        executed is shown as converted, without outputs, and reported.
+        """
         notebooks = {}
-        for tab in self.tabs:
+        for tab in page.document.notebook_tabs():
             path = self.eval_dir / tab / f"{page.name}.ipynb"
             if path.is_file():
                 # Plain JSON: nbformat's import and validation would be most of the build time.
                 notebooks[tab] = json.loads(path.read_text(encoding="utf-8"))
-        if not notebooks:
-            raise SourceError(page.rel, None, f"no executed notebook under {self.eval_dir}/<tab>/{page.name}.ipynb; run `python -m tabbook run`")
-        declared = next(iter(notebooks.values()))["metadata"].get("tabbook", {}).get("tabs", list(notebooks))
-        missing = [tab for tab in declared if tab in self.tabs and tab not in notebooks]
-        if missing:
-            raise SourceError(page.rel, None, f"the {missing[0]} notebook is missing from {self.eval_dir / missing[0]}; run `python -m tabbook run`")
+            elif self.unexecuted_ok:
+                from tabbook.notebooks import build_notebooks
+
+                notebooks[tab] = json.loads(json.dumps(build_notebooks(self.config, page.source)[tab]))
+                self.unexecuted.append(f"{tab}/{page.name}")
+            else:
+                raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
         return notebooks
 
     def text_html(self, cell, resolver: PageResolver) -> str:
@@ -556,6 +563,9 @@ def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
     try:
         for name, data in files.items():
             atomic_write(staging / name, data)
+        for path in [staging, *staging.rglob("*")]:
+            # a web server running as another user must be able to read the site
+            path.chmod(0o755 if path.is_dir() else 0o644)
         old = None
         if out_dir.exists():
             old = out_dir.parent / f".html-old-{os.getpid()}"
@@ -577,15 +587,18 @@ def build_html(config, jobs=None, run=True, out=None) -> Path:
 
         rows = run_book(config, jobs=jobs, out=out)
         failed = [row for row in rows if row.get("status") != "ok"]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     book = load_book(config)
     for orphan in book.orphans:
         print(f"{orphan.relative_to(config.root)}: warning: no toc lists this file; it is not part of the book", file=out)
-    files = Site(config, book).render()
+    site = Site(config, book, unexecuted_ok=not run)
+    files = site.render()
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
-    seconds = time.perf_counter() - started
-    print(f"html: {len(book.pages)} pages x {len(config.tabs)} tabs -> {html_dir} in {seconds:.2f} s", file=out)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    if site.unexecuted:
+        print(f"html: warning: shown without outputs (never executed): {', '.join(site.unexecuted)}", file=out)
+    print(f"html: {len(book.pages)} pages x {len(config.tabs)} tabs -> {html_dir} in {seconds:.2f} s ({cpu_seconds:.2f} s CPU)", file=out)
     if failed:
         names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
         raise SourceError(config.build_dir / "eval" / "summary.json", None, f"the HTML was built, but these notebooks failed: {names}")
