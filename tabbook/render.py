@@ -444,7 +444,9 @@ class Site:
             "prev": self.nav_link(pages[index - 1], page) if index > 0 else None,
             "next": self.nav_link(pages[index + 1], page) if index + 1 < len(pages) else None,
             "downloads": [
-                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url) if tab in notebooks else None)
+                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in notebooks)
+                if (self.eval_dir / tab / f"{page.name}.ipynb").is_file()
+                else (tab_title(tab), None, tab in notebooks)
                 for tab in self.tabs
             ],
             "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],

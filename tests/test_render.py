@@ -201,6 +201,15 @@ def test_no_page_refers_to_the_network(built):
         assert not re.search(r'(?:src|href)="(?:https?:)?//', text), name
 
 
+def test_html_command_renders_the_cache(built, tabbook):
+    config, html_dir = built
+    result = tabbook("html", "--no-run", cwd=config.root)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"html: 4 pages x 3 tabs -> .*_build/html in [0-9.]+ s", result.stdout)
+    assert "warning" not in result.stdout
+    assert (html_dir / "chapter_demo" / "first.html").stat().st_mode & 0o444 == 0o444
+
+
 def test_a_failed_build_keeps_the_previous_one(built, tmp_path):
     config, html_dir = built
     before = sorted(p.relative_to(html_dir) for p in html_dir.rglob("*"))

@@ -209,13 +209,23 @@ def test_phone_layout_hides_the_sidebar_behind_a_button(site, browser):
         context.close()
 
 
-def test_screenshots_of_every_page_in_every_tab(site, browser):
+def test_screenshots_of_every_page_in_every_tab(site, tabbook):
+    """``python -m tabbook html --screenshots``: one full-page PNG per page and tab."""
     config, html_dir, _ = site
-    shots = take_screenshots(html_dir, config.build_dir / "screenshots", config.tabs, browser)
+    result = tabbook("html", "--no-run", "--screenshots", cwd=config.root)
+    assert result.returncode == 0, result.stderr
+    shots_dir = config.build_dir / "screenshots"
+    assert f"screenshots: 12 under {shots_dir}" in result.stdout
     expected = {f"{url[:-5].replace('/', '_')}__{tab}.png" for url in page_urls(html_dir) for tab in config.tabs}
-    assert {shot.name for shot in shots} == expected == {p.name for p in (config.build_dir / "screenshots").iterdir()}
-    for shot in shots:
+    assert {p.name for p in shots_dir.iterdir()} == expected
+    for shot in shots_dir.iterdir():
         data = shot.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", data[16:24])
         assert width == 1280 and height >= 900
+
+
+def test_screenshot_helper_takes_a_running_browser(site, browser, tmp_path):
+    config, html_dir, _ = site
+    shots = take_screenshots(html_dir, tmp_path, ["jax"], browser)
+    assert [shot.name for shot in shots] == [f"{url[:-5].replace('/', '_')}__jax.png" for url in page_urls(html_dir)]
