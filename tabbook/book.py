@@ -84,7 +84,7 @@ class Page:
                     return target
         title = _title_of(item).strip()
         for target in candidates:
-            if target.line == item.line and target.title == title:
+            if target.line == item.line:
                 return target
         if first_line is not None:
             near = [t for t in candidates if first_line <= t.line <= (last_line or t.line) and t.title == title]

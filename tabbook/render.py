@@ -545,10 +545,13 @@ def _strip_tags(fragment: str) -> str:
     return html.unescape(_TAG.sub("", _MATH.sub("", str(fragment)))).strip()
 
 
+_OUTPUTS = re.compile(r"<!--outputs-->.*?<!--/outputs-->", re.S)
+
+
 def search_entries(page: Page, content: str, title: str) -> list[dict]:
-    """The page cut at its headings: one search entry per section, as plain text."""
+    """The page cut at its headings: one search entry per section, as plain text (outputs left out)."""
     entries = []
-    pieces = _SECTION_SPLIT.split(content)
+    pieces = _SECTION_SPLIT.split(_OUTPUTS.sub(" ", content))
     # pieces: text, (level, id, heading, text)*
     entries.append({"u": page.url, "t": _strip_tags(title), "x": " ".join(_strip_tags(pieces[0]).split())})
     for index in range(1, len(pieces), 4):

@@ -173,6 +173,8 @@ def test_search_index_covers_the_book(built):
     hits = [e for e in entries if "marmalade sentence" in e["x"]]
     assert [(e["u"], e["t"]) for e in hits] == [("chapter_demo/first.html", "1.1 First Steps")]
     assert ("chapter_demo/first.html#subsec_activation", "1.1.1 Activation Functions") in [(e["u"], e["t"]) for e in entries]
+    assert any("hello from" in e["x"] for e in entries)  # code is searchable
+    assert not any("line 19" in e["x"] for e in entries)  # outputs are not
 
 
 def weight(html_dir: Path, name: str) -> int:
