@@ -248,6 +248,45 @@ def write_if_changed(nb, path: Path) -> None:
     write_notebook(nb, path)
 
 
+class Stamps:
+    """What each file in ``_build/eval`` was made from (``_build/eval/stamps.json``).
+
+    An unchanged rerun must take well under 2 s: with a stamp that matches the
+    converted notebook, its key and the file's size and mtime, the notebook is
+    up to date, and neither the store is read nor the file rewritten.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.entries = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def _file_state(self, target: Path) -> list[int] | None:
+        try:
+            stat = target.stat()
+        except OSError:
+            return None
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def current(self, rel: str, stamp: str, target: Path) -> dict | None:
+        """The execution info recorded for ``target`` if it is still exactly what ``stamp`` makes."""
+        entry = self.entries.get(rel)
+        if entry and entry.get("stamp") == stamp and entry.get("file") == self._file_state(target):
+            return entry.get("execution", {})
+        return None
+
+    def record(self, rel: str, stamp: str, target: Path, execution: dict) -> None:
+        self.entries[rel] = {"stamp": stamp, "file": self._file_state(target), "execution": execution}
+
+    def forget(self, rel: str) -> None:
+        self.entries.pop(rel, None)
+
+    def save(self) -> None:
+        atomic_write(self.path, json.dumps(self.entries, indent=0, sort_keys=True) + "\n")
+
+
 # --------------------------------------------------------------------------- execution
 
 
@@ -459,6 +498,7 @@ class Job:
     nb: object
     key: str
     target: Path
+    stamp: str = ""
     row: dict = field(default_factory=dict)
 
     @property
@@ -520,7 +560,9 @@ def plan(config: BookConfig, files, tabs) -> list[Job]:
                 continue
             kernel = config.envs[tab].kernel
             key = notebook_key(nb, tab, source_dir, kernel, env_hashes[tab], book_hash)
-            jobs.append(Job(path, source_rel, tab, name, nb, key, eval_dir / tab / f"{name}.ipynb"))
+            # The converted notebook (prose included) and its key: what its file in _build/eval is made of.
+            stamp = hashlib.sha256(json.dumps([key, nb], sort_keys=True).encode()).hexdigest()
+            jobs.append(Job(path, source_rel, tab, name, nb, key, eval_dir / tab / f"{name}.ipynb", stamp))
     return jobs
 
 
@@ -680,20 +722,25 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         print(text, file=out, flush=True)
 
     planned = plan(config, files, tabs)
+    stamps = Stamps(config.build_dir / "eval" / "stamps.json")
     stale = []
     for job in planned:
-        stored = None if force else load_stored(job.key, job.nb)
-        if not code_cells(job.nb):  # nothing to run: no kernel started for it
+        rel = _source_rel(config, job.target)
+        up_to_date = None if force else stamps.current(rel, job.stamp, job.target)
+        has_code = bool(code_cells(job.nb))
+        if up_to_date is not None:  # the file is already this notebook with these outputs
+            job.row = _row(job, config, OK, has_code, 0.0, up_to_date)
+        elif not has_code:  # nothing to run: no kernel is started for it
             write_if_changed(job.nb, job.target)
             job.row = _row(job, config, OK, False, 0.0, {})
-            say(f"{'no code':>10}  {job.tab:<11} {job.name}")
-        elif stored is not None:
+        elif (stored := None if force else load_stored(job.key, job.nb)) is not None:
             attach_outputs(job.nb, stored)
             write_if_changed(job.nb, job.target)
             job.row = _row(job, config, OK, True, 0.0, stored.metadata["tabbook_execution"])
-            say(f"{'cached':>10}  {job.tab:<11} {job.name}")
         else:
             stale.append(job)
+            continue
+        say(f"{'cached' if has_code else 'no code':>10}  {job.tab:<11} {job.name}")
     interrupted = False
     if stale:
         # Longest first (by the last run's times; new ones count as long): the parallel run ends sooner.
@@ -708,6 +755,17 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
             job.target.unlink(missing_ok=True)
             job.row = _row(job, config, INTERRUPTED, False, 0.0, {})
         rows.append(job.row)
+        rel = _source_rel(config, job.target)
+        if job.row["status"] == OK:
+            execution = {
+                "seconds": job.row["executed_seconds"],
+                "framework": job.row["framework"],
+                "framework_version": job.row["framework_version"],
+            }
+            stamps.record(rel, job.stamp, job.target, execution)
+        else:
+            stamps.forget(rel)
+    stamps.save()
     seconds = time.perf_counter() - started
     write_summary(config, rows, seconds, jobs)
     report = failure_report(rows)

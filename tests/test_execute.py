@@ -130,15 +130,36 @@ def test_cold_run_executes_every_notebook_in_its_directory_with_the_book_on_the_
     assert stored == sorted(f"{row['key']}.ipynb" for key, row in rows.items() if key in ALL)
 
 
-def test_second_run_executes_nothing_and_is_fast(book, no_kernels, capsys):
+def refuse(*args, **kwargs):
+    raise AssertionError("called on an up-to-date book")
+
+
+def test_second_run_executes_nothing_and_is_fast(book, no_kernels, monkeypatch, capsys):
+    first = run(book)  # a fresh checkout: the outputs come from the store
+    assert executed(first) == set() and all(first[key]["cached"] for key in ALL)
+    files = {path: path.stat().st_mtime_ns for path in (book / "_build" / "eval").rglob("*.ipynb")}
+    monkeypatch.setattr(execute, "load_stored", refuse)  # up to date: not even the store is read
+    monkeypatch.setattr(execute, "write_notebook", refuse)
     start = time.perf_counter()
     rows = run(book)
     seconds = time.perf_counter() - start
-    assert all(row["cached"] for key, row in rows.items() if key in ALL)
-    assert executed(rows) == set()
+    assert rows == first
     assert seconds < 2
-    assert capsys.readouterr().out.count("cached") >= len(ALL)
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(1 for line in lines if line.split()[0] == "cached") == 2 * len(ALL)  # one line per notebook
+    assert {path: path.stat().st_mtime_ns for path in files} == files
     assert "answer 42" in outputs_text(eval_notebook(book, "jax", "chapter/one"))
+
+
+def test_a_changed_or_deleted_executed_notebook_is_restored_from_the_store(book, no_kernels):
+    run(book)
+    changed = book / "_build" / "eval" / "jax" / "chapter" / "one.ipynb"
+    changed.write_text(changed.read_text().replace("jax 4", "jax 5"))
+    deleted = book / "_build" / "eval" / "pytorch" / "chapter" / "two.ipynb"
+    deleted.unlink()
+    assert executed(run(book)) == set()
+    assert "jax 4" in outputs_text(eval_notebook(book, "jax", "chapter/one"))
+    assert "42" in outputs_text(eval_notebook(book, "pytorch", "chapter/two"))
 
 
 def test_prose_edit_executes_nothing_and_shows_the_new_text(book, no_kernels):
