@@ -3,10 +3,11 @@
 Two passes run over a piece of text, both keeping its line count, so that the
 line of anything found is still the line in the source file:
 
-1. ``scan_marks`` finds the line-level structure of DIALECT section 4 (headings,
-   figures, tables and the ``:label:``/``:width:``/``:eqlabel:``/``:Caption``
-   lines after them). ``tabbook.book`` runs it over whole source files to number
-   and label the book; the renderer runs it over each notebook cell.
+1. ``scan_marks`` finds the line-level structure of DIALECT section 4 in a
+   notebook cell (headings, figures, tables and the ``:label:``/``:width:``/
+   ``:eqlabel:``/``:Caption`` lines after them) and blanks the mark lines. Each
+   item is then matched, by label or source line, with the numbered item that
+   ``tabbook.book`` found in the whole file (``Page.find``).
 2. ``Markdown.render`` hides math and roles from markdown-it behind placeholders
    (so ``_`` and ``*`` inside ``$...$`` stay math), renders the Markdown, then puts
    MathML and resolved links back in.
@@ -100,16 +101,6 @@ class Marks:
     equations: list[Equation] = field(default_factory=list)
     items: list = field(default_factory=list)  # all of the above, in source order
 
-    def roles(self, first_line: int) -> list[Role]:
-        """Every reference and citation role outside code."""
-        found = []
-        for start, segment in _segments(self.lines, self.in_fence):
-            for match in _INLINE.finditer(segment):
-                if match.group("role"):
-                    line = first_line + start + segment.count("\n", 0, match.start())
-                    found.append(Role(match.group("rname"), _split_keys(match.group("rarg")), line))
-        return found
-
 
 def _split_keys(arg: str) -> list[str]:
     return [key.strip() for key in arg.split(",") if key.strip()]
@@ -140,11 +131,6 @@ def fence_mask(lines: list[str]) -> list[bool]:
     for start, end, _info in _fences(lines):
         mask[start : end + 1] = [True] * (end + 1 - start)
     return mask
-
-
-def fenced_blocks(lines: list[str]) -> list[tuple[int, str, list[str]]]:
-    """Each fenced block as (index of its opening line, info string, body lines)."""
-    return [(start, info, lines[start + 1 : end]) for start, end, info in _fences(lines)]
 
 
 def _segments(lines: list[str], in_fence: list[bool]):
@@ -336,7 +322,7 @@ class Markdown:
 
         # Raw HTML is allowed in the chapters' own text: the authors are trusted,
         # and notebook outputs never pass through here.
-        self.md = MarkdownIt("commonmark", {"html": True, "highlight": self._highlight_fence})
+        self.md = MarkdownIt("commonmark", {"html": True})
         self.md.enable(["table", "strikethrough"])
         # Rules called as rule(tokens, idx, options, env); set directly so they stay bound to self.
         rules = self.md.renderer.rules
@@ -358,13 +344,16 @@ class Markdown:
     def _table_open(self, tokens, idx, options, env):
         token = tokens[idx]
         table = env["tables"].get(env["first_line"] + token.map[0]) if token.map else None
+        if table is not None and not (table.label or table.caption):
+            table = None  # a plain table: no number, no caption
         env.setdefault("open_tables", []).append(table is not None)
         if table is None:
             return "<table>\n"
         anchor, prefix = env["resolver"].table(table)
         caption = self.render_inline(table.caption or "", table.line - 1, env["resolver"])
-        text = f"{prefix}: {caption}" if table.caption else prefix
-        return f'<figure class="table" id="{html.escape(anchor)}"><figcaption>{text}</figcaption>\n<table>\n'
+        text = f"{prefix}: {caption}" if prefix and caption else prefix or caption
+        anchor_attr = f' id="{html.escape(anchor)}"' if anchor else ""
+        return f'<figure class="table"{anchor_attr}><figcaption>{text}</figcaption>\n<table>\n'
 
     def _table_close(self, tokens, idx, options, env):
         return "</table></figure>\n" if env["open_tables"].pop() else "</table>\n"
@@ -376,21 +365,11 @@ class Markdown:
             return env["resolver"].toc(token.content, env["first_line"] + token.map[0])
         if info.startswith("eval_rst"):
             return ""  # Sphinx directives: nothing to show in this book
-        return self._highlight_fence(token.content, info.split()[0] if info else "", "")
-
-    @staticmethod
-    def _highlight_fence(code, language, attrs):
-        return highlight(code, language)
+        return highlight(token.content, info.split()[0] if info else "")
 
     def render(self, text: str, first_line: int, resolver) -> str:
-        """A Markdown cell (or any piece of a page) -> HTML."""
+        """A Markdown cell (or any piece of a page) whose first line is ``first_line`` -> HTML."""
         marks = scan_marks(text, resolver.path, first_line)
-        return self._render_marks(marks, first_line, resolver)
-
-    def render_marks(self, marks: Marks, first_line: int, resolver) -> str:
-        return self._render_marks(marks, first_line, resolver)
-
-    def _render_marks(self, marks, first_line, resolver):
         placeholders: list[str] = []
         blocks: set[int] = set()
         lines = list(marks.lines)

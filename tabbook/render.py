@@ -273,7 +273,7 @@ class PageResolver:
 
     def table(self, item):
         if not item.label:
-            return "", "Table"
+            return "", ""  # only labelled tables are numbered
         target = self._find("table", item)
         return target.anchor, f"Table {target.number_text}"
 

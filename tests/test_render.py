@@ -288,6 +288,20 @@ def test_roles_and_labelled_display_math_keep_their_lines():
     assert ":eqlabel:" not in out
 
 
+def test_only_labelled_or_captioned_tables_get_a_caption():
+    class Tables(FakeResolver):
+        def table(self, item):
+            return ("tab_x", "Table 9.1") if item.label else ("", "")
+
+    plain = Markdown().render("| a |\n|---|\n| 1 |\n", 1, Tables())
+    assert plain.startswith("<table>") and "figure" not in plain
+    captioned = Markdown().render(":Just a caption\n\n| a |\n|---|\n| 1 |\n", 1, Tables())
+    assert '<figure class="table"><figcaption>Just a caption</figcaption>' in captioned
+    labelled = Markdown().render("| a |\n|---|\n| 1 |\n:label:`tab_x`\n", 1, Tables())
+    assert '<figure class="table" id="tab_x"><figcaption>Table 9.1</figcaption>' in labelled
+    assert ":label:" not in labelled
+
+
 def test_bad_math_fails_with_file_and_line():
     with pytest.raises(SourceError) as error:
         Markdown().render("fine\n\nbad $x^{$ here\n", 20, FakeResolver())
