@@ -14,7 +14,6 @@ in one rename: a failed build leaves the previous one untouched.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
@@ -165,7 +164,6 @@ class OutputRenderer:
                 if mime == "image/svg+xml":
                     return f'<div class="output image">{inline_svg(_text(data[mime]), f"o{self.count}")}</div>'
                 payload = _text(data[mime]).replace("\n", "")
-                base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4))  # fails loudly on garbage
                 return f'<div class="output image"><img alt="output" src="data:{mime};base64,{payload}"></div>'
         if "text/html" in data:
             return f'<div class="output html">{_text(data["text/html"])}</div>'
@@ -586,14 +584,14 @@ def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
 def build_html(config, jobs=None, run=True, out=None) -> Path:
     """Run what is stale (unless ``run`` is False), then render the book into ``_build/html``."""
     out = out or sys.stdout
+    book = load_book(config)  # a dangling reference fails now, before any notebook runs
     failed = []
     if run:
-        from tabbook.execute import run_book
+        from tabbook.execute import OK, run_book
 
         rows = run_book(config, jobs=jobs, out=out)
-        failed = [row for row in rows if row.get("status") != "ok"]
+        failed = [row for row in rows if row.get("status") != OK]
     started, cpu_started = time.perf_counter(), time.process_time()
-    book = load_book(config)
     for orphan in book.orphans:
         print(f"{orphan.relative_to(config.root)}: warning: no toc lists this file; it is not part of the book", file=out)
     site = Site(config, book, unexecuted_ok=not run)
