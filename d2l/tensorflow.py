@@ -62,15 +62,21 @@ def try_all_gpus():
 
 # ---------------------------------------------------------------- core classes
 
+def _unshadow_methods(model):
+    """Drop instance attributes that hide methods of the model's class.
+
+    Keras 3's Model.__init__ sets ``self.loss = None``, which would hide the
+    ``loss`` method that d2l models define."""
+    for attr in [a for a in vars(model) if callable(getattr(type(model), a, None))]:
+        del model.__dict__[attr]
+
+
 class Module(nn_Module, HyperParameters):
     """The base class of models (a Keras ``Model``)."""
 
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
-        # Keras 3's Model.__init__ sets instance attributes (``self.loss = None``)
-        # that would hide the methods of the same name defined by d2l models.
-        for name in [n for n in vars(self) if callable(getattr(type(self), n, None))]:
-            del self.__dict__[name]
+        _unshadow_methods(self)
         self.save_hyperparameters()
         self.board = ProgressBoard()
         self.training = None

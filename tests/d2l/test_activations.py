@@ -1,0 +1,156 @@
+"""Values and gradients of the chapter's activation functions, in each framework, against their
+closed forms and against the other frameworks, on arange(-8, 8, 0.1), to 1e-5.
+
+The functions: relu; prelu with a fixed slope alpha = 0.25 on negative inputs; sigmoid; tanh; gelu in its
+exact form x * Phi(x) with Phi the standard normal CDF (via erf, not the tanh approximation); swish with
+beta = 1, x * sigmoid(x) (also called silu). Each framework computes them with its own operations and its
+own automatic differentiation (relu's and prelu's derivatives are compared away from x = 0, where
+they are undefined), in float64 where it allows (jax: float32, since float64 is a process-wide
+switch there). Each run saves its arrays to _build/d2l-activations/<framework>.npz so the run of another
+framework can compare against them.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT_DIR = ROOT / '_build' / 'd2l-activations'
+NAMES = ('relu', 'prelu', 'sigmoid', 'tanh', 'gelu', 'swish')
+ALPHA = 0.25
+TOL = 1e-5
+
+
+def closed_forms(x):
+    """name -> (values, derivatives) in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    sig = 1 / (1 + np.exp(-x))
+    th = np.tanh(x)
+    Phi = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+    phi = np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
+    return {
+        'relu': (np.maximum(x, 0), (x > 0).astype(np.float64)),
+        'prelu': (np.where(x > 0, x, ALPHA * x), np.where(x > 0, 1.0, ALPHA)),
+        'sigmoid': (sig, sig * (1 - sig)),
+        'tanh': (th, 1 - th ** 2),
+        'gelu': (x * Phi, Phi + x * phi),
+        'swish': (x * sig, sig + x * sig * (1 - sig)),
+    }
+
+
+def _torch():
+    import torch
+    import torch.nn.functional as F
+    fns = {'relu': torch.relu, 'prelu': lambda x: F.prelu(x, torch.tensor([ALPHA], dtype=x.dtype)),
+           'sigmoid': torch.sigmoid, 'tanh': torch.tanh, 'gelu': lambda x: F.gelu(x, approximate='none'),
+           'swish': F.silu}
+    out = {}
+    for name, f in fns.items():
+        x = torch.arange(-8.0, 8.0, 0.1, dtype=torch.float64, requires_grad=True)
+        y = f(x)
+        y.backward(torch.ones_like(y))
+        out[name] = (x.detach().numpy(), y.detach().numpy(), x.grad.numpy())
+    return out
+
+
+def _mxnet():
+    from mxnet import autograd, np, npx
+    npx.set_np()
+    fns = {'relu': npx.relu, 'prelu': lambda x: npx.leaky_relu(x, act_type='leaky', slope=ALPHA),
+           'sigmoid': npx.sigmoid, 'tanh': np.tanh, 'gelu': lambda x: npx.leaky_relu(x, act_type='gelu'),
+           'swish': lambda x: x * npx.sigmoid(x)}
+    out = {}
+    for name, f in fns.items():
+        x = np.arange(-8.0, 8.0, 0.1, dtype='float64')
+        x.attach_grad()
+        with autograd.record():
+            y = f(x)
+        y.backward()
+        out[name] = (x.asnumpy(), y.asnumpy(), x.grad.asnumpy())
+    return out
+
+
+def _tensorflow():
+    import tensorflow as tf
+    fns = {'relu': tf.nn.relu, 'prelu': lambda x: tf.nn.leaky_relu(x, alpha=ALPHA), 'sigmoid': tf.sigmoid,
+           'tanh': tf.tanh, 'gelu': lambda x: tf.nn.gelu(x, approximate=False), 'swish': tf.nn.silu}
+    out = {}
+    for name, f in fns.items():
+        x = tf.range(-8.0, 8.0, 0.1, dtype=tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        out[name] = (x.numpy(), y.numpy(), tape.gradient(y, x).numpy())
+    return out
+
+
+def _jax():
+    import jax
+    import jax.numpy as jnp
+    fns = {'relu': jax.nn.relu, 'prelu': lambda x: jax.nn.leaky_relu(x, negative_slope=ALPHA),
+           'sigmoid': jax.nn.sigmoid, 'tanh': jnp.tanh, 'gelu': lambda x: jax.nn.gelu(x, approximate=False),
+           'swish': jax.nn.swish}
+    out = {}
+    for name, f in fns.items():
+        x = jnp.arange(-8.0, 8.0, 0.1, dtype=jnp.float32)
+        y = f(x)
+        grad = jax.vmap(jax.grad(f))(x)
+        out[name] = (np.asarray(x), np.asarray(y), np.asarray(grad))
+    return out
+
+
+COMPUTE = {'pytorch': _torch, 'mxnet': _mxnet, 'tensorflow': _tensorflow, 'jax': _jax}
+
+
+@pytest.fixture(scope='module')
+def computed(framework):
+    return COMPUTE[framework]()
+
+
+def test_grid_is_arange(computed):
+    for name in NAMES:
+        x = computed[name][0]
+        assert x.shape == (160,), name
+        np.testing.assert_allclose(x, -8 + 0.1 * np.arange(160), atol=1e-5)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_values_and_gradients_match_closed_forms(computed, name):
+    x, y, grad = computed[name]
+    # The closed forms at the framework's own grid points (float32 grids differ from float64 ones by
+    # ~1e-7, which matters at relu's kink near 0).
+    expected_y, expected_grad = closed_forms(x)[name]
+    assert np.max(np.abs(y - expected_y)) <= TOL, f'{name} values'
+    defined = x != 0  # relu and prelu have no derivative at 0 (frameworks pick 0 or 1 there)
+    assert np.max(np.abs(grad - expected_grad)[defined]) <= TOL, f'{name} gradients'
+
+
+def test_save_for_the_other_frameworks(computed, framework):
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name in NAMES:
+        x, y, grad = computed[name]
+        arrays[f'{name}_x'], arrays[f'{name}_y'], arrays[f'{name}_grad'] = x, y, grad
+    tmp = OUT_DIR / f'.{framework}.npz.tmp.npz'
+    np.savez(tmp, **arrays)
+    tmp.replace(OUT_DIR / f'{framework}.npz')
+    with np.load(OUT_DIR / f'{framework}.npz') as saved:
+        assert sorted(saved.files) == sorted(arrays)
+
+
+def test_agree_with_the_other_frameworks(computed, framework):
+    others = sorted(p for p in OUT_DIR.glob('*.npz') if p.stem != framework)
+    if not others:
+        pytest.skip('no other framework has saved its activations yet (run make test-d2l)')
+    for path in others:
+        with np.load(path) as saved:
+            for name in NAMES:
+                x, y, grad = computed[name]
+                np.testing.assert_allclose(saved[f'{name}_x'], x, atol=1e-6, err_msg=f'{path.stem} {name} grid')
+                # Away from relu's kink (where float32 and float64 grids fall on different sides of 0).
+                away = np.abs(x) > 1e-3
+                assert np.max(np.abs(saved[f'{name}_y'] - y)) <= TOL, f'{name} values vs {path.stem}'
+                assert np.max(np.abs(saved[f'{name}_grad'][away] - grad[away])) <= TOL, \
+                    f'{name} gradients vs {path.stem}'
