@@ -16,7 +16,6 @@ import pytest
 
 from tabbook.book import load_book
 from tabbook.errors import SourceError
-from tabbook.markdown import Markdown, scan_marks, to_mathml
 from tabbook.render import Site, build_html, inline_svg, merge_notebooks, page_urls
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
@@ -257,65 +256,6 @@ def test_merge_rejects_cells_without_metadata():
 def test_svg_ids_are_prefixed():
     svg = '<?xml version="1.0"?>\n<svg><defs><clipPath id="c1"/></defs><g clip-path="url(#c1)"/><use xlink:href="#c1"/></svg>'
     assert inline_svg(svg, "o7") == '<svg><defs><clipPath id="o7-c1"/></defs><g clip-path="url(#o7-c1)"/><use xlink:href="#o7-c1"/></svg>'
-
-
-class FakeResolver:
-    path = "page.md"
-
-    def role(self, role):
-        return f"[{role.name}:{','.join(role.targets)}@{role.line}]"
-
-    def equation(self, label):
-        return label, "9.9"
-
-    def heading(self, item):
-        return "h", ""
-
-
-def test_math_is_protected_from_markdown_and_code_from_math():
-    out = Markdown().render("A $a_1 * b_2 * c$ and `$x$ stays` and \\$5.\n", 1, FakeResolver())
-    assert "<em>" not in out
-    assert "<code>$x$ stays</code>" in out
-    assert "$5." in out
-    assert out.count("<math") == 1
-
-
-def test_roles_and_labelled_display_math_keep_their_lines():
-    text = "Intro\n\n$$\nx = 1\n$$\n:eqlabel:`eq_x`\n\nSee :numref:`sec_y`, :citep:`A.1,B.2`.\n"
-    out = Markdown().render(text, 10, FakeResolver())
-    assert "[numref:sec_y@17]" in out and "[citep:A.1,B.2@17]" in out
-    assert '<span class="eqn" id="eq_x"><math display="block">' in out and "(9.9)" in out
-    assert ":eqlabel:" not in out
-
-
-def test_only_labelled_or_captioned_tables_get_a_caption():
-    class Tables(FakeResolver):
-        def table(self, item):
-            return ("tab_x", "Table 9.1") if item.label else ("", "")
-
-    plain = Markdown().render("| a |\n|---|\n| 1 |\n", 1, Tables())
-    assert plain.startswith("<table>") and "figure" not in plain
-    captioned = Markdown().render(":Just a caption\n\n| a |\n|---|\n| 1 |\n", 1, Tables())
-    assert '<figure class="table"><figcaption>Just a caption</figcaption>' in captioned
-    labelled = Markdown().render("| a |\n|---|\n| 1 |\n:label:`tab_x`\n", 1, Tables())
-    assert '<figure class="table" id="tab_x"><figcaption>Table 9.1</figcaption>' in labelled
-    assert ":label:" not in labelled
-
-
-def test_bad_math_fails_with_file_and_line():
-    with pytest.raises(SourceError) as error:
-        Markdown().render("fine\n\nbad $x^{$ here\n", 20, FakeResolver())
-    assert (error.value.path, error.value.line) == ("page.md", 22)
-    with pytest.raises(SourceError, match=r"unknown command \\nosuchcommand"):
-        to_mathml(r"\nosuchcommand{x}", False, "page.md", 3)
-
-
-def test_scan_marks_attaches_labels_and_rejects_stray_marks():
-    marks = scan_marks("# T\n:label:`sec_t`\n\n![cap](a.png)\n:width:`10px`\n:label:`fig_a`\n", "p.md", 1)
-    assert (marks.headings[0].label, marks.figures[0].label, marks.figures[0].width) == ("sec_t", "fig_a", "10px")
-    assert marks.lines == ["# T", "", "", "", "", "", ""]
-    with pytest.raises(SourceError, match="p.md:3: :label: must be on the line after a heading"):
-        scan_marks("text\n\n:label:`x`\n", "p.md", 1)
 
 
 def test_site_renders_the_fixture_pages_in_memory(built):
