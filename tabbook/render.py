@@ -59,7 +59,6 @@ class TabGroup:
     """Consecutive code cells and tab prose: tab -> its cells, in source order."""
 
     panes: dict[str, list] = field(default_factory=dict)
-    first_line: int = 0
 
 
 def merge_notebooks(notebooks: dict, path: str) -> list:
@@ -77,13 +76,13 @@ def merge_notebooks(notebooks: dict, path: str) -> list:
             entries.setdefault((meta["line"], meta["kind"]), {})[tab] = cell
     items: list = []
     group = None
-    for (line, kind), cells in sorted(entries.items()):
+    for (_line, kind), cells in sorted(entries.items()):
         if kind == "text":
             group = None
             items.append(next(iter(cells.values())))
             continue
         if group is None:
-            group = TabGroup(first_line=line)
+            group = TabGroup()
             items.append(group)
         for tab, cell in cells.items():
             group.panes.setdefault(tab, []).append(cell)
@@ -329,7 +328,7 @@ class PageResolver:
 
 
 class Site:
-    """Renders the whole book; ``build()`` writes it."""
+    """Renders the whole book: ``render()`` returns every file of the site."""
 
     def __init__(self, config, book: Book, unexecuted_ok: bool = False):
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -349,11 +348,15 @@ class Site:
         self.eval_dir = config.build_dir / "eval"
         self.unexecuted_ok = unexecuted_ok
         self.unexecuted: list[str] = []  # tab/name of the notebooks shown without outputs
+        self._titles: dict[str, Markup] = {}
 
     # -- pieces -----------------------------------------------------------------
 
     def title_html(self, page: Page) -> Markup:
-        return Markup(self.markdown.render_inline(page.title, 1, PageResolver(self, page)))
+        """A page's title as inline HTML (math included); every sidebar shows them all."""
+        if page.rel not in self._titles:
+            self._titles[page.rel] = Markup(self.markdown.render_inline(page.title, 1, PageResolver(self, page)))
+        return self._titles[page.rel]
 
     def toc_item_html(self, page: Page, current: Page, depth: int) -> str:
         number = f'<span class="secnum">{page.number_text}</span> ' if page.number else ""
@@ -433,8 +436,6 @@ class Site:
             "book_title": self.config.project["title"],
             "page": page,
             "title_text": _strip_tags(self.title_html(page)),
-            "title_html": self.title_html(page),
-            "is_front": index == 0,
             "content": Markup(content),
             "root": _relative("index.html", url)[: -len("index.html")],
             "sidebar": Markup("".join(self.sidebar_item(p, page) for p in self.book.root_page.children)),
@@ -451,7 +452,6 @@ class Site:
             "references": references,
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
-            "tab_titles": {tab: tab_title(tab) for tab in self.tabs},
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))
