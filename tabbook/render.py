@@ -527,11 +527,19 @@ class Site:
                     if path.is_file():
                         data = path.read_bytes()
                         files[f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb"] = data
-                        archive.writestr(zipfile.ZipInfo(f"{page.name}.ipynb", (2020, 1, 1, 0, 0, 0)), data)
+                        _add_to_zip(archive, f"{page.name}.ipynb", data)
                 for name, data in sorted(figures.items()):
-                    archive.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), data)
+                    _add_to_zip(archive, name, data)
             files[self.zip_name(tab)] = buffer.getvalue()
         return files
+
+
+def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """A member with a fixed date (the same notebooks give the same zip) and rw-r--r-- permissions."""
+    info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
 
 
 _TAG = re.compile(r"<[^>]+>")
