@@ -633,6 +633,10 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tabbook-run")
     futures = [pool.submit(work, job) for job in stale]
+    # SIGTERM (a CI timeout, `kill`) stops the run like Ctrl-C, so the kernels are shut down too.
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     try:
         pending = set(futures)
         while pending:
@@ -652,6 +656,12 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous_sigterm if previous_sigterm is not None else signal.SIG_DFL)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def failure_report(rows: list[dict]) -> str:

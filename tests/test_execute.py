@@ -328,7 +328,8 @@ def test_unknown_tab_and_missing_file_are_clear_errors(book, capsys):
     assert "chapter/three.md: no such file" in capsys.readouterr().err
 
 
-def test_ctrl_c_shuts_kernels_down_and_stores_nothing_half_done(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_shuts_kernels_down_and_stores_nothing_half_done(tmp_path, stop_signal):
     book = tmp_path / "book"
     shutil.copytree(FIXTURE, book)
     marker = tmp_path / "kernel.pid"
@@ -353,7 +354,7 @@ def test_ctrl_c_shuts_kernels_down_and_stores_nothing_half_done(tmp_path):
         time.sleep(0.1)
     kernel_pid = int(marker.read_text())
     start = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop_signal)
     out, _ = process.communicate(timeout=30)
     assert time.monotonic() - start < 15
     assert process.returncode == 130, out
