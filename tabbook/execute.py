@@ -17,9 +17,15 @@ outputs are attached to the new notebook's code cells, so the prose in
 Failures: a failing, timed-out or dead notebook stops only itself; it is still
 written to ``_build/eval`` (with its error shown in the failing cell, so the
 HTML shows it) but never enters the store, so the next run executes it again.
-Ctrl-C interrupts the running kernels, shuts them down, writes the summary and
-leaves no notebook of the interrupted run behind: only complete, successful
-executions are ever stored, and every file is written atomically.
+Ctrl-C (or SIGTERM) interrupts the running kernels, shuts them down, writes
+the summary and leaves no notebook of the interrupted run behind: only
+complete, successful executions are ever stored, and every file is written
+atomically.
+
+Speed: up to ``-j`` kernels run at once, each with its share of the cores for
+its numeric libraries' thread pools. An unchanged rerun only converts the
+chapters and compares stamps (``_build/eval/stamps.json``): no kernel, no
+store read, no file rewritten.
 """
 
 from __future__ import annotations
@@ -147,6 +153,9 @@ class DataFingerprints:
                         digest.update(block)
             except (OSError, EOFError):  # not valid gzip: hash the bytes; d2l will reject the file
                 digest = hashlib.sha256(path.read_bytes())
+            # The file changed (or is new): forget what was known about its older versions.
+            prefix = f"{path.resolve()}|"
+            self.memo = {key: value for key, value in self.memo.items() if not key.startswith(prefix)}
             self.memo[memo_key] = digest.hexdigest()
             self.changed = True
         return self.memo[memo_key]
