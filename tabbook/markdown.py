@@ -327,6 +327,7 @@ class Markdown:
         # Rules called as rule(tokens, idx, options, env); set directly so they stay bound to self.
         rules = self.md.renderer.rules
         rules["heading_open"] = self._heading_open
+        rules["heading_close"] = self._heading_close
         rules["table_open"] = self._table_open
         rules["table_close"] = self._table_close
         rules["fence"] = self._fence
@@ -336,10 +337,17 @@ class Markdown:
         token = tokens[idx]
         heading = env["headings"].get(env["first_line"] + token.map[0]) if token.map else None
         if heading is None:
+            env["anchor"] = None
             return f"<{token.tag}>"
         anchor, number = env["resolver"].heading(heading)
+        env["anchor"] = anchor
         number_html = f'<span class="secnum">{html.escape(number)}</span> ' if number else ""
         return f'<{token.tag} id="{html.escape(anchor)}">{number_html}'
+
+    def _heading_close(self, tokens, idx, options, env):
+        anchor = env.pop("anchor", None)
+        link = f'<a class="headerlink" href="#{html.escape(anchor)}" aria-label="Link to this section">#</a>' if anchor else ""
+        return f"{link}</{tokens[idx].tag}>\n"
 
     def _table_open(self, tokens, idx, options, env):
         token = tokens[idx]

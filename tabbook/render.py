@@ -544,7 +544,7 @@ def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 _TAG = re.compile(r"<[^>]+>")
 _MATH = re.compile(r"<math\b.*?</math>", re.S)
-_SECTION_SPLIT = re.compile(r'<h([1-6]) id="([^"]*)">(.*?)</h\1>', re.S)
+_SECTION_SPLIT = re.compile(r'<h([1-6]) id="([^"]*)">(.*?)(?:<a class="headerlink"[^>]*>#</a>)?</h\1>', re.S)
 
 
 def _strip_tags(fragment: str) -> str:

@@ -40,6 +40,11 @@ def page(built, name: str) -> str:
     return (built[1] / name).read_text(encoding="utf-8")
 
 
+def link(anchor: str) -> str:
+    """The "#" link a heading carries to itself."""
+    return f'<a class="headerlink" href="#{anchor}" aria-label="Link to this section">#</a>'
+
+
 def panes(html: str, tab: str) -> list[str]:
     """The HTML of every pane of ``tab`` on a page, with its class attribute."""
     return re.findall(r'<div class="(tabpane[^"]*)" role="tabpanel" data-tab="' + tab + r'">(.*?)</div>\n(?=<div class="tabpane|</div>)', html, re.S)
@@ -51,13 +56,13 @@ def panes(html: str, tab: str) -> list[str]:
 def test_every_page_is_built_with_numbers_sidebar_and_prev_next(built):
     assert page_urls(built[1]) == ["index.html", "chapter_demo/first.html", "chapter_demo/index.html", "chapter_demo/second.html"]
     front = page(built, "index.html")
-    assert '<h1 id="demo-book">Demo Book</h1>' in front
+    assert f'<h1 id="demo-book">Demo Book{link("demo-book")}</h1>' in front
     # the front page's toc fence lists the chapter and its sections, numbered
     assert re.search(r'class="toc-fence"><li><a href="chapter_demo/index.html"><span class="secnum">1</span> The Demo Chapter</a><ul><li><a href="chapter_demo/first.html"><span class="secnum">1.1</span> First Steps', front)
     first = page(built, "chapter_demo/first.html")
-    assert '<h1 id="sec_first"><span class="secnum">1.1</span> First Steps</h1>' in first
-    assert '<h2 id="subsec_activation"><span class="secnum">1.1.1</span> Activation Functions</h2>' in first
-    assert '<h2 id="hidden-things"><span class="secnum">1.1.2</span> Hidden Things</h2>' in first
+    assert f'<h1 id="sec_first"><span class="secnum">1.1</span> First Steps{link("sec_first")}</h1>' in first
+    assert f'<h2 id="subsec_activation"><span class="secnum">1.1.1</span> Activation Functions{link("subsec_activation")}</h2>' in first
+    assert f'<h2 id="hidden-things"><span class="secnum">1.1.2</span> Hidden Things{link("hidden-things")}</h2>' in first
     assert '<li class="current"><a href="first.html"><span class="secnum">1.1</span> First Steps</a></li>' in first
     assert '<a class="prev" href="index.html" rel="prev"><span class="dir">Previous</span> <span class="secnum">1</span> The Demo Chapter</a>' in first
     assert '<a class="next" href="second.html" rel="next"><span class="dir">Next</span> <span class="secnum">1.2</span> Second Steps</a>' in first

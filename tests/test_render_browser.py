@@ -102,6 +102,10 @@ def test_one_click_switches_every_group_and_the_choice_persists(site, watched):
     page.go_back()
     page.wait_for_url("**/first.html")
     assert visible_tabs(page) == ["jax"] * 3
+    # the keyboard works too: right arrow from the last tab wraps to the first
+    page.locator(".tabgroup").first.get_by_role("tab", name="JAX").focus()
+    page.keyboard.press("ArrowRight")
+    assert visible_tabs(page) == ["pytorch"] * 3
 
 
 def test_the_url_chooses_the_tab(site, watched):

@@ -39,6 +39,16 @@
     selectTab(button.dataset.tab);
     window.scrollBy(0, button.getBoundingClientRect().top - before);
   });
+  // Arrow keys move along a tab bar, as in any tab list.
+  document.addEventListener("keydown", function (event) {
+    var button = event.target.closest && event.target.closest(".tabbar .tab");
+    if (!button || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    var buttons = Array.prototype.slice.call(button.parentNode.querySelectorAll(".tab"));
+    var next = buttons[(buttons.indexOf(button) + (event.key === "ArrowRight" ? 1 : buttons.length - 1)) % buttons.length];
+    next.focus();
+    next.click();
+    event.preventDefault();
+  });
   // Another open page of the book changed the choice.
   window.addEventListener("storage", function (event) {
     if (event.key === STORE && TABS.indexOf(event.newValue) >= 0) selectTab(event.newValue);
