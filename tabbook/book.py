@@ -90,7 +90,7 @@ class Page:
             near = [t for t in candidates if first_line <= t.line <= (last_line or t.line) and t.title == title]
             if len(near) == 1:
                 return near[0]
-        raise SourceError(self.rel, item.line, f"this {kind} is not in the book's structure: the notebook is out of date with its source")
+        raise SourceError(self.rel, item.line, f"this {kind} is not in the book's structure: the executed notebook is out of date with its source; run `python -m tabbook run`")
 
 
 def _title_of(item) -> str:
