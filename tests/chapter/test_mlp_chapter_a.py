@@ -173,4 +173,4 @@ def test_backprop_numbers_agree_across_frameworks():
     # Same NumPy-generated data in every framework; float32 arithmetic, printed to 6 decimals.
     numbers = {tab: backprop_numbers(tab) for tab in TABS}
     for tab in TABS[1:]:
-        assert numbers[tab] == pytest.approx(numbers[TABS[0]], abs=5e-6), f"{tab} vs {TABS[0]}"
+        assert numbers[tab] == pytest.approx(numbers[TABS[0]], abs=1e-5), f"{tab} vs {TABS[0]}"
