@@ -213,6 +213,21 @@ def test_phone_layout_hides_the_sidebar_behind_a_button(site, browser):
         context.close()
 
 
+def test_print_shows_the_page_in_the_chosen_framework_only(site, watched):
+    _, _, base = site
+    page = watched.page
+    page.goto(base + "chapter_demo/first.html?tab=mxnet")
+    page.emulate_media(media="print")
+    assert not page.locator("#sidebar").is_visible() and not page.locator(".topbar").is_visible()
+    assert page.locator(".tabbar .tab.selected").first.is_visible()
+    assert not page.locator(".tabbar .tab:not(.selected)").first.is_visible()
+    assert visible_tabs(page) == ["mxnet"] * 3
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.locator("details.long-output[open]").count() == 1
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert page.locator("details.long-output[open]").count() == 0
+
+
 def test_screenshots_of_every_page_in_every_tab(site, tabbook):
     """``python -m tabbook html --screenshots``: one full-page PNG per page and tab."""
     config, html_dir, _ = site

@@ -80,6 +80,14 @@
     document.body.removeChild(area);
   }
 
+  /* ---- print: long outputs printed in full ---- */
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details.long-output:not([open])").forEach(function (d) { d.open = true; d.dataset.printOpened = "1"; });
+  });
+  window.addEventListener("afterprint", function () {
+    document.querySelectorAll("details[data-print-opened]").forEach(function (d) { d.open = false; delete d.dataset.printOpened; });
+  });
+
   /* ---- contents drawer on phones ---- */
   var toggle = document.querySelector(".menu-toggle");
   if (toggle) toggle.addEventListener("click", function () {
