@@ -127,6 +127,7 @@ def _ansi2html():
 
 
 _ANSI2HTML = None
+_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?!\n)")
 
 
 def _text(value) -> str:
@@ -148,7 +149,9 @@ class OutputRenderer:
     def render_one(self, output) -> str:
         kind = output.get("output_type")
         if kind == "stream":
-            return self._text_block(_text(output.get("text", "")), f"output stream {output.get('name', 'stdout')}")
+            # a progress bar redraws its line with "\r": show only what a terminal would end up showing
+            text = _CARRIAGE_RETURN.sub("", _text(output.get("text", "")))
+            return self._text_block(text, f"output stream {output.get('name', 'stdout')}")
         if kind == "error":
             traceback = "\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"])
             return self._text_block(traceback, "output error")

@@ -16,7 +16,7 @@ import pytest
 
 from tabbook.book import load_book
 from tabbook.errors import SourceError
-from tabbook.render import Site, build_html, inline_svg, merge_notebooks, page_urls
+from tabbook.render import OutputRenderer, Site, build_html, inline_svg, merge_notebooks, page_urls
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
 PAGE_BUDGET = 300 * 1024
@@ -256,6 +256,15 @@ def test_merge_rejects_cells_without_metadata():
     bad = notebook("a", [{"cell_type": "markdown", "source": "x", "metadata": {}}])
     with pytest.raises(SourceError, match="cell 0 of the a notebook has no tabbook metadata"):
         merge_notebooks({"a": bad}, "x.md")
+
+
+def test_output_renderer_escapes_colours_redraws_and_collapses():
+    renderer = OutputRenderer(collapse_lines=3)
+    stream = {"output_type": "stream", "name": "stdout", "text": "epoch 1\r\x1b[1mepoch 2\x1b[0m\r\nloss <1>\n"}
+    assert renderer.render_one(stream) == '<pre class="output stream stdout"><span class="ansi-bold">epoch 2</span>\r\nloss &lt;1&gt;</pre>'
+    long = {"output_type": "execute_result", "data": {"text/plain": "\n".join("abcd")}}
+    assert renderer.render_one(long).startswith('<details class="long-output"><summary>Output: 4 lines (click to show)</summary><pre class="output result">a\nb')
+    assert renderer.render_one({"output_type": "display_data", "data": {"application/x-unknown": "?"}}) == ""
 
 
 def test_svg_ids_are_prefixed():
