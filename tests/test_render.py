@@ -216,6 +216,23 @@ def test_html_command_renders_the_cache(built, tabbook):
     assert (html_dir / "chapter_demo" / "first.html").stat().st_mode & 0o444 == 0o444
 
 
+def test_html_runs_stale_notebooks_first_and_reports_failures(built, monkeypatch):
+    import tabbook.execute
+
+    config, html_dir = built
+    calls = []
+
+    def fake_run_book(config_, files=None, tabs=None, jobs=None, force=False, out=None):
+        calls.append((config_.root, files, tabs, jobs))
+        return [{"status": "ok", "tab": "pytorch", "name": "index"}, {"status": "failed", "tab": "jax", "name": "chapter_demo/first"}]
+
+    monkeypatch.setattr(tabbook.execute, "run_book", fake_run_book)
+    with pytest.raises(SourceError, match="the HTML was built, but these notebooks failed: jax/chapter_demo/first"):
+        build_html(config, jobs=3)
+    assert calls == [(config.root, None, None, 3)]
+    assert (html_dir / "chapter_demo" / "first.html").is_file()
+
+
 def test_a_failed_build_keeps_the_previous_one(built, tmp_path):
     config, html_dir = built
     before = sorted(p.relative_to(html_dir) for p in html_dir.rglob("*"))
