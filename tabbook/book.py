@@ -53,10 +53,8 @@ class Page:
     source: Path
     rel: str  # path relative to the book root, e.g. chapter_mlp/mlp.md
     name: str  # rel without .md: the notebooks' name
-    number: tuple[int, ...]
-    depth: int  # 0 for the root page, 1 for a chapter, ...
+    number: tuple[int, ...]  # () for the root page, (1,) for chapter 1, (1, 2) for its section 2
     parent: Page | None
-    toc_line: int | None  # the line of the toc entry that lists this page
     document: object = None  # the tabbook.parse.Document of the source
     title: str = ""  # Markdown of the first heading
     children: list[Page] = field(default_factory=list)
@@ -160,16 +158,16 @@ def load_book(config) -> Book:
 
     pages: list[Page] = []
 
-    def visit(path: Path, number, depth, parent, toc_line):
+    def visit(path: Path, number, parent):
         rel = path.relative_to(root).as_posix()
-        page = Page(path, rel, rel[: -len(".md")], number, depth, parent, toc_line, document=documents[path])
+        page = Page(path, rel, rel[: -len(".md")], number, parent, document=documents[path])
         pages.append(page)
-        for count, (entry, line) in enumerate(page.document.toc, 1):
-            child = visit((path.parent / f"{entry}.md").resolve(), (*number, count), depth + 1, page, line)
+        for count, (entry, _line) in enumerate(page.document.toc, 1):
+            child = visit((path.parent / f"{entry}.md").resolve(), (*number, count), page)
             page.children.append(child)
         return page
 
-    visit(index, (), 0, None, None)
+    visit(index, (), None)
     labels: dict[str, Target] = {}
     for page in pages:
         _structure(page, labels)
