@@ -6,6 +6,8 @@ PY       := .venv/bin/python
 TABS     := $(shell sed -n 's/^tabs *= *//p' config.ini | tr -d ' ' | tr ',' ' ')
 JOBS     ?=
 J        := $(if $(JOBS),-j $(JOBS),)
+# Extra flags for `tabbook run`; CI passes --force to execute every notebook.
+RUN_FLAGS ?=
 
 # Fashion-MNIST: the shared copy next to the checkout, when there is one.
 # Otherwise d2l looks in ../data, /usr/share/datasets/fashion-mnist, then downloads.
@@ -33,7 +35,7 @@ check: setup
 	$(PY) -m tabbook check
 
 run: setup lib
-	$(PY) -m tabbook run $(J)
+	$(PY) -m tabbook run $(J) $(RUN_FLAGS)
 
 html: setup lib
 	$(PY) -m tabbook html $(J)

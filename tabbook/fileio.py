@@ -20,11 +20,23 @@ def atomic_write(path: Path | str, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(raw)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it 0600; give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would
+# race with threads creating files.
+_UMASK = _read_umask()
 
 
 def notebook_text(nb) -> str:
