@@ -130,28 +130,54 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
 
 
 class _LiveFigure:
-    """Shows a figure in a notebook and redraws it in place.
+    """Keeps a figure up to date: redrawn in place in a notebook, just updated in a script.
 
-    One display output is updated (display_id), so an executed notebook keeps
-    the final figure once. The figure is detached from pyplot so that the
-    inline backend does not show it a second time at the end of the cell.
-    In scripts nothing is shown."""
+    In a notebook one display output is updated (display_id), so an executed
+    notebook keeps the final figure once; the figure is detached from pyplot
+    so that the inline backend does not show it again at the end of the cell.
+    Rendering costs a tenth of a second or more, so a new rendering waits
+    until ``RENDER_GAP`` times the last one's duration has passed (bounding
+    the cost to a few percent); a pending one is done when the cell ends."""
 
-    def __init__(self, fig):
-        self.fig = fig
+    RENDER_GAP = 20
+
+    def __init__(self, fig, update):
+        self.fig, self.update = fig, update  # update(): brings the figure's artists up to date
         self.handle = None
-        if _in_notebook():
+        self._shell = _in_notebook() and sys.modules['IPython'].get_ipython()
+        self._next_render = 0.0
+        self._pending = False
+        if self._shell:
+            use_svg_display()
             plt.close(fig)
 
-    def show(self):
-        if not _in_notebook():
-            return
+    def refresh(self):
+        """Update the figure now, or (in a notebook, when rendered very recently) at the end of the cell."""
+        if not self._shell:
+            self.update()
+        elif time.perf_counter() >= self._next_render:
+            self._render()
+        elif not self._pending:
+            self._pending = True
+            self._shell.events.register('post_execute', self._flush)
+
+    def _render(self):
         from IPython import display
 
+        start = time.perf_counter()
+        self._pending = False
+        self.update()
         if self.handle is None:
             self.handle = display.display(self.fig, display_id=True)
         else:
             self.handle.update(self.fig)
+        end = time.perf_counter()
+        self._next_render = end + self.RENDER_GAP * (end - start)
+
+    def _flush(self):
+        self._shell.events.unregister('post_execute', self._flush)
+        if self._pending:
+            self._render()
 
 
 # ---------------------------------------------------------------- object-oriented core
@@ -217,11 +243,13 @@ class ProgressBoard(HyperParameters):
         return xs, ys
 
     def _redraw(self):
-        use_svg_display()
         if self.fig is None:
             self.fig = plt.figure(figsize=self.figsize)
         if self._live is None:
-            self._live = _LiveFigure(self.fig)
+            self._live = _LiveFigure(self.fig, self._update_figure)
+        self._live.refresh()
+
+    def _update_figure(self):
         axes = self.axes if self.axes else self.fig.gca()
         for (label, _), ls, color in zip(self.data.items(), self.ls, self.colors):
             xs, ys = self.points(label)
@@ -242,7 +270,6 @@ class ProgressBoard(HyperParameters):
         axes.set_xscale(self.xscale)
         axes.set_yscale(self.yscale)
         axes.legend(list(self._lines.values()), list(self._lines))
-        self._live.show()
 
 
 class Timer:
@@ -306,7 +333,7 @@ class Animator:
         self.config_axes = lambda: set_axes(
             self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
         self.X, self.Y, self.fmts = None, None, fmts
-        self._live = _LiveFigure(self.fig)
+        self._live = _LiveFigure(self.fig, self._update_figure)
 
     def add(self, x, y):
         """Add one or more data points (one per curve) and redraw."""
@@ -323,11 +350,13 @@ class Animator:
             if a is not None and b is not None:
                 self.X[i].append(float(a))
                 self.Y[i].append(float(b))
+        self._live.refresh()
+
+    def _update_figure(self):
         self.axes[0].cla()
         for x, y, fmt in zip(self.X, self.Y, self.fmts):
             self.axes[0].plot(x, y, fmt)
         self.config_axes()
-        self._live.show()
 
 
 # ---------------------------------------------------------------- downloads

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-os.environ.setdefault('MPLBACKEND', 'Agg')
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # test this checkout's d2l, whatever is installed in the env

@@ -1,0 +1,119 @@
+"""Plotting: headless in scripts, lazy and in-place in notebooks (one final figure per cell)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from d2l import _common
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL_PYTHON = ROOT / '.venv' / 'bin' / 'python'
+MODULE = {'pytorch': 'torch', 'mxnet': 'mxnet', 'jax': 'jax', 'tensorflow': 'tensorflow'}
+
+
+def test_scripts_plot_headless(framework, tmp_path):
+    """A script without a display or MPLBACKEND draws with Agg, prints nothing and can save figures."""
+    script = f"""
+from d2l import {MODULE[framework]} as d2l
+import matplotlib
+x = d2l.arange(0, 3, 0.5)
+d2l.plot(x, [d2l.exp(x), x], 'x', 'f(x)', legend=['exp', 'x'])
+d2l.plot([1, 4, 9])
+board = d2l.ProgressBoard('step')
+for i in range(10):
+    board.draw(i, d2l.tensor(float(i)), 'line', every_n=2)
+board.fig.savefig({str(tmp_path / 'board.png')!r})
+d2l.plt.savefig({str(tmp_path / 'plot.svg')!r})
+print(matplotlib.get_backend())
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ('MPLBACKEND', 'DISPLAY')}
+    env['PYTHONPATH'] = str(ROOT)
+    result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().lower() == 'agg'
+    assert (tmp_path / 'board.png').stat().st_size > 0 and (tmp_path / 'plot.svg').stat().st_size > 0
+
+
+class CountedValue:
+    """A stand-in for a device tensor that counts its conversions to numpy (each one a sync)."""
+
+    conversions = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def __array__(self, dtype=None, copy=None):
+        CountedValue.conversions += 1
+        return np.asarray(self.value, dtype=dtype)
+
+
+def test_board_converts_values_only_when_it_draws():
+    CountedValue.conversions = 0
+    board = _common.ProgressBoard('x')
+    for i in range(9):
+        board.draw(i, CountedValue(i), 'y', every_n=10)
+    assert CountedValue.conversions == 0 and board.fig is None  # stored, not converted, not drawn
+    board.draw(9, CountedValue(9), 'y', every_n=10)
+    assert CountedValue.conversions == 10  # one mean of ten values, at draw time
+    xs, ys = board.points('y')
+    assert xs.tolist() == [4.5] and ys.tolist() == [4.5]
+    line = board.fig.gca().get_lines()[0]
+    assert line.get_xdata().tolist() == [4.5]
+
+
+def test_board_without_display_never_draws():
+    board = _common.ProgressBoard('x', display=False)
+    for i in range(20):
+        board.draw(i, i, 'y', every_n=5)
+    assert board.fig is None
+    assert board.points('y')[1].tolist() == [2.0, 7.0, 12.0, 17.0]
+
+
+def test_plot_accepts_tensors_lists_and_single_curves(d2l):
+    fig = _common.plt.figure()
+    axes = fig.gca()
+    x = d2l.arange(0, 5)
+    d2l.plot(x, [x, d2l.ones_like(x)], axes=axes)
+    assert len(axes.get_lines()) == 2
+    d2l.plot([3, 1, 2], axes=axes)  # Y=None: against the index
+    assert axes.get_lines()[0].get_xdata().tolist() == [0, 1, 2]
+    _common.plt.close(fig)
+
+
+NOTEBOOK_CELLS = [
+    "from d2l import {module} as d2l\nimport numpy as np\nprint('before')",
+    "board = d2l.ProgressBoard('x')\nfor x in np.arange(0, 10, 0.1):\n"
+    "    board.draw(x, np.sin(x), 'sin', every_n=2)\n    board.draw(x, np.cos(x), 'cos', every_n=10)",
+    # the figure shows every point drawn in the cell above (a pending redraw runs when the cell ends)
+    "print(len(board.fig.axes[0].get_lines()[0].get_xdata()))",
+    "model = d2l.LinearRegressionScratch(2, lr=0.03)\ndata = d2l.SyntheticRegressionData(w=d2l.tensor([2, -3.4]), b=4.2)\n"
+    "trainer = d2l.Trainer(max_epochs=3)\nprint('training')\ntrainer.fit(model, data)",
+]
+
+
+def test_executed_notebook_keeps_one_figure_per_cell(framework, tmp_path):
+    """Redraws update one display output in place, so nbclient records one figure per cell."""
+    if not TOOL_PYTHON.exists():
+        pytest.skip('no tool environment (.venv) with nbclient: run make setup')
+    path = tmp_path / 'cells.json'
+    path.write_text(json.dumps([c.format(module=MODULE[framework]) for c in NOTEBOOK_CELLS]))
+    result = subprocess.run([str(TOOL_PYTHON), str(Path(__file__).parent / 'run_notebook.py'), str(path),
+                             sys.executable], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = json.loads(result.stdout)
+    assert [o['text'] for o in outputs[0] if o['output_type'] == 'stream'] == ['before\n']
+    assert outputs[2] == [{'name': 'stdout', 'output_type': 'stream', 'text': '50\n'}]
+    for cell in (outputs[1], outputs[3]):
+        figures = [o for o in cell if o['output_type'] in ('display_data', 'execute_result')]
+        assert len(figures) == 1, [o['output_type'] for o in cell]
+        assert 'image/svg+xml' in figures[0]['data']
+    svg = outputs[1][-1]['data']['image/svg+xml']
+    assert 'sin' in svg and 'cos' in svg  # the final figure has both curves' legend
+    assert any(o.get('text') == 'training\n' for o in outputs[3])  # printed text is kept
+    assert 'train_loss' in outputs[3][-1]['data']['image/svg+xml']
