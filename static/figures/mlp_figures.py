@@ -4,7 +4,8 @@ Run from the book root with any Python that has matplotlib:
 
     python static/figures/mlp_figures.py
 
-It (re)writes static/img/mlp-one-hidden.svg and static/img/mlp-forward-graph.svg.
+It (re)writes static/img/mlp-one-hidden.svg, static/img/mlp-forward-graph.svg and
+static/img/mlp-minibatch-shapes.svg.
 The output is byte-for-byte reproducible (fixed hash salt, no date), so the
 figures only change in git when this script changes.
 """
@@ -123,9 +124,36 @@ def forward_graph() -> None:
     save(fig, "mlp-forward-graph.svg")
 
 
+def minibatch_shapes() -> None:
+    """The shape of a Fashion-MNIST minibatch at each step of the MLP's forward pass."""
+    fig, ax = plt.subplots(figsize=(8.4, 1.9))
+    tensors = [  # (x, label, shape, kind)
+        (0.0, "images", r"$256 \times 1 \times 28 \times 28$", "input"),
+        (2.9, r"$\mathbf{X}$", r"$256 \times 784$", "input"),
+        (5.8, r"$\mathbf{H}$", r"$256 \times 256$", "hidden"),
+        (8.7, r"$\mathbf{O}$", r"$256 \times 10$", "output"),
+    ]
+    steps = ["flatten", r"$\mathrm{ReLU}(\mathbf{X}\mathbf{W}^{(1)} + \mathbf{b}^{(1)})$",
+             r"$\mathbf{H}\mathbf{W}^{(2)} + \mathbf{b}^{(2)}$"]
+    for x, label, shape, kind in tensors:
+        ax.add_patch(FancyBboxPatch((x - 0.95, -0.45), 1.9, 0.9, boxstyle="round,pad=0.05",
+                                    facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
+        ax.text(x, 0.15, label, ha="center", va="center", zorder=4, fontsize=11)
+        ax.text(x, -0.2, shape, ha="center", va="center", zorder=4, fontsize=9)
+    for (x0, *_a), (x1, *_b), step in zip(tensors, tensors[1:], steps, strict=False):
+        arrow(ax, (x0 + 1.0, 0), (x1 - 1.0, 0), shrink=2)
+        ax.text((x0 + x1) / 2, 0.75, step, ha="center", va="center", fontsize=9)
+    ax.set_xlim(-1.1, 9.8)
+    ax.set_ylim(-0.6, 1.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    save(fig, "mlp-minibatch-shapes.svg")
+
+
 def main() -> None:
     mlp_one_hidden()
     forward_graph()
+    minibatch_shapes()
 
 
 if __name__ == "__main__":
