@@ -333,7 +333,7 @@ class PageResolver:
 class Site:
     """Renders the whole book: ``render()`` returns every file of the site."""
 
-    def __init__(self, config, book: Book, unexecuted_ok: bool = False):
+    def __init__(self, config, book: Book, from_cache: bool = False):
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
         self.config = config
@@ -349,8 +349,9 @@ class Site:
         self.page_template = self.env.get_template("page.html")
         self.cells = self.env.get_template("cells.html").module
         self.eval_dir = config.build_dir / "eval"
-        self.unexecuted_ok = unexecuted_ok
-        self.unexecuted: list[str] = []  # tab/name of the notebooks shown without outputs
+        self.from_cache = from_cache
+        self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
+        self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
 
     # -- pieces -----------------------------------------------------------------
@@ -372,22 +373,35 @@ class Site:
     def notebooks_of(self, page: Page) -> dict:
         """tab -> executed notebook of this page, for the tabs that have one.
 
-        With ``unexecuted_ok`` (``html --no-run``), a notebook that was never
-        executed is shown as converted, without outputs, and reported.
+        With ``from_cache`` (``html --no-run``) nothing was run first, so a
+        notebook may be missing or older than its source: then the page shows
+        the source as it is now, with the outputs of the code cells that did not
+        change, and the notebook is reported.
         """
+        converted = None
+        if self.from_cache:
+            from tabbook.notebooks import build_notebooks
+
+            converted = build_notebooks(self.config, page.source)
         notebooks = {}
         for tab in page.document.notebook_tabs():
             path = self.eval_dir / tab / f"{page.name}.ipynb"
-            if path.is_file():
-                # Plain JSON: nbformat's import and validation would be most of the build time.
-                notebooks[tab] = json.loads(path.read_text(encoding="utf-8"))
-            elif self.unexecuted_ok:
-                from tabbook.notebooks import build_notebooks
-
-                notebooks[tab] = json.loads(json.dumps(build_notebooks(self.config, page.source)[tab]))
+            # Plain JSON: nbformat's import and validation would be most of the build time.
+            executed = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            if converted is None:
+                if executed is None:
+                    raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
+                notebooks[tab] = executed
+                continue
+            current = json.loads(json.dumps(converted[tab]))
+            if executed is None:
                 self.unexecuted.append(f"{tab}/{page.name}")
+                notebooks[tab] = current
+            elif _cell_keys(executed) == _cell_keys(current):
+                notebooks[tab] = executed
             else:
-                raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
+                self.stale.append(f"{tab}/{page.name}")
+                notebooks[tab] = _with_outputs_of(current, executed)
         return notebooks
 
     def text_html(self, cell, resolver: PageResolver) -> str:
@@ -537,6 +551,24 @@ class Site:
         return files
 
 
+def _cell_keys(nb) -> list:
+    return [(c["cell_type"], _text(c["source"]), c["metadata"].get("tabbook")) for c in nb["cells"]]
+
+
+def _with_outputs_of(current, executed):
+    """``current`` (converted from the source now) with the outputs of ``executed``'s identical code cells."""
+    done: dict[str, list] = {}
+    for cell in executed["cells"]:
+        if cell["cell_type"] == "code":
+            done.setdefault(_text(cell["source"]), []).append(cell)
+    for cell in current["cells"]:
+        same = done.get(_text(cell["source"])) if cell["cell_type"] == "code" else None
+        if same:
+            old = same.pop(0)
+            cell["outputs"], cell["execution_count"] = old.get("outputs", []), old.get("execution_count")
+    return current
+
+
 def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     """A member with a fixed date (the same notebooks give the same zip) and rw-r--r-- permissions."""
     info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
@@ -609,13 +641,15 @@ def build_html(config, jobs=None, run=True, out=None) -> Path:
         cpu_started += time.process_time() - run_cpu_started
     for orphan in book.orphans:
         print(f"{orphan.relative_to(config.root)}: warning: no toc lists this file; it is not part of the book", file=out)
-    site = Site(config, book, unexecuted_ok=not run)
+    site = Site(config, book, from_cache=not run)
     files = site.render()
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if site.unexecuted:
-        print(f"html: warning: shown without outputs (never executed): {', '.join(site.unexecuted)}", file=out)
+        print(f"html: warning: never executed, shown without outputs: {', '.join(site.unexecuted)}", file=out)
+    if site.stale:
+        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {', '.join(site.stale)}", file=out)
     print(f"html: {len(book.pages)} pages x {len(config.tabs)} tabs -> {html_dir} in {seconds:.2f} s ({cpu_seconds:.2f} s CPU)", file=out)
     if failed:
         names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)

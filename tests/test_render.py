@@ -7,6 +7,7 @@ in-process (tests/fixtures/html/make_book.py), so no kernel is needed.
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import re
 import zipfile
@@ -231,6 +232,25 @@ def test_html_runs_stale_notebooks_first_and_reports_failures(built, monkeypatch
         build_html(config, jobs=3)
     assert calls == [(config.root, None, None, 3)]
     assert (html_dir / "chapter_demo" / "first.html").is_file()
+
+
+def test_from_the_cache_a_stale_page_shows_its_source_with_the_outputs_still_valid(tmp_path):
+    config = load_make_book()(tmp_path / "book")
+    first = config.root / "chapter_demo" / "first.md"
+    text = first.read_text(encoding="utf-8")
+    text = text.replace("## Hidden Things", "A new paragraph, not yet executed.\n\n## Hidden Things")
+    text = text.replace('print("hello from mxnet")', 'print("changed in mxnet")')
+    first.write_text(text, encoding="utf-8")
+    (config.build_dir / "eval" / "jax" / "chapter_demo" / "first.ipynb").unlink()
+    log = io.StringIO()
+    html_dir = build_html(config, run=False, out=log)
+    assert "html: warning: never executed, shown without outputs: jax/chapter_demo/first" in log.getvalue()
+    assert "older than the source, shown with the outputs of unchanged cells: pytorch/chapter_demo/first, mxnet/chapter_demo/first" in log.getvalue()
+    page = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
+    assert "A new paragraph, not yet executed." in page
+    assert "hello from pytorch</pre>" in page  # unchanged cell: its output stays
+    assert "changed in mxnet" in page and "hello from mxnet</pre>" not in page  # changed cell: no stale output
+    assert "jax cell failed on purpose</pre>" not in page
 
 
 def test_a_failed_build_keeps_the_previous_one(built, tmp_path):
