@@ -171,7 +171,12 @@ class Trainer(HyperParameters):
         return batch
 
     def clip_gradients(self, grad_clip_val, model):
-        params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:  # from-scratch models hold plain tensors
+            params = [v for v in vars(model).values() if torch.is_tensor(v) and v.requires_grad]
+        params = [p for p in params if p.grad is not None]
+        if not params:
+            return
         norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in params))
         # Scale without a Python branch on the norm: no device sync per step.
         scale = torch.clamp(grad_clip_val / (norm + 1e-12), max=1.0)

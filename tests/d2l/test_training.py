@@ -1,0 +1,141 @@
+"""Training with d2l.Module / Classifier / Trainer: the chapter's MLP on Fashion-MNIST, and linear
+regression from scratch and concise (which exercise SGD, scratch parameters and gradient clipping)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from d2l import _common
+
+
+_np = _common.as_numpy
+
+
+def make_mlp(d2l, framework, num_outputs=10, num_hiddens=256, lr=0.1):
+    """The chapter's MLP (784-256-10, ReLU), written as each framework's tab writes it."""
+    if framework == 'pytorch':
+        from torch import nn
+
+        class MLP(d2l.Classifier):
+            def __init__(self, num_outputs, num_hiddens, lr):
+                super().__init__()
+                self.save_hyperparameters()
+                self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(num_hiddens), nn.ReLU(),
+                                         nn.LazyLinear(num_outputs))
+    elif framework == 'mxnet':
+        from mxnet.gluon import nn
+
+        class MLP(d2l.Classifier):
+            def __init__(self, num_outputs, num_hiddens, lr):
+                super().__init__()
+                self.save_hyperparameters()
+                self.net = nn.Sequential()
+                self.net.add(nn.Dense(num_hiddens, activation='relu'), nn.Dense(num_outputs))
+                self.net.initialize()
+    elif framework == 'tensorflow':
+        import tensorflow as tf
+
+        class MLP(d2l.Classifier):
+            def __init__(self, num_outputs, num_hiddens, lr):
+                super().__init__()
+                self.save_hyperparameters()
+                self.net = tf.keras.models.Sequential([
+                    tf.keras.layers.Flatten(), tf.keras.layers.Dense(num_hiddens, activation='relu'),
+                    tf.keras.layers.Dense(num_outputs)])
+    else:
+        from flax import linen as nn
+
+        class MLP(d2l.Classifier):
+            num_outputs: int
+            num_hiddens: int
+            lr: float
+
+            @nn.compact
+            def __call__(self, X):
+                X = X.reshape((X.shape[0], -1))
+                X = nn.relu(nn.Dense(self.num_hiddens)(X))
+                return nn.Dense(self.num_outputs)(X)
+
+        return MLP(num_outputs=num_outputs, num_hiddens=num_hiddens, lr=lr)
+    return MLP(num_outputs=num_outputs, num_hiddens=num_hiddens, lr=lr)
+
+
+def predict(model, trainer, X, framework):
+    if framework == 'jax':
+        return _np(trainer.state.apply_fn({'params': trainer.state.params}, X))
+    return _np(model(X))
+
+
+@pytest.fixture(scope='module')
+def trained_mlp(d2l, framework, real_files):
+    os.environ['D2L_DATA'] = os.path.dirname(real_files['train-labels-idx1-ubyte'])
+    redraws = []
+    original = _common.ProgressBoard._redraw
+
+    def counting_redraw(board):
+        redraws.append(board)
+        original(board)
+
+    _common.ProgressBoard._redraw = counting_redraw
+    try:
+        data = d2l.FashionMNIST(batch_size=256)
+        model = make_mlp(d2l, framework)
+        trainer = d2l.Trainer(max_epochs=2, num_gpus=1)  # no GPU here: falls back to the CPU
+        trainer.fit(model, data)
+    finally:
+        _common.ProgressBoard._redraw = original
+    return data, model, trainer, redraws
+
+
+def test_mlp_reaches_075_validation_accuracy(trained_mlp, framework):
+    data, model, trainer, _ = trained_mlp
+    xs, accs = model.board.points('val_acc')
+    assert xs.tolist() == [1.0, 2.0]
+    assert accs[-1] >= 0.75, f'validation accuracy after 2 epochs: {accs}'
+    # the same, counted directly over the whole validation set
+    correct = 0
+    for X, y in data.val_dataloader():
+        correct += int((predict(model, trainer, X, framework).argmax(axis=1) == _np(y)).sum())
+    assert correct / len(data.val) >= 0.75
+    xs, losses = model.board.points('train_loss')
+    assert len(losses) == 4 and losses[-1] < losses[0]
+
+
+def test_board_redraws_a_few_times_per_epoch_from_stored_tensors(trained_mlp):
+    _, model, trainer, redraws = trained_mlp
+    # per epoch: two train_loss points, one val_loss and one val_acc point
+    assert len(redraws) == 4 * trainer.max_epochs
+    assert trainer.num_train_batches == 235 and trainer.num_val_batches == 40
+    # what the board stored per step are the framework's arrays, not Python floats: converting each
+    # would force a device sync at every step
+    stored = model.board.data['train_loss'][0][1]
+    assert len(stored) == 117
+    assert not isinstance(stored[0], (float, np.floating))
+
+
+def _regression(d2l, framework, concise, clip=0):
+    data = d2l.SyntheticRegressionData(w=d2l.tensor([2, -3.4]), b=4.2)
+    model = d2l.LinearRegression(lr=0.03) if concise else d2l.LinearRegressionScratch(2, lr=0.03)
+    trainer = d2l.Trainer(max_epochs=10, gradient_clip_val=clip)
+    trainer.fit(model, data)
+    if concise:
+        w, b = model.get_w_b(trainer.state) if framework == 'jax' else model.get_w_b()
+    elif framework == 'jax':
+        w, b = trainer.state.params['w'], trainer.state.params['b']
+    else:
+        w, b = model.w, model.b
+    return _np(w).reshape(-1), float(_np(b).reshape(-1)[0])
+
+
+@pytest.mark.parametrize('concise', [False, True], ids=['scratch', 'concise'])
+def test_linear_regression_recovers_the_parameters(d2l, framework, concise):
+    w, b = _regression(d2l, framework, concise)
+    np.testing.assert_allclose(w, [2, -3.4], atol=0.05)
+    assert abs(b - 4.2) < 0.05
+
+
+def test_gradient_clipping_slows_but_does_not_stop_training(d2l, framework):
+    w, b = _regression(d2l, framework, concise=False, clip=1.0)
+    assert np.all(np.abs(w - [2, -3.4]) < 2.0) and abs(b - 4.2) < 4.0
+    assert np.linalg.norm(w) > 0.5  # it moved from ~0
