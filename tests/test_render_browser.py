@@ -12,14 +12,19 @@ import struct
 from pathlib import Path
 from urllib.parse import urlparse
 
+# Both are installed by `make setup` (envs/tool.txt, scripts/system-deps.sh):
+# a missing one is a failure, never a silent skip.
+import playwright.sync_api as playwright_api
 import pytest
 
 from tabbook.render import CHROMIUM, CHROMIUM_ARGS, build_html, page_urls, serve_directory, take_screenshots
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium_installed():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run 'make setup' (it installs Debian's chromium)"
 
 
 def load_make_book():
