@@ -219,7 +219,7 @@ class ProgressBoard(HyperParameters):
                  fig=None, axes=None, figsize=(3.5, 2.5), display=True):
         self.save_hyperparameters()
         self.raw_points = collections.OrderedDict()  # label -> [(x, y)] not yet averaged
-        self.data = collections.OrderedDict()  # label -> [(mean x, [y values])]
+        self.data = collections.OrderedDict()  # label -> [[mean x, y values (a list until averaged)]]
         self._lines = {}
         self._live = None
 
@@ -230,7 +230,7 @@ class ProgressBoard(HyperParameters):
         points.append((x, y))
         if len(points) < max(1, int(every_n)):
             return
-        line.append((sum(p[0] for p in points) / len(points), [p[1] for p in points]))
+        line.append([sum(p[0] for p in points) / len(points), [p[1] for p in points]])
         points.clear()
         if self.display:
             self._redraw()
@@ -238,9 +238,10 @@ class ProgressBoard(HyperParameters):
     def points(self, label):
         """The plotted points of curve ``label`` as two numpy arrays (x, y)."""
         line = self.data.get(label, [])
-        xs = np.array([p[0] for p in line], dtype=float)
-        ys = np.array([float(np.mean([as_numpy(v) for v in p[1]])) for p in line])
-        return xs, ys
+        for point in line:
+            if isinstance(point[1], list):  # not averaged yet: do it once
+                point[1] = _mean(point[1])
+        return np.array([p[0] for p in line], dtype=float), np.array([p[1] for p in line], dtype=float)
 
     def _redraw(self):
         if self.fig is None:
@@ -270,6 +271,16 @@ class ProgressBoard(HyperParameters):
         axes.set_xscale(self.xscale)
         axes.set_yscale(self.yscale)
         axes.legend(list(self._lines.values()), list(self._lines))
+
+
+def _mean(values):
+    """The mean of framework scalars as a float, with one conversion (one device sync) in all.
+
+    The sum is taken with the framework's own addition, which runs asynchronously."""
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return float(as_numpy(total)) / len(values)
 
 
 class Timer:

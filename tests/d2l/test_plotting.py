@@ -41,30 +41,36 @@ print(matplotlib.get_backend())
 
 
 class CountedValue:
-    """A stand-in for a device tensor that counts its conversions to numpy (each one a sync)."""
+    """A stand-in for a device tensor that counts its conversions to numpy (each one a device sync)."""
 
     conversions = 0
 
     def __init__(self, value):
         self.value = value
 
+    def __add__(self, other):  # like a tensor: adding does not convert
+        return CountedValue(self.value + other.value)
+
     def __array__(self, dtype=None, copy=None):
         CountedValue.conversions += 1
         return np.asarray(self.value, dtype=dtype)
 
 
-def test_board_converts_values_only_when_it_draws():
+def test_board_converts_values_once_and_only_when_it_draws():
     CountedValue.conversions = 0
     board = _common.ProgressBoard('x')
     for i in range(9):
         board.draw(i, CountedValue(i), 'y', every_n=10)
     assert CountedValue.conversions == 0 and board.fig is None  # stored, not converted, not drawn
     board.draw(9, CountedValue(9), 'y', every_n=10)
-    assert CountedValue.conversions == 10  # one mean of ten values, at draw time
+    assert CountedValue.conversions == 1  # the mean of ten values, converted once, at draw time
+    for i in range(10, 20):
+        board.draw(i, CountedValue(i), 'y', every_n=10)
+    assert CountedValue.conversions == 2  # earlier points are not converted again
     xs, ys = board.points('y')
-    assert xs.tolist() == [4.5] and ys.tolist() == [4.5]
+    assert xs.tolist() == [4.5, 14.5] and ys.tolist() == [4.5, 14.5]
     line = board.fig.gca().get_lines()[0]
-    assert line.get_xdata().tolist() == [4.5]
+    assert line.get_xdata().tolist() == [4.5, 14.5]
 
 
 def test_board_without_display_never_draws():
