@@ -152,10 +152,13 @@ def test_xavier_initializer_has_the_derived_variance(tab):
     assert float(largest) <= float(bound) == pytest.approx(math.sqrt(6 / 1040), abs=1e-4)
 
 
-def depth_profiles(tab: str) -> dict[str, tuple[float, float, float]]:
-    rows = matches(r"^ *(.+?): activations layer 1 (\S+), layer 20 (\S+); weight gradient layer 1 (\S+)$",
-                   executed_stdout(tab, STABILITY), f"depth experiment in {tab}", 4)
-    return {name: (float(a1), float(a20), float(g1)) for name, a1, a20, g1 in rows}
+DEPTH_ROW = r"activations layer 1 (\S+), layer 20 (\S+); weight gradients layer 1 (\S+), layer 20 (\S+)$"
+
+
+def depth_profiles(tab: str) -> dict[str, tuple[float, float, float, float]]:
+    """init name -> (activation size at layers 1 and 20, weight-gradient size at layers 1 and 20)."""
+    rows = matches(r"^ *(.+?): " + DEPTH_ROW, executed_stdout(tab, STABILITY), f"depth experiment in {tab}", 4)
+    return {name: tuple(float(v) for v in values) for name, *values in rows}
 
 
 @pytest.mark.parametrize("tab", TABS)
@@ -164,8 +167,8 @@ def test_he_initialization_keeps_deep_relu_stack_stable(tab):
     assert list(table) == ["N(0, 1)", "N(0, 0.01^2)", "Xavier", "He"], f"{tab}: rows {list(table)}"
     # Per-layer factors of the typical activation: sqrt(128) std for N(0, 1), 0.11 for std 0.01,
     # 1/sqrt(2) for Xavier, 1 for He. Over 19 layers: 10^20, 10^-18, 1.4e-3 and 1.
-    he_first, he_last, he_grad = table["He"]
-    xavier_first, xavier_last, xavier_grad = table["Xavier"]
+    he_first, he_last, he_grad, _ = table["He"]
+    _, xavier_last, xavier_grad, _ = table["Xavier"]
     assert 0.1 < he_last < 10 and 0.2 < he_last / he_first < 5, f"{tab}: He profile {table['He']}"
     assert 1e-5 < xavier_last < 0.05, f"{tab}: Xavier profile {table['Xavier']}"
     assert he_grad / xavier_grad > 50, f"{tab}: He vs Xavier gradients {he_grad}, {xavier_grad}"
@@ -173,13 +176,17 @@ def test_he_initialization_keeps_deep_relu_stack_stable(tab):
 
 @pytest.mark.parametrize("tab", TABS)
 def test_badly_scaled_initializations_explode_or_vanish(tab):
-    text = executed_stdout(tab, STABILITY)
-    big = matches(r"^ *N\(0, 1\): activations layer 1 \S+, layer 20 (\S+); weight gradient layer 1 (\S+)$",
-                  text, f"N(0, 1) row in {tab}", 1)[0]
-    small = matches(r"^ *N\(0, 0\.01\^2\): activations layer 1 \S+, layer 20 (\S+); weight gradient layer 1 (\S+)$",
-                    text, f"N(0, 0.01^2) row in {tab}", 1)[0]
-    assert min(float(v) for v in big) > 1e15, f"{tab}: N(0, 1) did not explode: {big}"
-    assert max(float(v) for v in small) < 1e-12, f"{tab}: N(0, 0.01^2) did not vanish: {small}"
+    table = depth_profiles(tab)
+    big, small = table["N(0, 1)"][1:], table["N(0, 0.01^2)"][1:]
+    assert min(big) > 1e15, f"{tab}: N(0, 1) did not explode: {big}"
+    assert max(small) < 1e-12, f"{tab}: N(0, 0.01^2) did not vanish: {small}"
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_square_relu_layers_get_gradients_of_one_size(tab):
+    # Both ends' weight gradients pass through 19 layer factors (forward below, backward above).
+    for name, (_, _, first, last) in depth_profiles(tab).items():
+        assert 0.1 < first / last < 10, f"{tab}, {name}: weight gradients {first} (layer 1) vs {last} (layer 20)"
 
 
 # ------------------------------------------------------------------ generalization-deep.md
