@@ -7,7 +7,7 @@ ways, REPEATS times each, alternating: with d2l.Trainer, and with a plain loop w
 would without d2l. Both do the same work per epoch: one random permutation of the training set cut
 into batches of 256 (the last one smaller), a step per batch whose loss is kept, then a pass over the
 validation set in order computing loss and accuracy per batch. Prints one JSON object: the seconds
-per epoch of every run (setup and compilation included, so they count against both ways) and the
+per epoch of every run, wall-clock and CPU (setup and compilation included, so they count against both ways) and the
 final validation accuracies. ``flops`` instead of a framework measures numpy's float32 matmul.
 """
 
@@ -42,7 +42,10 @@ def _arrays(channels_last):
     from d2l import _common
     train_X, train_y, val_X, val_y = _common.load_fashion_mnist()
     axis = 3 if channels_last else 1
-    to_float = lambda X: np.expand_dims(X.astype(np.float32) / np.float32(255), axis)
+
+    def to_float(X):
+        return np.expand_dims(X.astype(np.float32) / np.float32(255), axis)
+
     return to_float(train_X), train_y.astype(np.int64), to_float(val_X), val_y.astype(np.int64)
 
 
@@ -71,7 +74,7 @@ def pytorch_plain(epochs):
     from torch import nn
 
     train_X, train_y, val_X, val_y = (torch.from_numpy(a) for a in _arrays(channels_last=False))
-    start = time.perf_counter()
+    start = _clock()
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10))
     optimizer = torch.optim.SGD(net.parameters(), lr=LR)
     for _ in range(epochs):
@@ -94,7 +97,7 @@ def pytorch_plain(epochs):
                 accs.append((out.argmax(1) == y).float().mean())
         train_loss = torch.stack(losses).mean().item()
         acc = torch.stack(accs).mean().item()
-    return (time.perf_counter() - start) / epochs, acc, train_loss
+    return _per_epoch(start, epochs), acc, train_loss
 
 
 # ---------------------------------------------------------------- mxnet
@@ -123,7 +126,7 @@ def mxnet_plain(epochs):
     npx.set_np()
 
     train_X, train_y, val_X, val_y = (np.array(a, dtype=a.dtype) for a in _arrays(channels_last=False))
-    start = time.perf_counter()
+    start = _clock()
     net = nn.Sequential()
     net.add(nn.Dense(HIDDEN, activation='relu'), nn.Dense(10))
     net.initialize()
@@ -149,7 +152,7 @@ def mxnet_plain(epochs):
             accs.append((out.argmax(axis=1).astype(y.dtype) == y).astype('float32').mean())
         train_loss = float(np.stack(losses).mean())
         acc = float(np.stack(accs).mean())
-    return (time.perf_counter() - start) / epochs, acc, train_loss
+    return _per_epoch(start, epochs), acc, train_loss
 
 
 # ---------------------------------------------------------------- jax
@@ -192,7 +195,7 @@ def jax_plain(epochs):
             X = nn.relu(nn.Dense(HIDDEN)(X))
             return nn.Dense(10)(X)
 
-    start = time.perf_counter()
+    start = _clock()
     model = MLP()
     params = model.init(jax.random.PRNGKey(0), train_X[:1])['params']
     state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.sgd(LR))
@@ -222,7 +225,7 @@ def jax_plain(epochs):
         val = [eval_step(state.params, val_X[i:i + BATCH], val_y[i:i + BATCH]) for i in range(0, len(val_X), BATCH)]
         train_loss = float(jnp.stack(losses).mean())
         acc = float(jnp.stack([a for _, a in val]).mean())
-    return (time.perf_counter() - start) / epochs, acc, train_loss
+    return _per_epoch(start, epochs), acc, train_loss
 
 
 # ---------------------------------------------------------------- tensorflow
@@ -251,7 +254,7 @@ def tensorflow_plain(epochs):
     train_X, train_y, val_X, val_y = _arrays(channels_last=True)
     train_X, val_X = tf.constant(train_X), tf.constant(val_X)
     train_y, val_y = tf.constant(train_y.astype(np.int32)), tf.constant(val_y.astype(np.int32))
-    start = time.perf_counter()
+    start = _clock()
     net = tf.keras.models.Sequential([
         tf.keras.layers.Flatten(), tf.keras.layers.Dense(HIDDEN, activation='relu'), tf.keras.layers.Dense(10)])
     net.build((None, 28, 28, 1))
@@ -263,7 +266,7 @@ def tensorflow_plain(epochs):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, net(X, training=True))
         grads = tape.gradient(loss, net.trainable_variables)
-        optimizer.apply_gradients(zip(grads, net.trainable_variables))
+        optimizer.apply_gradients(zip(grads, net.trainable_variables, strict=True))
         return loss
 
     @tf.function(reduce_retracing=True)
@@ -282,17 +285,28 @@ def tensorflow_plain(epochs):
         val = [eval_step(val_X[i:i + BATCH], val_y[i:i + BATCH]) for i in range(0, int(val_X.shape[0]), BATCH)]
         train_loss = float(tf.reduce_mean(tf.stack(losses)))
         acc = float(tf.reduce_mean(tf.stack([a for _, a in val])))
-    return (time.perf_counter() - start) / epochs, acc, train_loss
+    return _per_epoch(start, epochs), acc, train_loss
 
 
 # ---------------------------------------------------------------- shared
 
+def _clock():
+    return time.perf_counter(), time.process_time()
+
+
+def _per_epoch(start, epochs):
+    """(wall-clock, CPU) seconds per epoch since ``start``. CPU time (all threads of this process) is
+    less disturbed by other processes on a busy machine."""
+    wall, cpu = _clock()
+    return (wall - start[0]) / epochs, (cpu - start[1]) / epochs
+
+
 def _fit(d2l, model, data, epochs):
     """d2l.Trainer on the MLP; the seconds per epoch include the Trainer's setup, as the plain loop's do."""
     trainer = d2l.Trainer(max_epochs=epochs)
-    start = time.perf_counter()
+    start = _clock()
     trainer.fit(model, data)
-    seconds = (time.perf_counter() - start) / epochs
+    seconds = _per_epoch(start, epochs)
     acc = float(model.board.points('val_acc')[1][-1])
     train_loss = float(model.board.points('train_loss')[1][-1])
     return seconds, acc, train_loss
@@ -307,10 +321,11 @@ def main():
     runs = {'d2l': [], 'plain': []}
     for _ in range(repeats):
         for way in ('plain', 'd2l'):
-            seconds, acc, train_loss = ways[way](epochs)
-            runs[way].append({'seconds_per_epoch': seconds, 'val_acc': acc, 'train_loss': train_loss})
-            print(f'  {framework:<10} {way:<5} {seconds:6.2f} s/epoch  val acc {acc:.3f}', file=sys.stderr,
-                  flush=True)
+            (seconds, cpu_seconds), acc, train_loss = ways[way](epochs)
+            runs[way].append({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,
+                              'val_acc': acc, 'train_loss': train_loss})
+            print(f'  {framework:<10} {way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  '
+                  f'val acc {acc:.3f}', file=sys.stderr, flush=True)
     print(json.dumps({'framework': framework, 'runs': runs}))
 
 

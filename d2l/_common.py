@@ -107,7 +107,7 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None,
     if axes is None:
         axes = plt.gca()
     axes.cla()
-    for x, y, fmt in zip(X, Y, fmts):
+    for x, y, fmt in zip(X, Y, fmts, strict=False):
         if len(x):
             axes.plot(as_numpy(x), as_numpy(y), fmt)
         else:
@@ -120,7 +120,7 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
     figsize = (num_cols * scale, num_rows * scale)
     _, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
     axes = axes.flatten()
-    for i, (ax, img) in enumerate(zip(axes, imgs)):
+    for i, (ax, img) in enumerate(zip(axes, imgs, strict=False)):
         ax.imshow(as_numpy(img))
         ax.axes.get_xaxis().set_visible(False)
         ax.axes.get_yaxis().set_visible(False)
@@ -195,7 +195,7 @@ def add_to_class(Class):
 class HyperParameters:
     """The base class of hyperparameters."""
 
-    def save_hyperparameters(self, ignore=[]):
+    def save_hyperparameters(self, ignore=[]):  # noqa: B006 (the books' signature)
         """Save the calling ``__init__``'s arguments as attributes (and in ``self.hparams``)."""
         frame = inspect.currentframe().f_back
         _, _, _, local_vars = inspect.getargvalues(frame)
@@ -215,7 +215,7 @@ class ProgressBoard(HyperParameters):
 
     def __init__(self, xlabel=None, ylabel=None, xlim=None,
                  ylim=None, xscale='linear', yscale='linear',
-                 ls=['-', '--', '-.', ':'], colors=['C0', 'C1', 'C2', 'C3'],
+                 ls=['-', '--', '-.', ':'], colors=['C0', 'C1', 'C2', 'C3'],  # noqa: B006
                  fig=None, axes=None, figsize=(3.5, 2.5), display=True):
         self.save_hyperparameters()
         self.raw_points = collections.OrderedDict()  # label -> [(x, y)] not yet averaged
@@ -252,7 +252,7 @@ class ProgressBoard(HyperParameters):
 
     def _update_figure(self):
         axes = self.axes if self.axes else self.fig.gca()
-        for (label, _), ls, color in zip(self.data.items(), self.ls, self.colors):
+        for (label, _), ls, color in zip(self.data.items(), self.ls, self.colors, strict=False):
             xs, ys = self.points(label)
             if label not in self._lines:
                 self._lines[label] = axes.plot(xs, ys, linestyle=ls, color=color, label=label)[0]
@@ -319,7 +319,7 @@ class Accumulator:
         self.data = [0.0] * n
 
     def add(self, *args):
-        self.data = [a + float(b) for a, b in zip(self.data, args)]
+        self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
 
     def reset(self):
         self.data = [0.0] * len(self.data)
@@ -357,7 +357,7 @@ class Animator:
             self.X = [[] for _ in range(n)]
         if not self.Y:
             self.Y = [[] for _ in range(n)]
-        for i, (a, b) in enumerate(zip(x, y)):
+        for i, (a, b) in enumerate(zip(x, y, strict=False)):
             if a is not None and b is not None:
                 self.X[i].append(float(a))
                 self.Y[i].append(float(b))
@@ -365,7 +365,7 @@ class Animator:
 
     def _update_figure(self):
         self.axes[0].cla()
-        for x, y, fmt in zip(self.X, self.Y, self.fmts):
+        for x, y, fmt in zip(self.X, self.Y, self.fmts, strict=False):
             self.axes[0].plot(x, y, fmt)
         self.config_axes()
 
@@ -663,7 +663,7 @@ class FashionMNIST(DataModule):
         data = self.train if train else self.val
         return self.get_tensorloader(data.tensors, train)
 
-    def visualize(self, batch, nrows=1, ncols=8, labels=[]):
+    def visualize(self, batch, nrows=1, ncols=8, labels=[]):  # noqa: B006 (the books' signature)
         X, y = batch
         if not labels:
             labels = self.text_labels(as_numpy(y))

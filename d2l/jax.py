@@ -29,8 +29,22 @@ from jax import numpy as jnp
 
 from d2l import _common
 from d2l._common import (  # noqa: F401
-    DATA_HUB, DATA_URL, Accumulator, Animator, DataFileError, HyperParameters, ProgressBoard,
-    Timer, add_to_class, download, extract, plot, plt, set_axes, set_figsize, show_images,
+    DATA_HUB,
+    DATA_URL,
+    Accumulator,
+    Animator,
+    DataFileError,
+    HyperParameters,
+    ProgressBoard,
+    Timer,
+    add_to_class,
+    download,
+    extract,
+    plot,
+    plt,
+    set_axes,
+    set_figsize,
+    show_images,
     use_svg_display,
 )
 
@@ -118,17 +132,18 @@ class Module(nn_Module, HyperParameters):
         self.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
 
     def training_step(self, params, batch, state):
-        l, grads = jax.value_and_grad(self.loss)(params, batch[:-1], batch[-1], state)
-        self.plot('loss', l, train=True)
-        return l, grads
+        loss, grads = jax.value_and_grad(self.loss)(params, batch[:-1], batch[-1], state)
+        self.plot('loss', loss, train=True)
+        return loss, grads
 
     def validation_step(self, params, batch, state):
-        l = self.loss(params, batch[:-1], batch[-1], state)
-        self.plot('loss', l, train=False)
+        loss = self.loss(params, batch[:-1], batch[-1], state)
+        self.plot('loss', loss, train=False)
 
     def apply_init(self, dummy_input, key):
         """The model's variables, initialized with ``key`` by running it on ``dummy_input`` (a tuple)."""
-        params = self.init(key, *dummy_input)  # dummy_input tuple unpacked
+        # One compiled computation: run op by op, initialization compiles dozens of small ones.
+        params = jax.jit(self.init)(key, *dummy_input)  # dummy_input tuple unpacked
         return params
 
     def configure_optimizers(self):
@@ -141,8 +156,7 @@ class DataModule(_common.DataModule):
     def get_tensorloader(self, tensors, train, indices=slice(0, None)):
         tensors = tuple(a[indices] for a in tensors)
         return _common.ArrayLoader(tensors, self.batch_size, shuffle=train,
-                                   permutation=np.random.permutation,
-                                   take=lambda a, i: jnp.take(a, i, axis=0))
+                                   permutation=np.random.permutation, take=lambda a, i: a[i])
 
 
 class TrainState(train_state.TrainState):
@@ -195,7 +209,8 @@ class Trainer(HyperParameters):
             self.epoch = 0
             self.train_batch_idx = 0
             self.val_batch_idx = 0
-            for self.epoch in range(self.max_epochs):
+            for epoch in range(self.max_epochs):
+                self.epoch = epoch
                 self.fit_epoch()
 
     def fit_epoch(self):
@@ -241,7 +256,7 @@ class Trainer(HyperParameters):
 
         def run(state, batch):
             out, values = compiled(state, tuple(batch))
-            for (key, train), value in zip(plot_keys, values):
+            for (key, train), value in zip(plot_keys, values, strict=True):
                 self.model.plot(key, value, train)
             return out
 
@@ -256,8 +271,8 @@ class Trainer(HyperParameters):
         """Scale ``grads`` (a pytree) so that their global norm is at most ``grad_clip_val``."""
         grad_leaves, _ = jax.tree_util.tree_flatten(grads)
         norm = jnp.sqrt(sum(jnp.vdot(x, x) for x in grad_leaves))
-        clip = lambda grad: grad * jnp.minimum(1.0, grad_clip_val / (norm + 1e-12))
-        return jax.tree_util.tree_map(clip, grads)
+        scale = jnp.minimum(1.0, grad_clip_val / (norm + 1e-12))
+        return jax.tree_util.tree_map(lambda grad: grad * scale, grads)
 
 
 class Classifier(Module):
@@ -267,13 +282,13 @@ class Classifier(Module):
         # value is (loss, auxiliary data): models with batch normalization return
         # their updated batch statistics as the auxiliary data
         value, grads = jax.value_and_grad(self.loss, has_aux=True)(params, batch[:-1], batch[-1], state)
-        l, _ = value
-        self.plot("loss", l, train=True)
+        loss, _ = value
+        self.plot("loss", loss, train=True)
         return value, grads
 
     def validation_step(self, params, batch, state):
-        l, _ = self.loss(params, batch[:-1], batch[-1], state)
-        self.plot('loss', l, train=False)
+        loss, _ = self.loss(params, batch[:-1], batch[-1], state)
+        self.plot('loss', loss, train=False)
         self.plot('acc', self.accuracy(params, batch[:-1], batch[-1], state), train=False)
 
     def accuracy(self, params, X, Y, state, averaged=True):
@@ -307,22 +322,22 @@ class Classifier(Module):
 # ---------------------------------------------------------------- data and models
 
 class _FashionMNISTTensors:
-    """How Fashion-MNIST's numpy arrays become JAX arrays (channels last)."""
+    """Fashion-MNIST stays in numpy arrays (channels last), as in the JAX books: batches are cut on the
+    host and go to the device with each compiled step, which is what an idiomatic JAX loop does."""
 
     channels_last = True
 
     def _images(self, X, size):
-        X = jnp.asarray(X)
         if size != tuple(X.shape[1:3]):
-            X = jax.image.resize(X, (X.shape[0], *size, X.shape[3]), 'bilinear', antialias=True)
+            X = np.asarray(jax.image.resize(X, (X.shape[0], *size, X.shape[3]), 'bilinear', antialias=True))
         return X
 
     def _labels(self, y):
-        return jnp.asarray(y.astype(np.int32))
+        return y.astype(np.int32)
 
 
 class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
-    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 28, 28, 1)."""
+    """The Fashion-MNIST dataset: batches are (X, y) numpy arrays, X of shape (batch, 28, 28, 1)."""
 
     def __init__(self, batch_size=64, resize=(28, 28)):
         super().__init__(batch_size, resize)
@@ -361,8 +376,8 @@ class LinearRegressionScratch(Module):
 
     def loss(self, params, X, y, state):
         y_hat = state.apply_fn({'params': params}, *X)
-        l = (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
-        return l.mean()
+        loss = (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+        return loss.mean()
 
     def configure_optimizers(self):
         return SGD(self.lr)

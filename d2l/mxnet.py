@@ -17,8 +17,22 @@ from mxnet.gluon import nn
 
 from d2l import _common
 from d2l._common import (  # noqa: F401
-    DATA_HUB, DATA_URL, Accumulator, Animator, DataFileError, HyperParameters, ProgressBoard,
-    Timer, add_to_class, download, extract, plot, plt, set_axes, set_figsize, show_images,
+    DATA_HUB,
+    DATA_URL,
+    Accumulator,
+    Animator,
+    DataFileError,
+    HyperParameters,
+    ProgressBoard,
+    Timer,
+    add_to_class,
+    download,
+    extract,
+    plot,
+    plt,
+    set_axes,
+    set_figsize,
+    show_images,
     use_svg_display,
 )
 
@@ -88,13 +102,13 @@ class Module(nn_Module, HyperParameters):
         self.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
 
     def training_step(self, batch):
-        l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', l, train=True)
-        return l
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=True)
+        return loss
 
     def validation_step(self, batch):
-        l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', l, train=False)
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=False)
 
     def configure_optimizers(self):
         params = self.parameters()
@@ -185,7 +199,8 @@ class Trainer(HyperParameters):
         self.epoch = 0
         self.train_batch_idx = 0
         self.val_batch_idx = 0
-        for self.epoch in range(self.max_epochs):
+        for epoch in range(self.max_epochs):
+            self.epoch = epoch
             self.fit_epoch()
 
     def fit_epoch(self):
@@ -237,8 +252,8 @@ class Classifier(Module):
         """Cross-entropy loss on logits."""
         # What gluon.loss.SoftmaxCrossEntropyLoss computes, without building a Block at every step
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        l = -npx.pick(npx.log_softmax(Y_hat), Y.reshape(-1))
-        return l.mean() if averaged else l
+        loss = -npx.pick(npx.log_softmax(Y_hat), Y.reshape(-1))
+        return loss.mean() if averaged else loss
 
     def layer_summary(self, X_shape):
         X = np.random.randn(*X_shape)
@@ -303,8 +318,8 @@ class LinearRegressionScratch(Module):
         return np.dot(X, self.w) + self.b
 
     def loss(self, y_hat, y):
-        l = (y_hat - y) ** 2 / 2
-        return l.mean()
+        loss = (y_hat - y) ** 2 / 2
+        return loss.mean()
 
     def configure_optimizers(self):
         return SGD([self.w, self.b], self.lr)

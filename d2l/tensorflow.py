@@ -21,8 +21,22 @@ import tensorflow as tf
 
 from d2l import _common
 from d2l._common import (  # noqa: F401
-    DATA_HUB, DATA_URL, Accumulator, Animator, DataFileError, HyperParameters, ProgressBoard,
-    Timer, add_to_class, download, extract, plot, plt, set_axes, set_figsize, show_images,
+    DATA_HUB,
+    DATA_URL,
+    Accumulator,
+    Animator,
+    DataFileError,
+    HyperParameters,
+    ProgressBoard,
+    Timer,
+    add_to_class,
+    download,
+    extract,
+    plot,
+    plt,
+    set_axes,
+    set_figsize,
+    show_images,
     use_svg_display,
 )
 
@@ -125,13 +139,13 @@ class Module(nn_Module, HyperParameters):
         self.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
 
     def training_step(self, batch):
-        l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', l, train=True)
-        return l
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=True)
+        return loss
 
     def validation_step(self, batch):
-        l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', l, train=False)
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=False)
 
     def configure_optimizers(self):
         return tf.keras.optimizers.SGD(self.lr)
@@ -188,7 +202,8 @@ class Trainer(HyperParameters):
         self._train_step = self._maybe_compiled(self._train_step_eager)
         self._val_step = self._maybe_compiled(self.model.validation_step)
         with tf.device(self._device):
-            for self.epoch in range(self.max_epochs):
+            for epoch in range(self.max_epochs):
+                self.epoch = epoch
                 self.fit_epoch()
 
     def fit_epoch(self):
@@ -216,7 +231,7 @@ class Trainer(HyperParameters):
         grads = tape.gradient(loss, variables)
         if self.gradient_clip_val > 0:
             grads = self.clip_gradients(self.gradient_clip_val, grads)
-        self.optim.apply_gradients(zip(grads, variables))
+        self.optim.apply_gradients(zip(grads, variables, strict=True))
 
     def _maybe_compiled(self, step):
         """``step(batch)`` as a tf.function whose ``model.plot`` calls are replayed eagerly after each call."""
@@ -238,7 +253,7 @@ class Trainer(HyperParameters):
 
         def run(batch):
             values = compiled(tuple(batch))
-            for (key, train), value in zip(plot_keys, values):
+            for (key, train), value in zip(plot_keys, values, strict=True):
                 self.model.plot(key, value, train)
 
         return run
@@ -275,8 +290,8 @@ class Classifier(Module):
         """Cross-entropy loss on logits."""
         Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
         Y = tf.reshape(Y, (-1,))
-        l = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=Y, logits=Y_hat)
-        return tf.reduce_mean(l) if averaged else l
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=Y, logits=Y_hat)
+        return tf.reduce_mean(loss) if averaged else loss
 
     def layer_summary(self, X_shape):
         X = tf.random.normal(X_shape)
@@ -340,8 +355,8 @@ class LinearRegressionScratch(Module):
         return tf.matmul(X, self.w) + self.b
 
     def loss(self, y_hat, y):
-        l = (y_hat - y) ** 2 / 2
-        return tf.reduce_mean(l)
+        loss = (y_hat - y) ** 2 / 2
+        return tf.reduce_mean(loss)
 
     def configure_optimizers(self):
         return SGD([self.w, self.b], self.lr)
@@ -365,7 +380,7 @@ class SGD(HyperParameters):
             param.assign_sub(self.lr * grad)
 
     def step(self, grads):
-        self.apply_gradients(zip(grads, self.params))
+        self.apply_gradients(zip(grads, self.params, strict=True))
 
     def zero_grad(self):
         """Nothing to reset: a gradient tape starts from zero every step."""

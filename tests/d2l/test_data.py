@@ -182,7 +182,7 @@ def test_arrays_are_loaded_once(real_files, monkeypatch):
     monkeypatch.setenv('D2L_DATA', os.path.dirname(real_files[LABELS]))
     first = _common.load_fashion_mnist('/nonexistent')
     second = _common.load_fashion_mnist('/nonexistent')
-    assert all(a is b for a, b in zip(first, second))
+    assert all(a is b for a, b in zip(first, second, strict=True))
     assert [a.shape for a in first] == [(60000, 28, 28), (60000,), (10000, 28, 28), (10000,)]
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from d2l import _common
 
-
 _np = _common.as_numpy
 
 
