@@ -274,6 +274,16 @@ def test_dropout_preserves_expectation(tab):
 
 
 @pytest.mark.parametrize("tab", TABS)
+def test_dropout_is_active_only_in_training_mode(tab):
+    rows = matches(r"^training=(True|False): two passes differ by up to (\d+\.\d{4})$",
+                   executed_stdout(tab, DROPOUT), f"dropout switch checks in {tab}", 4)
+    for version, pair in zip(("scratch", "concise"), (rows[:2], rows[2:]), strict=True):
+        diffs = dict((mode, float(diff)) for mode, diff in pair)
+        assert diffs["True"] > 0.01, f"{tab} {version}: dropout seems inactive in training mode: {diffs}"
+        assert diffs["False"] == 0.0, f"{tab} {version}: prediction is not deterministic: {diffs}"
+
+
+@pytest.mark.parametrize("tab", TABS)
 @pytest.mark.parametrize("version", ["scratch", "concise"])
 def test_dropout_mlp_reaches_validation_accuracy(tab, version):
     ((accuracy,),) = matches(rf"^validation accuracy \({version}\): (\d\.\d+)$", executed_stdout(tab, DROPOUT),
