@@ -177,7 +177,9 @@ class Trainer(HyperParameters):
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
         self.save_hyperparameters()
         self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
-        self._device = '/GPU:0' if self.gpus else '/CPU:0'
+        # Where fit runs: the first GPU asked for; the CPU if none was asked for but TensorFlow sees one
+        # (it would place operations on the GPU by default); TensorFlow's own choice (the CPU) otherwise.
+        self._device = '/GPU:0' if self.gpus else ('/CPU:0' if d2l.num_gpus() else None)
         self._traced_plots = None
 
     def prepare_data(self, data):
@@ -201,7 +203,7 @@ class Trainer(HyperParameters):
         self.val_batch_idx = 0
         self._train_step = self._maybe_compiled(self._train_step_eager)
         self._val_step = self._maybe_compiled(self.model.validation_step)
-        with tf.device(self._device):
+        with tf.device(self._device):  # tf.device(None) leaves the placement to TensorFlow
             for epoch in range(self.max_epochs):
                 self.epoch = epoch
                 self.fit_epoch()

@@ -68,27 +68,34 @@ def predict(model, trainer, X, framework):
 
 @pytest.fixture(scope='module')
 def trained_mlp(d2l, framework, real_files):
+    """The MLP after 2 epochs, with the board's redraws and its conversions of values to numpy."""
     os.environ['D2L_DATA'] = os.path.dirname(real_files['train-labels-idx1-ubyte'])
-    redraws = []
-    original = _common.ProgressBoard._redraw
+    redraws, conversions = [], []
+    original_redraw, original_as_numpy = _common.ProgressBoard._redraw, _common.as_numpy
 
     def counting_redraw(board):
         redraws.append(board)
-        original(board)
+        original_redraw(board)
+
+    def counting_as_numpy(x):
+        conversions.append(type(x))
+        return original_as_numpy(x)
 
     _common.ProgressBoard._redraw = counting_redraw
+    _common.as_numpy = counting_as_numpy
     try:
         data = d2l.FashionMNIST(batch_size=256)
         model = make_mlp(d2l, framework)
         trainer = d2l.Trainer(max_epochs=2, num_gpus=1)  # no GPU here: falls back to the CPU
         trainer.fit(model, data)
     finally:
-        _common.ProgressBoard._redraw = original
-    return data, model, trainer, redraws
+        _common.ProgressBoard._redraw = original_redraw
+        _common.as_numpy = original_as_numpy
+    return data, model, trainer, redraws, conversions
 
 
 def test_mlp_reaches_075_validation_accuracy(trained_mlp, framework):
-    data, model, trainer, _ = trained_mlp
+    data, model, trainer, _, _ = trained_mlp
     xs, accs = model.board.points('val_acc')
     assert xs.tolist() == [1.0, 2.0]
     assert accs[-1] >= 0.75, f'validation accuracy after 2 epochs: {accs}'
@@ -101,16 +108,16 @@ def test_mlp_reaches_075_validation_accuracy(trained_mlp, framework):
     assert len(losses) == 4 and losses[-1] < losses[0]
 
 
-def test_board_redraws_a_few_times_per_epoch_from_stored_tensors(trained_mlp):
-    _, model, trainer, redraws = trained_mlp
-    # per epoch: two train_loss points, one val_loss and one val_acc point
-    assert len(redraws) == 4 * trainer.max_epochs
+def test_board_redraws_a_few_times_per_epoch_and_syncs_once_per_point(trained_mlp):
+    _, model, trainer, redraws, conversions = trained_mlp
     assert trainer.num_train_batches == 235 and trainer.num_val_batches == 40
-    # what the board stored per step are the framework's arrays, not Python floats: converting each
-    # would force a device sync at every step
-    stored = model.board.data['train_loss'][0][1]
-    assert len(stored) == 117
-    assert not isinstance(stored[0], (float, np.floating))
+    # per epoch: two train_loss points (117 steps each), one val_loss and one val_acc point
+    assert len(redraws) == 4 * trainer.max_epochs
+    # the board keeps the framework's values as they are and converts (a device sync) once per
+    # plotted point, not once per step
+    assert len(conversions) == 4 * trainer.max_epochs
+    leftover = model.board.raw_points['train_loss']  # 2 * 235 = 4 * 117 + 2: two steps not plotted yet
+    assert len(leftover) == 2 and not isinstance(leftover[0][1], (float, np.floating))
 
 
 def _regression(d2l, framework, concise, clip=0):
