@@ -1,8 +1,9 @@
 """``make bench-d2l``: how much d2l.Trainer costs over a plain training loop, in every framework.
 
 For each framework of config.ini, runs bench/d2l_bench_worker.py in that framework's environment
-(one at a time, so they do not compete for the CPUs): the chapter's MLP on Fashion-MNIST, 3 epochs,
-with d2l.Trainer and with a plain loop doing the same work, alternating, best of REPEATS runs each.
+(one run at a time, each in a fresh process, so they do not compete for the CPUs): the chapter's MLP
+on Fashion-MNIST, 3 epochs, with d2l.Trainer and with a plain loop doing the same work, alternating,
+best of REPEATS runs each.
 Prints seconds per epoch both ways, their ratio (goal: <= 1.10), the ratio of CPU time (steadier
 than wall-clock time when other processes share the machine), and the compute floor: the epoch's
 FLOPs over the machine's numpy float32 matmul rate.
@@ -62,7 +63,10 @@ def main(argv=None):
     results = {}
     for fw in frameworks:
         print(f'{fw}: training ...', file=sys.stderr, flush=True)
-        results[fw] = run_worker(pythons[fw], fw, args.epochs, args.repeats)['runs']
+        results[fw] = {'d2l': [], 'plain': []}
+        for _ in range(args.repeats):
+            for way in ('plain', 'd2l'):
+                results[fw][way].append(run_worker(pythons[fw], fw, way, args.epochs))
 
     print(f'\nd2l benchmark: MLP {INPUTS}-{HIDDEN}-{OUTPUTS} (ReLU), SGD lr 0.1, batch 256, Fashion-MNIST, '
           f'{args.epochs} epochs (train + validation), best of {args.repeats} runs per way; {os.cpu_count()} CPUs')

@@ -1,14 +1,16 @@
-"""One framework's half of ``make bench-d2l``: run in that framework's environment by d2l_bench.py.
+"""One run of ``make bench-d2l``, in one framework's environment (started by d2l_bench.py).
 
-    python bench/d2l_bench_worker.py FRAMEWORK EPOCHS REPEATS
+    python bench/d2l_bench_worker.py FRAMEWORK d2l|plain EPOCHS
+    python bench/d2l_bench_worker.py flops
 
-Trains the chapter's MLP (784-256-10, ReLU, SGD lr 0.1, batch 256) on Fashion-MNIST for EPOCHS epochs two
-ways, REPEATS times each, alternating: with d2l.Trainer, and with a plain loop written the way one
-would without d2l. Both do the same work per epoch: one random permutation of the training set cut
-into batches of 256 (the last one smaller), a step per batch whose loss is kept, then a pass over the
-validation set in order computing loss and accuracy per batch. Prints one JSON object: the seconds
-per epoch of every run, wall-clock and CPU (setup and compilation included, so they count against both ways) and the
-final validation accuracies. ``flops`` instead of a framework measures numpy's float32 matmul.
+Trains the chapter's MLP (784-256-10, ReLU, SGD lr 0.1, batch 256) on Fashion-MNIST for EPOCHS epochs,
+with d2l.Trainer or with a plain loop written the way one would without d2l. Both do the same work per
+epoch: one random permutation of the training set cut into batches of 256 (the last one smaller), a
+step per batch whose loss is kept, then a pass over the validation set in order computing loss and
+accuracy per batch. Each run is a fresh process, as a notebook is, so that compilation caches of one
+way do not help the other. Prints one JSON object: wall-clock and CPU seconds per epoch (model setup
+and compilation included, data loading not) and the final validation accuracy. ``flops`` measures
+numpy's float32 matmul instead.
 """
 
 import json
@@ -316,17 +318,12 @@ def main():
     if sys.argv[1] == 'flops':
         print(json.dumps({'matmul_flops': matmul_flops()}))
         return
-    framework, epochs, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    ways = {'d2l': globals()[f'{framework}_d2l'], 'plain': globals()[f'{framework}_plain']}
-    runs = {'d2l': [], 'plain': []}
-    for _ in range(repeats):
-        for way in ('plain', 'd2l'):
-            (seconds, cpu_seconds), acc, train_loss = ways[way](epochs)
-            runs[way].append({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,
-                              'val_acc': acc, 'train_loss': train_loss})
-            print(f'  {framework:<10} {way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  '
-                  f'val acc {acc:.3f}', file=sys.stderr, flush=True)
-    print(json.dumps({'framework': framework, 'runs': runs}))
+    framework, way, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    (seconds, cpu_seconds), acc, train_loss = globals()[f'{framework}_{way}'](epochs)
+    print(f'  {framework:<10} {way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  val acc {acc:.3f}',
+          file=sys.stderr, flush=True)
+    print(json.dumps({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,
+                      'val_acc': acc, 'train_loss': train_loss}))
 
 
 if __name__ == '__main__':

@@ -159,6 +159,17 @@ class DataModule(_common.DataModule):
                                    permutation=np.random.permutation, take=lambda a, i: a[i])
 
 
+def _derived_keys(key, n):
+    """``n`` new random keys derived from ``key``, made on the host.
+
+    Like ``jax.random.split(key, n)``, but without compiling an XLA
+    computation (which takes a noticeable part of a short training run)."""
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    rng = np.random.default_rng(np.asarray(key, dtype=np.uint32).ravel().tolist())
+    return rng.integers(0, 2**32, size=(n, 2), dtype=np.uint32)
+
+
 class TrainState(train_state.TrainState):
     """Flax's TrainState plus the state of batch normalization and dropout."""
 
@@ -193,7 +204,7 @@ class Trainer(HyperParameters):
             self.prepare_model(model)
             self.optim = model.configure_optimizers()
             root_key = d2l.get_key() if key is None else key
-            params_key, dropout_key = jax.random.split(root_key)
+            params_key, dropout_key = _derived_keys(root_key, 2)
             key = {'params': params_key, 'dropout': dropout_key}
             dummy_input = self.prepare_batch(next(iter(self.train_dataloader)))[:-1]
             variables = model.apply_init(dummy_input, key=key)
@@ -215,9 +226,13 @@ class Trainer(HyperParameters):
 
     def fit_epoch(self):
         self.model.training = True
-        for batch in self.train_dataloader:
+        # A fresh dropout key for every step (ignored by models without dropout), made up front
+        dropout_keys = _derived_keys(self.state.dropout_rng, self.num_train_batches + 1)
+        for i, batch in enumerate(self.train_dataloader):
+            self.state = self.state.replace(dropout_rng=dropout_keys[i])
             self.state = self._train_step(self.state, self.prepare_batch(batch))
             self.train_batch_idx += 1
+        self.state = self.state.replace(dropout_rng=dropout_keys[-1])
         if self.val_dataloader is None:
             return
         self.model.training = False
@@ -235,8 +250,7 @@ class Trainer(HyperParameters):
             # The loss of models with batch normalization returns (loss, mutated variables)
             _, mutated_vars = value
             state = state.replace(batch_stats=mutated_vars['batch_stats'])
-        # A fresh dropout key for the next step (ignored by models without dropout)
-        return state.replace(dropout_rng=jax.random.split(state.dropout_rng)[0])
+        return state
 
     def _compiled(self, step):
         """``step(state, batch)`` under ``jax.jit``; its ``model.plot`` calls are replayed after each call."""

@@ -204,6 +204,9 @@ class Trainer(HyperParameters):
         self._train_step = self._maybe_compiled(self._train_step_eager)
         self._val_step = self._maybe_compiled(self.model.validation_step)
         with tf.device(self._device):  # tf.device(None) leaves the placement to TensorFlow
+            # Build the model's lazily created layers eagerly, on a first batch, before the graph
+            # of the training step is traced.
+            self.model(*self.prepare_batch(next(iter(self.train_dataloader)))[:-1])
             for epoch in range(self.max_epochs):
                 self.epoch = epoch
                 self.fit_epoch()
@@ -211,13 +214,7 @@ class Trainer(HyperParameters):
     def fit_epoch(self):
         self.model.training = True
         for batch in self.train_dataloader:
-            batch = self.prepare_batch(batch)
-            if self.train_batch_idx == 0:
-                # The first step runs eagerly: it creates the variables of lazily
-                # built layers and of the optimizer, which a graph cannot.
-                self._train_step_eager(batch)
-            else:
-                self._train_step(batch)
+            self._train_step(self.prepare_batch(batch))
             self.train_batch_idx += 1
         if self.val_dataloader is None:
             return
