@@ -145,3 +145,44 @@ def test_gradient_clipping_slows_but_does_not_stop_training(d2l, framework):
     w, b = _regression(d2l, framework, concise=False, clip=1.0)
     assert np.all(np.abs(w - [2, -3.4]) < 2.0) and abs(b - 4.2) < 4.0
     assert np.linalg.norm(w) > 0.5  # it moved from ~0
+
+
+def test_jax_dropout_model_trains_with_the_trainers_keys(d2l, framework, real_files):
+    """The dropout model of the books' JAX tab: `training` field, loss with rngs from the TrainState."""
+    if framework != 'jax':
+        pytest.skip('the TrainState and its dropout_rng are JAX-only')
+    import optax
+    from flax import linen as nn
+
+    class DropoutMLP(d2l.Classifier):
+        num_outputs: int
+        num_hiddens: int
+        dropout: float
+        lr: float
+        training: bool = True
+
+        @nn.compact
+        def __call__(self, X):
+            X = nn.relu(nn.Dense(self.num_hiddens)(X.reshape((X.shape[0], -1))))
+            X = nn.Dropout(self.dropout, deterministic=not self.training)(X)
+            return nn.Dense(self.num_outputs)(X)
+
+        def loss(self, params, X, Y, state, averaged=True):
+            Y_hat = state.apply_fn({'params': params}, *X, mutable=False, rngs={'dropout': state.dropout_rng})
+            fn = optax.softmax_cross_entropy_with_integer_labels
+            return fn(Y_hat, Y).mean(), {}
+
+    os.environ['D2L_DATA'] = os.path.dirname(real_files['train-labels-idx1-ubyte'])
+    data = d2l.FashionMNIST(batch_size=256)
+    model = DropoutMLP(num_outputs=10, num_hiddens=256, dropout=0.5, lr=0.1)
+    trainer = d2l.Trainer(max_epochs=1)
+    trainer.fit(model, data)
+    assert model.board.points('val_acc')[1][-1] >= 0.7
+    # dropout is active in training (two keys give two outputs) and off in validation
+    X = next(iter(data.val_dataloader()))[0]
+    variables = {'params': trainer.state.params}
+    out = [model.clone(training=True).apply(variables, X, rngs={'dropout': d2l.get_key()}) for _ in range(2)]
+    assert not np.allclose(out[0], out[1])
+    assert np.allclose(model.clone(training=False).apply(variables, X), model.clone(training=False).apply(variables, X))
+    keys = d2l._derived_keys(trainer.state.dropout_rng, 3)
+    assert keys.shape == (3, 2) and len({tuple(k) for k in keys}) == 3
