@@ -72,6 +72,11 @@ THREAD_VARIABLES = (
     "TF_NUM_INTEROP_THREADS",
     "MXNET_CPU_WORKER_NTHREADS",
 )
+# Defaults a user's environment may override. OpenMP threads that spin while
+# waiting steal the other kernels' cores: with the default (active) policy one
+# PyTorch epoch of the chapter's MLP took 6-8 s instead of 1 s on 2 shared cores.
+# TensorFlow's start-up notices about CPU features would clutter every page.
+KERNEL_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "TF_CPP_MIN_LOG_LEVEL": "2"}
 # XLA has no thread-count setting; with one thread per kernel its Eigen pool is switched off.
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -319,6 +324,8 @@ def kernel_env(config: BookConfig, threads: int, base: dict | None = None) -> di
         env[name] = str(threads)
     if threads == 1:
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {XLA_SINGLE_THREAD}".strip()
+    for name, value in KERNEL_DEFAULTS.items():
+        env.setdefault(name, value)
     return env
 
 

@@ -421,6 +421,15 @@ def test_kernel_env_puts_the_book_first_and_sizes_threads(tmp_path, monkeypatch)
     assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
 
 
+def test_kernel_env_keeps_idle_openmp_threads_from_spinning(tmp_path, monkeypatch):
+    book = make_book(tmp_path, monkeypatch)
+    config = load_config(book)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert execute.kernel_env(config, 1)["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's own choice wins
+    assert execute.kernel_env(config, 1)["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 def test_parallel_kernels_get_their_share_of_the_cores(tmp_path, monkeypatch):
     book = make_book(tmp_path, monkeypatch)
     edit(book / "chapter" / "two.md", "print(x)", "import os\nprint('threads', os.environ['OMP_NUM_THREADS'])")
