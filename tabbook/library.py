@@ -180,7 +180,9 @@ def module_text(config: BookConfig, tab: str, blocks: list[SavedBlock]) -> str:
         if attach and attach.isidentifier() and attach not in defined:
             raise SourceError(block.path, block.line, f"add_to_class({attach}): the class {attach} is not saved before this method; mark its definition with #@save too (or write d2l.{attach})")
         source = _relative(config, block.path)
-        out += ["", "", f"# {source}:{block.line}, section {block.section}", block.code]
+        # No line number: a prose edit above the block must not change d2l, whose
+        # source is part of every notebook's cache key.
+        out += ["", "", f"# {source}, section {block.section}", block.code]
         if block.names:
             out.append("")
         for name in block.names:
