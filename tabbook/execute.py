@@ -116,12 +116,20 @@ def _tabbook_framework_version(names):
 # --------------------------------------------------------------------------- keys
 
 
-def d2l_source_hash(config: BookConfig) -> str:
-    """Hash of every ``.py`` file of the book's library package (hand-written and generated)."""
+def d2l_source_hash(config: BookConfig, tab: str) -> str:
+    """Hash of the library source a notebook of ``tab`` can import.
+
+    That is every ``.py`` file of the package except the other frameworks'
+    modules (hand-written ``d2l/torch.py`` and generated ``d2l/_saved/torch.py``
+    are both named after the tab's library file), so saving new code for one
+    framework re-executes only that framework's notebooks.
+    """
     package = config.root / config.library_package
+    own = config.lib_files[tab].stem if tab in config.lib_files else None
+    others = {path.stem for path in config.lib_files.values()} - {own}
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts:
+        if "__pycache__" in path.parts or path.stem in others:
             continue
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
@@ -561,7 +569,8 @@ def plan(config: BookConfig, files, tabs) -> list[Job]:
 
     eval_dir = config.build_dir / "eval"
     memo = DataFingerprints(store_dir() / "data-fingerprints.json")
-    book_hash = hashlib.sha256(f"{d2l_source_hash(config)}|{data_fingerprint(config, memo)}".encode()).hexdigest()
+    data = data_fingerprint(config, memo)
+    book_hashes = {tab: hashlib.sha256(f"{d2l_source_hash(config, tab)}|{data}".encode()).hexdigest() for tab in tabs}
     env_hashes = {tab: requirements_hash(config.envs[tab]) for tab in tabs}
     jobs = []
     for path in files:
@@ -575,7 +584,7 @@ def plan(config: BookConfig, files, tabs) -> list[Job]:
             if tab not in tabs:
                 continue
             kernel = config.envs[tab].kernel
-            key = notebook_key(nb, tab, source_dir, kernel, env_hashes[tab], book_hash)
+            key = notebook_key(nb, tab, source_dir, kernel, env_hashes[tab], book_hashes[tab])
             # The converted notebook (prose included) and its key: what its file in _build/eval is made of.
             stamp = hashlib.sha256(json.dumps([key, nb], sort_keys=True).encode()).hexdigest()
             jobs.append(Job(path, source_rel, tab, name, nb, key, eval_dir / tab / f"{name}.ipynb", stamp))

@@ -190,6 +190,15 @@ def test_d2l_and_environment_changes_invalidate(book):
     assert "answer 43" in outputs_text(eval_notebook(book, "pytorch", "chapter/one"))
 
 
+def test_one_frameworks_library_change_reruns_only_that_framework(book):
+    """Saving code for JAX (d2l/_saved/jax.py, or d2l/jax.py) leaves the PyTorch notebooks cached."""
+    (book / "d2l" / "_saved").mkdir()
+    (book / "d2l" / "_saved" / "jax.py").write_text("SAVED = 1\n")
+    assert executed(run(book)) == {("chapter/one.md", "jax"), ("chapter/two.md", "jax")}
+    (book / "d2l" / "torch.py").write_text("FRAMEWORK = 'torch'\n")
+    assert executed(run(book)) == {("chapter/one.md", "pytorch"), ("chapter/two.md", "pytorch")}
+
+
 def test_force_executes_even_cached_notebooks(book):
     assert executed(run(book, files=[book / "chapter" / "two.md"], force=True)) == {
         ("chapter/two.md", "pytorch"),
