@@ -18,15 +18,9 @@ from __future__ import annotations
 import ast
 import math
 import re
-from pathlib import Path
 
-import nbformat
 import pytest
-
-from tabbook.config import load_config
-
-CONFIG = load_config(Path(__file__).resolve().parents[2])
-TABS = CONFIG.tabs
+from executed import TABS, executed_stdout
 
 # Dropout MLPs (784-256-256-10, dropout 0.5/0.5, SGD lr 0.1, batch 256, 10 epochs).
 # A plain MLP gets 0.83-0.85 in this budget; dropout at 0.5 slows training a little,
@@ -35,23 +29,6 @@ TABS = CONFIG.tabs
 # while still catching a model whose dropout is wrong (e.g. never rescaled, or
 # applied during evaluation, which costs several points).
 MIN_DROPOUT_ACCURACY = 0.80
-
-
-def executed_stdout(tab: str, name: str) -> str:
-    """All text the notebook printed, in cell order; fails clearly if it was not executed."""
-    build_dir = CONFIG.build_dir if CONFIG.build_dir.is_absolute() else CONFIG.root / CONFIG.build_dir
-    path = build_dir / "eval" / tab / "chapter_mlp" / f"{name}.ipynb"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run make run first (it executes the chapter's notebooks)")
-    notebook = nbformat.read(path, as_version=4)
-    pieces = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                pytest.fail(f"{path}: a cell raised {output.get('ename')}: {output.get('evalue')}")
-            if output.get("output_type") == "stream" and output.get("name") == "stdout":
-                pieces.append(output.get("text", ""))
-    return "".join(pieces)
 
 
 def matches(pattern: str, text: str, what: str, count: int | None = None) -> list[tuple[str, ...]]:
