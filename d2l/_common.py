@@ -380,7 +380,7 @@ class DataFileError(RuntimeError):
     """A data file is missing, damaged or cannot be fetched; the message says what to do."""
 
 
-def _progress(done, total, name):
+def _progress(total, name):
     """A progress line for a download: tqdm when installed, else plain text."""
     try:
         from tqdm.auto import tqdm
@@ -415,7 +415,7 @@ def _download_url(url, path):
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, 'wb') as out:
             total = int(response.headers.get('Content-Length') or 0)
-            bar = _progress(0, total, os.path.basename(path))
+            bar = _progress(total, os.path.basename(path))
             try:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)

@@ -239,7 +239,7 @@ class Trainer(HyperParameters):
         plot_keys = []
 
         def traced(batch):
-            self._traced_plots = []
+            self._traced_plots = []  # filled by model.plot while tracing
             try:
                 step(batch)
                 plots = self._traced_plots
@@ -248,10 +248,16 @@ class Trainer(HyperParameters):
             plot_keys[:] = [(key, train) for key, _, train in plots]
             return [value for _, value, _ in plots]
 
-        compiled = tf.function(traced, reduce_retracing=True)
+        compiled = None
 
         def run(batch):
-            values = compiled(tuple(batch))
+            nonlocal compiled
+            batch = tuple(batch)
+            if compiled is None:
+                # Any batch size: one trace serves full batches and the smaller last one
+                spec = tuple(tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in batch)
+                compiled = tf.function(traced, input_signature=[spec])
+            values = compiled(batch)
             for (key, train), value in zip(plot_keys, values, strict=True):
                 self.model.plot(key, value, train)
 
