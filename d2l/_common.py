@@ -211,12 +211,15 @@ class ProgressBoard(HyperParameters):
 
     ``draw`` only stores its arguments (framework tensors stay tensors, so no
     device sync happens per step); every ``every_n`` points of a curve, their
-    mean becomes one plotted point and the figure is redrawn."""
+    mean becomes one plotted point and the figure is redrawn: shown in place
+    in a notebook, and in a script only marked stale, to be drawn when
+    ``board.fig`` is read (most scripts never look at it)."""
 
     def __init__(self, xlabel=None, ylabel=None, xlim=None,
                  ylim=None, xscale='linear', yscale='linear',
                  ls=['-', '--', '-.', ':'], colors=['C0', 'C1', 'C2', 'C3'],  # noqa: B006
                  fig=None, axes=None, figsize=(3.5, 2.5), display=True):
+        self._stale = False
         self.save_hyperparameters()
         self.raw_points = collections.OrderedDict()  # label -> [(x, y)] not yet averaged
         self.data = collections.OrderedDict()  # label -> [[mean x, y values (a list until averaged)]]
@@ -243,15 +246,33 @@ class ProgressBoard(HyperParameters):
                 point[1] = _mean(point[1])
         return np.array([p[0] for p in line], dtype=float), np.array([p[1] for p in line], dtype=float)
 
+    @property
+    def fig(self):
+        """The board's figure, up to date."""
+        if self._stale:
+            self._stale = False
+            self._update_figure()
+        return self._fig
+
+    @fig.setter
+    def fig(self, value):
+        self._fig = value
+
+    def _figure(self):
+        if self._fig is None:
+            self._fig = plt.figure(figsize=self.figsize)
+        return self._fig
+
     def _redraw(self):
-        if self.fig is None:
-            self.fig = plt.figure(figsize=self.figsize)
+        if not _in_notebook():
+            self._stale = True
+            return
         if self._live is None:
-            self._live = _LiveFigure(self.fig, self._update_figure)
+            self._live = _LiveFigure(self._figure(), self._update_figure)
         self._live.refresh()
 
     def _update_figure(self):
-        axes = self.axes if self.axes else self.fig.gca()
+        axes = self.axes if self.axes else self._figure().gca()
         for (label, _), ls, color in zip(self.data.items(), self.ls, self.colors, strict=False):
             xs, ys = self.points(label)
             if label not in self._lines:

@@ -57,20 +57,22 @@ class CountedValue:
 
 
 def test_board_converts_values_once_and_only_when_it_draws():
+    """In a script the board draws when its figure is read; each plotted point is converted once."""
     CountedValue.conversions = 0
     board = _common.ProgressBoard('x')
-    for i in range(9):
+    for i in range(10):
         board.draw(i, CountedValue(i), 'y', every_n=10)
-    assert CountedValue.conversions == 0 and board.fig is None  # stored, not converted, not drawn
-    board.draw(9, CountedValue(9), 'y', every_n=10)
-    assert CountedValue.conversions == 1  # the mean of ten values, converted once, at draw time
+    assert CountedValue.conversions == 0 and board._fig is None  # stored, not converted, not drawn
+    line = board.fig.gca().get_lines()[0]
+    assert CountedValue.conversions == 1  # the mean of ten values, converted once
+    assert line.get_xdata().tolist() == [4.5]
     for i in range(10, 20):
         board.draw(i, CountedValue(i), 'y', every_n=10)
+    assert CountedValue.conversions == 1
+    assert board.fig.gca().get_lines()[0].get_xdata().tolist() == [4.5, 14.5]
     assert CountedValue.conversions == 2  # earlier points are not converted again
     xs, ys = board.points('y')
     assert xs.tolist() == [4.5, 14.5] and ys.tolist() == [4.5, 14.5]
-    line = board.fig.gca().get_lines()[0]
-    assert line.get_xdata().tolist() == [4.5, 14.5]
 
 
 def test_board_without_display_never_draws():

@@ -11,6 +11,14 @@ from d2l import _common
 _np = _common.as_numpy
 
 
+def _counting(calls):
+    """as_numpy that records its calls in ``calls``."""
+    def counting_as_numpy(x):
+        calls.append(type(x))
+        return _np(x)
+    return counting_as_numpy
+
+
 def make_mlp(d2l, framework, num_outputs=10, num_hiddens=256, lr=0.1):
     """The chapter's MLP (784-256-10, ReLU), written as each framework's tab writes it."""
     if framework == 'pytorch':
@@ -77,21 +85,21 @@ def trained_mlp(d2l, framework, real_files):
         redraws.append(board)
         original_redraw(board)
 
-    def counting_as_numpy(x):
-        conversions.append(type(x))
-        return original_as_numpy(x)
-
     _common.ProgressBoard._redraw = counting_redraw
-    _common.as_numpy = counting_as_numpy
+    _common.as_numpy = _counting(conversions)
     try:
         data = d2l.FashionMNIST(batch_size=256)
         model = make_mlp(d2l, framework)
         trainer = d2l.Trainer(max_epochs=2, num_gpus=1)  # no GPU here: falls back to the CPU
         trainer.fit(model, data)
+        during_fit = len(conversions)
+        lines = model.board.fig.axes[0].get_lines()  # a script's board draws when its figure is read
+        on_read = len(conversions) - during_fit
     finally:
         _common.ProgressBoard._redraw = original_redraw
         _common.as_numpy = original_as_numpy
-    return data, model, trainer, redraws, conversions
+    assert len(lines) == 3  # train_loss, val_loss, val_acc
+    return data, model, trainer, redraws, (during_fit, on_read)
 
 
 def test_mlp_reaches_075_validation_accuracy(trained_mlp, framework):
@@ -113,9 +121,11 @@ def test_board_redraws_a_few_times_per_epoch_and_syncs_once_per_point(trained_ml
     assert trainer.num_train_batches == 235 and trainer.num_val_batches == 40
     # per epoch: two train_loss points (117 steps each), one val_loss and one val_acc point
     assert len(redraws) == 4 * trainer.max_epochs
-    # the board keeps the framework's values as they are and converts (a device sync) once per
-    # plotted point, not once per step
-    assert len(conversions) == 4 * trainer.max_epochs
+    # the board keeps the framework's values as they are: in a script nothing is converted (a device
+    # sync) while training; reading the figure converts once per plotted point, not once per step
+    during_fit, on_read = conversions
+    assert during_fit == 0
+    assert on_read == 4 * trainer.max_epochs
     leftover = model.board.raw_points['train_loss']  # 2 * 235 = 4 * 117 + 2: two steps not plotted yet
     assert len(leftover) == 2 and not isinstance(leftover[0][1], (float, np.floating))
 
