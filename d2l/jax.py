@@ -315,7 +315,8 @@ class Classifier(Module):
 
     def loss(self, params, X, Y, state, averaged=True):
         """Cross-entropy loss on logits; returns (loss, auxiliary data)."""
-        Y_hat = state.apply_fn({'params': params}, *X, mutable=False, rngs=None)
+        # The Trainer advances state.dropout_rng every step: models with dropout need it.
+        Y_hat = state.apply_fn({'params': params}, *X, mutable=False, rngs={'dropout': state.dropout_rng})
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         Y = Y.reshape((-1,))
         fn = optax.softmax_cross_entropy_with_integer_labels

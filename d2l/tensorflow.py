@@ -102,9 +102,10 @@ class Module(nn_Module, HyperParameters):
         assert hasattr(self, 'net'), 'Neural network is defined'
         return self.net(X)
 
-    def call(self, X, *args, **kwargs):
-        if kwargs and "training" in kwargs:
-            self.training = kwargs['training']
+    def call(self, X, *args, training=None, **kwargs):
+        # Keras 3 passes `training` only to a call() whose signature names it.
+        if training is not None:
+            self.training = training
         return self.forward(X, *args)
 
     @property
