@@ -23,7 +23,7 @@ from jax import numpy as jnp
 from d2l import jax as d2l
 
 
-# chapter_mlp/mlp-implementation.md:124, section "The Parameters"
+# chapter_mlp/mlp-implementation.md, section "The Parameters"
 class MLPScratch(d2l.Classifier):
     """A one-hidden-layer MLP whose parameters are created by hand."""
     num_inputs: int
@@ -42,7 +42,7 @@ class MLPScratch(d2l.Classifier):
 d2l.MLPScratch = MLPScratch
 
 
-# chapter_mlp/mlp-implementation.md:162, section "The Activation Function"
+# chapter_mlp/mlp-implementation.md, section "The Activation Function"
 def relu(X):
     """The rectified linear unit: negative entries become 0, the rest are kept."""
     return jnp.maximum(X, 0)
@@ -50,7 +50,7 @@ def relu(X):
 d2l.relu = relu
 
 
-# chapter_mlp/mlp-implementation.md:189, section "The Model"
+# chapter_mlp/mlp-implementation.md, section "The Model"
 @d2l.add_to_class(MLPScratch)
 def forward(self, X):
     """Flatten the images, apply the hidden layer with ReLU, then the output layer."""
@@ -59,7 +59,7 @@ def forward(self, X):
     return d2l.matmul(H, self.W2) + self.b2
 
 
-# chapter_mlp/mlp-implementation.md:262, section "Training"
+# chapter_mlp/mlp-implementation.md, section "Training"
 def validation_accuracy(model, data, params):
     """Fraction of the validation set that the model classifies correctly."""
     correct, total = 0, 0
@@ -72,7 +72,7 @@ def validation_accuracy(model, data, params):
 d2l.validation_accuracy = validation_accuracy
 
 
-# chapter_mlp/mlp-implementation.md:358, section "Concise Implementation"
+# chapter_mlp/mlp-implementation.md, section "Concise Implementation"
 class MLP(d2l.Classifier):
     """A one-hidden-layer MLP made of built-in layers."""
     num_hiddens: int
@@ -90,7 +90,7 @@ class MLP(d2l.Classifier):
 d2l.MLP = MLP
 
 
-# chapter_mlp/dropout.md:159, section "Implementation from Scratch"
+# chapter_mlp/dropout.md, section "Implementation from Scratch"
 def dropout_layer(X, dropout, key=None):
     """Zero each entry of X with probability dropout; rescale the others.
 

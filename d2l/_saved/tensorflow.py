@@ -20,7 +20,7 @@ import tensorflow as tf
 from d2l import tensorflow as d2l
 
 
-# chapter_mlp/mlp-implementation.md:142, section "The Parameters"
+# chapter_mlp/mlp-implementation.md, section "The Parameters"
 class MLPScratch(d2l.Classifier):
     """A one-hidden-layer MLP whose parameters are created by hand."""
     def __init__(self, num_inputs, num_hiddens, num_outputs, lr, sigma=0.01):
@@ -35,7 +35,7 @@ class MLPScratch(d2l.Classifier):
 d2l.MLPScratch = MLPScratch
 
 
-# chapter_mlp/mlp-implementation.md:162, section "The Activation Function"
+# chapter_mlp/mlp-implementation.md, section "The Activation Function"
 def relu(X):
     """The rectified linear unit: negative entries become 0, the rest are kept."""
     return tf.maximum(X, 0.0)
@@ -43,7 +43,7 @@ def relu(X):
 d2l.relu = relu
 
 
-# chapter_mlp/mlp-implementation.md:189, section "The Model"
+# chapter_mlp/mlp-implementation.md, section "The Model"
 @d2l.add_to_class(MLPScratch)
 def forward(self, X):
     """Flatten the images, apply the hidden layer with ReLU, then the output layer."""
@@ -52,7 +52,7 @@ def forward(self, X):
     return d2l.matmul(H, self.W2) + self.b2
 
 
-# chapter_mlp/mlp-implementation.md:274, section "Training"
+# chapter_mlp/mlp-implementation.md, section "Training"
 def validation_accuracy(model, data):
     """Fraction of the validation set that the model classifies correctly."""
     correct, total = 0, 0
@@ -65,7 +65,7 @@ def validation_accuracy(model, data):
 d2l.validation_accuracy = validation_accuracy
 
 
-# chapter_mlp/mlp-implementation.md:375, section "Concise Implementation"
+# chapter_mlp/mlp-implementation.md, section "Concise Implementation"
 class MLP(d2l.Classifier):
     """A one-hidden-layer MLP made of built-in layers."""
     def __init__(self, num_hiddens, num_outputs, lr):
@@ -79,7 +79,7 @@ class MLP(d2l.Classifier):
 d2l.MLP = MLP
 
 
-# chapter_mlp/dropout.md:176, section "Implementation from Scratch"
+# chapter_mlp/dropout.md, section "Implementation from Scratch"
 def dropout_layer(X, dropout):
     """Zero each entry of X with probability dropout; rescale the others."""
     if not 0 <= dropout <= 1:
