@@ -223,6 +223,9 @@ class Trainer(HyperParameters):
             for epoch in range(self.max_epochs):
                 self.epoch = epoch
                 self.fit_epoch()
+                # JAX dispatches asynchronously and nothing here waits for a result during an
+                # epoch: wait once per epoch, so that queued work (and its memory) cannot pile up.
+                jax.block_until_ready(self.state)
 
     def fit_epoch(self):
         self.model.training = True

@@ -202,6 +202,9 @@ class Trainer(HyperParameters):
         for epoch in range(self.max_epochs):
             self.epoch = epoch
             self.fit_epoch()
+            # MXNet runs asynchronously and nothing here waits for a result during an epoch:
+            # wait once per epoch, so that queued work (and its memory) cannot pile up.
+            npx.waitall()
 
     def fit_epoch(self):
         for batch in self.train_dataloader:
