@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l clean
+.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -67,6 +67,14 @@ bench-convert: setup
 
 bench-d2l: setup
 	$(PY) bench/d2l_bench.py
+
+# The whole book cold with -j 1 and -j 2, then unchanged reruns (tens of minutes).
+bench-run: setup lib
+	$(PY) bench/run_bench.py
+
+# Rendering the whole book from the executed notebooks, nothing executed.
+bench-html: setup lib
+	$(PY) -m tabbook html --no-run
 
 clean:
 	rm -rf _build
