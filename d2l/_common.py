@@ -37,6 +37,20 @@ __all__ = [
 ]
 
 
+def fluent(method):
+    """A "fluent" alias: ``fluent('sum')(x, *args)`` is ``x.sum(*args)``.
+
+    The framework modules build their method-calling aliases (``d2l.reshape``,
+    ``d2l.reduce_sum``, ...) from this, naming the framework's own method.
+    """
+    def alias(x, *args, **kwargs):
+        return getattr(x, method)(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = method
+    alias.__doc__ = f"``x.{method}(*args, **kwargs)``"
+    return alias
+
+
 # ---------------------------------------------------------------- plotting
 
 def _in_notebook():

@@ -503,36 +503,19 @@ def numpy(x, *args, **kwargs):
     return np.asarray(x, *args, **kwargs)
 
 
-def reshape(x, *args, **kwargs):
-    return x.reshape(*args, **kwargs)
-
-
-def reduce_sum(x, *args, **kwargs):
-    return x.sum(*args, **kwargs)
-
-
-def reduce_mean(x, *args, **kwargs):
-    return x.mean(*args, **kwargs)
-
-
-def argmax(x, *args, **kwargs):
-    return x.argmax(*args, **kwargs)
-
-
-def astype(x, *args, **kwargs):
-    return x.astype(*args, **kwargs)
+reshape = _common.fluent('reshape')
+reduce_sum = _common.fluent('sum')
+reduce_mean = _common.fluent('mean')
+argmax = _common.fluent('argmax')
+astype = _common.fluent('astype')
 
 
 def transpose(x, *args, **kwargs):
     return x.T
 
 
-def swapaxes(x, *args, **kwargs):
-    return x.swapaxes(*args, **kwargs)
-
-
-def repeat(x, *args, **kwargs):
-    return x.repeat(*args, **kwargs)
+swapaxes = _common.fluent('swapaxes')
+repeat = _common.fluent('repeat')
 
 
 # ---------------------------------------------------------------- code saved from the chapters

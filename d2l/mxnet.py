@@ -416,48 +416,27 @@ batch_matmul = npx.batch_dot
 expand_dims = np.expand_dims
 
 
-def numpy(x, *args, **kwargs):
-    return x.asnumpy(*args, **kwargs)
+numpy = _common.fluent('asnumpy')
 
 
 def size(x, *args, **kwargs):
     return x.size
 
 
-def reshape(x, *args, **kwargs):
-    return x.reshape(*args, **kwargs)
-
-
-def to(x, *args, **kwargs):
-    return x.as_in_context(*args, **kwargs)
-
-
-def reduce_sum(x, *args, **kwargs):
-    return x.sum(*args, **kwargs)
-
-
-def argmax(x, *args, **kwargs):
-    return x.argmax(*args, **kwargs)
-
-
-def astype(x, *args, **kwargs):
-    return x.astype(*args, **kwargs)
+reshape = _common.fluent('reshape')
+to = _common.fluent('as_in_context')
+reduce_sum = _common.fluent('sum')
+argmax = _common.fluent('argmax')
+astype = _common.fluent('astype')
 
 
 def transpose(x, *args, **kwargs):
     return x.T
 
 
-def reduce_mean(x, *args, **kwargs):
-    return x.mean(*args, **kwargs)
-
-
-def swapaxes(x, *args, **kwargs):
-    return x.swapaxes(*args, **kwargs)
-
-
-def repeat(x, *args, **kwargs):
-    return x.repeat(*args, **kwargs)
+reduce_mean = _common.fluent('mean')
+swapaxes = _common.fluent('swapaxes')
+repeat = _common.fluent('repeat')
 
 
 # ---------------------------------------------------------------- code saved from the chapters

@@ -472,8 +472,7 @@ def randn(*shape, **kwargs):
     return tf.random.normal(shape, **kwargs)
 
 
-def numpy(x, *args, **kwargs):
-    return x.numpy(*args, **kwargs)
+numpy = _common.fluent('numpy')
 
 
 def size(x, *args, **kwargs):

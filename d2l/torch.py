@@ -376,48 +376,17 @@ def numpy(x, *args, **kwargs):
     return x.detach().numpy(*args, **kwargs)
 
 
-def size(x, *args, **kwargs):
-    return x.numel(*args, **kwargs)
-
-
-def reshape(x, *args, **kwargs):
-    return x.reshape(*args, **kwargs)
-
-
-def to(x, *args, **kwargs):
-    return x.to(*args, **kwargs)
-
-
-def reduce_sum(x, *args, **kwargs):
-    return x.sum(*args, **kwargs)
-
-
-def argmax(x, *args, **kwargs):
-    return x.argmax(*args, **kwargs)
-
-
-def astype(x, *args, **kwargs):
-    return x.type(*args, **kwargs)
-
-
-def transpose(x, *args, **kwargs):
-    return x.t(*args, **kwargs)
-
-
-def reduce_mean(x, *args, **kwargs):
-    return x.mean(*args, **kwargs)
-
-
-def expand_dims(x, *args, **kwargs):
-    return x.unsqueeze(*args, **kwargs)
-
-
-def swapaxes(x, *args, **kwargs):
-    return x.swapaxes(*args, **kwargs)
-
-
-def repeat(x, *args, **kwargs):
-    return x.repeat(*args, **kwargs)
+size = _common.fluent('numel')
+reshape = _common.fluent('reshape')
+to = _common.fluent('to')
+reduce_sum = _common.fluent('sum')
+argmax = _common.fluent('argmax')
+astype = _common.fluent('type')
+transpose = _common.fluent('t')
+reduce_mean = _common.fluent('mean')
+expand_dims = _common.fluent('unsqueeze')
+swapaxes = _common.fluent('swapaxes')
+repeat = _common.fluent('repeat')
 
 
 # ---------------------------------------------------------------- code saved from the chapters
