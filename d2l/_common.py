@@ -651,6 +651,31 @@ class ArrayLoader:
                 yield tuple(self.take(t, idx) for t in self.tensors)
 
 
+class Trainer(HyperParameters):
+    """What every framework's Trainer shares: the data and model bookkeeping.
+
+    Framework modules subclass it with ``__init__`` (their devices), ``fit``,
+    ``fit_epoch``, ``prepare_batch`` and ``clip_gradients``, and
+    ``place_model`` where a model must be moved to a GPU.
+    """
+
+    def prepare_data(self, data):
+        self.train_dataloader = data.train_dataloader()
+        self.val_dataloader = data.val_dataloader()
+        self.num_train_batches = len(self.train_dataloader)
+        self.num_val_batches = (len(self.val_dataloader)
+                                if self.val_dataloader is not None else 0)
+
+    def prepare_model(self, model):
+        model.trainer = self
+        model.board.xlim = [0, self.max_epochs]
+        self.place_model(model)
+        self.model = model
+
+    def place_model(self, model):
+        """Move ``model`` to where training runs; nothing to do by default."""
+
+
 class DataModule(HyperParameters):
     """The base class of data; framework modules supply ``get_tensorloader``."""
 

@@ -170,27 +170,17 @@ def _permutation(n):
     return order
 
 
-class Trainer(HyperParameters):
+class Trainer(_common.Trainer):
     """The base class for training models with data."""
 
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
         self.save_hyperparameters()
         self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
 
-    def prepare_data(self, data):
-        self.train_dataloader = data.train_dataloader()
-        self.val_dataloader = data.val_dataloader()
-        self.num_train_batches = len(self.train_dataloader)
-        self.num_val_batches = (len(self.val_dataloader)
-                                if self.val_dataloader is not None else 0)
-
-    def prepare_model(self, model):
-        model.trainer = self
-        model.board.xlim = [0, self.max_epochs]
+    def place_model(self, model):
         if self.gpus:
             model.collect_params().reset_ctx(self.gpus[0])
             model.set_scratch_params_device(self.gpus[0])
-        self.model = model
 
     def fit(self, model, data):
         self.prepare_data(data)

@@ -170,7 +170,7 @@ class DataModule(_common.DataModule):
                                    take=tf.gather)
 
 
-class Trainer(HyperParameters):
+class Trainer(_common.Trainer):
     """The base class for training models with data."""
 
     compile_steps = True  # run each step as one tf.function call
@@ -182,18 +182,6 @@ class Trainer(HyperParameters):
         # (it would place operations on the GPU by default); TensorFlow's own choice (the CPU) otherwise.
         self._device = '/GPU:0' if self.gpus else ('/CPU:0' if d2l.num_gpus() else None)
         self._traced_plots = None
-
-    def prepare_data(self, data):
-        self.train_dataloader = data.train_dataloader()
-        self.val_dataloader = data.val_dataloader()
-        self.num_train_batches = len(self.train_dataloader)
-        self.num_val_batches = (len(self.val_dataloader)
-                                if self.val_dataloader is not None else 0)
-
-    def prepare_model(self, model):
-        model.trainer = self
-        model.board.xlim = [0, self.max_epochs]
-        self.model = model
 
     def fit(self, model, data):
         self.prepare_data(data)
