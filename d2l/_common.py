@@ -651,6 +651,23 @@ class ArrayLoader:
                 yield tuple(self.take(t, idx) for t in self.tensors)
 
 
+def draw_on_board(module, key, value, train):
+    """Put one point of a model's training curves on its board (x counts epochs).
+
+    Every framework's ``Module.plot`` ends here; the value stays a framework
+    array until the board draws it, so plotting forces no device sync.
+    """
+    trainer = module.trainer
+    module.board.xlabel = 'epoch'
+    if train:
+        x = trainer.train_batch_idx / trainer.num_train_batches
+        n = trainer.num_train_batches / module.plot_train_per_epoch
+    else:
+        x = trainer.epoch + 1
+        n = trainer.num_val_batches / module.plot_valid_per_epoch
+    module.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
+
+
 class Trainer(HyperParameters):
     """What every framework's Trainer shares: the data and model bookkeeping.
 

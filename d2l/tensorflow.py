@@ -130,14 +130,7 @@ class Module(nn_Module, HyperParameters):
         if traced is not None and not tf.executing_eagerly():
             traced.append((key, value, train))  # becomes an output of the compiled step
             return
-        self.board.xlabel = 'epoch'
-        if train:
-            x = self.trainer.train_batch_idx / self.trainer.num_train_batches
-            n = self.trainer.num_train_batches / self.plot_train_per_epoch
-        else:
-            x = self.trainer.epoch + 1
-            n = self.trainer.num_val_batches / self.plot_valid_per_epoch
-        self.board.draw(x, value, ('train_' if train else 'val_') + key, every_n=int(n))
+        _common.draw_on_board(self, key, value, train)
 
     def training_step(self, batch):
         loss = self.loss(self(*batch[:-1]), batch[-1])

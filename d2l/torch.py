@@ -91,15 +91,7 @@ class Module(nn_Module, HyperParameters):
     def plot(self, key, value, train):
         """Plot a point in animation (the value stays a tensor until the board draws)."""
         assert hasattr(self, 'trainer'), 'Trainer is not inited'
-        self.board.xlabel = 'epoch'
-        if train:
-            x = self.trainer.train_batch_idx / self.trainer.num_train_batches
-            n = self.trainer.num_train_batches / self.plot_train_per_epoch
-        else:
-            x = self.trainer.epoch + 1
-            n = self.trainer.num_val_batches / self.plot_valid_per_epoch
-        self.board.draw(x, value.detach() if torch.is_tensor(value) else value,
-                        ('train_' if train else 'val_') + key, every_n=int(n))
+        _common.draw_on_board(self, key, value.detach() if torch.is_tensor(value) else value, train)
 
     def training_step(self, batch):
         loss = self.loss(self(*batch[:-1]), batch[-1])
