@@ -27,26 +27,10 @@ from flax import linen as nn
 from flax.training import train_state
 from jax import numpy as jnp
 
+# The framework-neutral API (plotting, board, hyperparameters, data download, timers),
+# as listed in d2l._common.__all__, re-exported so that d2l.plot etc. work.
 from d2l import _common
-from d2l._common import (  # noqa: F401
-    DATA_HUB,
-    DATA_URL,
-    Accumulator,
-    Animator,
-    DataFileError,
-    HyperParameters,
-    ProgressBoard,
-    Timer,
-    add_to_class,
-    download,
-    extract,
-    plot,
-    plt,
-    set_axes,
-    set_figsize,
-    show_images,
-    use_svg_display,
-)
+from d2l._common import *  # noqa: F403
 
 d2l = sys.modules[__name__]  # d2l.<name> inside this module, as in the books
 
@@ -97,13 +81,13 @@ def try_all_gpus():
 
 # ---------------------------------------------------------------- core classes
 
-class Module(nn_Module, HyperParameters):
+class Module(nn_Module, _common.HyperParameters):
     """The base class of models (a flax.linen module: hyperparameters are dataclass fields)."""
 
     plot_train_per_epoch: int = field(default=2, init=False)
     plot_valid_per_epoch: int = field(default=1, init=False)
     # default_factory: every model gets its own board
-    board: ProgressBoard = field(default_factory=lambda: ProgressBoard(), init=False)
+    board: _common.ProgressBoard = field(default_factory=lambda: _common.ProgressBoard(), init=False)
 
     def loss(self, params, X, Y, state, averaged=True):
         raise NotImplementedError
@@ -382,7 +366,7 @@ class LinearRegressionScratch(Module):
         return SGD(self.lr)
 
 
-class SGD(HyperParameters):
+class SGD(_common.HyperParameters):
     """Minibatch stochastic gradient descent, usable as an optax optimizer (``init``/``update``).
 
     JAX has no stored gradients: ``step(grads)`` returns the updated

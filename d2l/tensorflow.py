@@ -19,26 +19,10 @@ import time  # noqa: F401
 import numpy as np  # noqa: F401
 import tensorflow as tf
 
+# The framework-neutral API (plotting, board, hyperparameters, data download, timers),
+# as listed in d2l._common.__all__, re-exported so that d2l.plot etc. work.
 from d2l import _common
-from d2l._common import (  # noqa: F401
-    DATA_HUB,
-    DATA_URL,
-    Accumulator,
-    Animator,
-    DataFileError,
-    HyperParameters,
-    ProgressBoard,
-    Timer,
-    add_to_class,
-    download,
-    extract,
-    plot,
-    plt,
-    set_axes,
-    set_figsize,
-    show_images,
-    use_svg_display,
-)
+from d2l._common import *  # noqa: F403
 
 d2l = sys.modules[__name__]  # d2l.<name> inside this module, as in the books
 
@@ -85,14 +69,14 @@ def _unshadow_methods(model):
         del model.__dict__[attr]
 
 
-class Module(nn_Module, HyperParameters):
+class Module(nn_Module, _common.HyperParameters):
     """The base class of models (a Keras ``Model``)."""
 
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
         _unshadow_methods(self)
         self.save_hyperparameters()
-        self.board = ProgressBoard()
+        self.board = _common.ProgressBoard()
         self.training = None
 
     def loss(self, y_hat, y):
@@ -349,7 +333,7 @@ class LinearRegressionScratch(Module):
         return SGD([self.w, self.b], self.lr)
 
 
-class SGD(HyperParameters):
+class SGD(_common.HyperParameters):
     """Minibatch stochastic gradient descent on ``params`` (tf.Variables).
 
     TensorFlow computes gradients with a tape rather than storing them on the

@@ -16,26 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The framework-neutral API (plotting, board, hyperparameters, data download, timers),
+# as listed in d2l._common.__all__, re-exported so that d2l.plot etc. work.
 from d2l import _common
-from d2l._common import (  # noqa: F401
-    DATA_HUB,
-    DATA_URL,
-    Accumulator,
-    Animator,
-    DataFileError,
-    HyperParameters,
-    ProgressBoard,
-    Timer,
-    add_to_class,
-    download,
-    extract,
-    plot,
-    plt,
-    set_axes,
-    set_figsize,
-    show_images,
-    use_svg_display,
-)
+from d2l._common import *  # noqa: F403
 
 d2l = sys.modules[__name__]  # d2l.<name> inside this module, as in the books
 
@@ -73,13 +57,13 @@ def try_all_gpus():
 
 # ---------------------------------------------------------------- core classes
 
-class Module(nn_Module, HyperParameters):
+class Module(nn_Module, _common.HyperParameters):
     """The base class of models."""
 
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
         self.save_hyperparameters()
-        self.board = ProgressBoard()
+        self.board = _common.ProgressBoard()
 
     def loss(self, y_hat, y):
         raise NotImplementedError
@@ -270,7 +254,7 @@ class LinearRegressionScratch(Module):
         return SGD([self.w, self.b], self.lr)
 
 
-class SGD(HyperParameters):
+class SGD(_common.HyperParameters):
     """Minibatch stochastic gradient descent."""
 
     def __init__(self, params, lr):
