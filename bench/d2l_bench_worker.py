@@ -13,6 +13,7 @@ and compilation included, data loading not) and the final validation accuracy. `
 numpy's float32 matmul instead.
 """
 
+import importlib
 import json
 import os
 import sys
@@ -53,23 +54,6 @@ def _arrays(channels_last):
 
 # ---------------------------------------------------------------- pytorch
 
-def pytorch_d2l(epochs):
-    from torch import nn
-
-    from d2l import torch as d2l
-
-    class MLP(d2l.Classifier):
-        def __init__(self, num_outputs, num_hiddens, lr):
-            super().__init__()
-            self.save_hyperparameters()
-            self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(num_hiddens), nn.ReLU(),
-                                     nn.LazyLinear(num_outputs))
-
-    data = d2l.FashionMNIST(batch_size=BATCH)
-    model = MLP(10, HIDDEN, LR)
-    return _fit(d2l, model, data, epochs)
-
-
 def pytorch_plain(epochs):
     import torch
     import torch.nn.functional as F
@@ -103,24 +87,6 @@ def pytorch_plain(epochs):
 
 
 # ---------------------------------------------------------------- mxnet
-
-def mxnet_d2l(epochs):
-    from mxnet.gluon import nn
-
-    from d2l import mxnet as d2l
-
-    class MLP(d2l.Classifier):
-        def __init__(self, num_outputs, num_hiddens, lr):
-            super().__init__()
-            self.save_hyperparameters()
-            self.net = nn.Sequential()
-            self.net.add(nn.Dense(num_hiddens, activation='relu'), nn.Dense(num_outputs))
-            self.net.initialize()
-
-    data = d2l.FashionMNIST(batch_size=BATCH)
-    model = MLP(10, HIDDEN, LR)
-    return _fit(d2l, model, data, epochs)
-
 
 def mxnet_plain(epochs):
     from mxnet import autograd, gluon, np, npx
@@ -158,27 +124,6 @@ def mxnet_plain(epochs):
 
 
 # ---------------------------------------------------------------- jax
-
-def jax_d2l(epochs):
-    from flax import linen as nn
-
-    from d2l import jax as d2l
-
-    class MLP(d2l.Classifier):
-        num_outputs: int
-        num_hiddens: int
-        lr: float
-
-        @nn.compact
-        def __call__(self, X):
-            X = X.reshape((X.shape[0], -1))
-            X = nn.relu(nn.Dense(self.num_hiddens)(X))
-            return nn.Dense(self.num_outputs)(X)
-
-    data = d2l.FashionMNIST(batch_size=BATCH)
-    model = MLP(num_outputs=10, num_hiddens=HIDDEN, lr=LR)
-    return _fit(d2l, model, data, epochs)
-
 
 def jax_plain(epochs):
     import jax
@@ -231,24 +176,6 @@ def jax_plain(epochs):
 
 
 # ---------------------------------------------------------------- tensorflow
-
-def tensorflow_d2l(epochs):
-    import tensorflow as tf
-
-    from d2l import tensorflow as d2l
-
-    class MLP(d2l.Classifier):
-        def __init__(self, num_outputs, num_hiddens, lr):
-            super().__init__()
-            self.save_hyperparameters()
-            self.net = tf.keras.models.Sequential([
-                tf.keras.layers.Flatten(), tf.keras.layers.Dense(num_hiddens, activation='relu'),
-                tf.keras.layers.Dense(num_outputs)])
-
-    data = d2l.FashionMNIST(batch_size=BATCH)
-    model = MLP(10, HIDDEN, LR)
-    return _fit(d2l, model, data, epochs)
-
 
 def tensorflow_plain(epochs):
     import tensorflow as tf
@@ -303,6 +230,17 @@ def _per_epoch(start, epochs):
     return (wall - start[0]) / epochs, (cpu - start[1]) / epochs
 
 
+D2L_MODULES = {'pytorch': 'torch', 'mxnet': 'mxnet', 'jax': 'jax', 'tensorflow': 'tensorflow'}
+
+
+def d2l_way(framework, epochs):
+    """The chapter's MLP as the chapter saves it into d2l (``d2l.MLP``), trained by d2l.Trainer."""
+    d2l = importlib.import_module(f'd2l.{D2L_MODULES[framework]}')
+    data = d2l.FashionMNIST(batch_size=BATCH)
+    model = d2l.MLP(num_hiddens=HIDDEN, num_outputs=10, lr=LR)
+    return _fit(d2l, model, data, epochs)
+
+
 def _fit(d2l, model, data, epochs):
     """d2l.Trainer on the MLP; the seconds per epoch include the Trainer's setup, as the plain loop's do."""
     trainer = d2l.Trainer(max_epochs=epochs)
@@ -319,7 +257,10 @@ def main():
         print(json.dumps({'matmul_flops': matmul_flops()}))
         return
     framework, way, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    (seconds, cpu_seconds), acc, train_loss = globals()[f'{framework}_{way}'](epochs)
+    if way == 'd2l':
+        (seconds, cpu_seconds), acc, train_loss = d2l_way(framework, epochs)
+    else:
+        (seconds, cpu_seconds), acc, train_loss = globals()[f'{framework}_plain'](epochs)
     print(f'  {framework:<10} {way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  val acc {acc:.3f}',
           file=sys.stderr, flush=True)
     print(json.dumps({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,

@@ -34,53 +34,9 @@ def seed_everything(framework, seed=0):
         tf.keras.utils.set_random_seed(seed)
 
 
-def make_mlp(d2l, framework, num_outputs=10, num_hiddens=256, lr=0.1):
-    """The chapter's MLP (784-256-10, ReLU), written as each framework's tab writes it."""
-    if framework == 'pytorch':
-        from torch import nn
-
-        class MLP(d2l.Classifier):
-            def __init__(self, num_outputs, num_hiddens, lr):
-                super().__init__()
-                self.save_hyperparameters()
-                self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(num_hiddens), nn.ReLU(),
-                                         nn.LazyLinear(num_outputs))
-    elif framework == 'mxnet':
-        from mxnet.gluon import nn
-
-        class MLP(d2l.Classifier):
-            def __init__(self, num_outputs, num_hiddens, lr):
-                super().__init__()
-                self.save_hyperparameters()
-                self.net = nn.Sequential()
-                self.net.add(nn.Dense(num_hiddens, activation='relu'), nn.Dense(num_outputs))
-                self.net.initialize()
-    elif framework == 'tensorflow':
-        import tensorflow as tf
-
-        class MLP(d2l.Classifier):
-            def __init__(self, num_outputs, num_hiddens, lr):
-                super().__init__()
-                self.save_hyperparameters()
-                self.net = tf.keras.models.Sequential([
-                    tf.keras.layers.Flatten(), tf.keras.layers.Dense(num_hiddens, activation='relu'),
-                    tf.keras.layers.Dense(num_outputs)])
-    else:
-        from flax import linen as nn
-
-        class MLP(d2l.Classifier):
-            num_outputs: int
-            num_hiddens: int
-            lr: float
-
-            @nn.compact
-            def __call__(self, X):
-                X = X.reshape((X.shape[0], -1))
-                X = nn.relu(nn.Dense(self.num_hiddens)(X))
-                return nn.Dense(self.num_outputs)(X)
-
-        return MLP(num_outputs=num_outputs, num_hiddens=num_hiddens, lr=lr)
-    return MLP(num_outputs=num_outputs, num_hiddens=num_hiddens, lr=lr)
+def make_mlp(d2l, num_outputs=10, num_hiddens=256, lr=0.1):
+    """The chapter's MLP (784-256-10, ReLU), as mlp-implementation.md saves it into d2l."""
+    return d2l.MLP(num_hiddens=num_hiddens, num_outputs=num_outputs, lr=lr)
 
 
 def predict(model, trainer, X, framework):
@@ -105,7 +61,7 @@ def trained_mlp(d2l, framework, real_files):
     try:
         seed_everything(framework)
         data = d2l.FashionMNIST(batch_size=256)
-        model = make_mlp(d2l, framework)
+        model = make_mlp(d2l)
         trainer = d2l.Trainer(max_epochs=2, num_gpus=1)  # no GPU here: falls back to the CPU
         trainer.fit(model, data)
         during_fit = len(conversions)
