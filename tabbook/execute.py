@@ -48,9 +48,10 @@ from tabbook.config import BookConfig, load_config
 from tabbook.envs import cache_dir, requirements_hash
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
+from tabbook.notebooks import attach_outputs
 
 # Bump when the stored format or the meaning of a key changes: old entries are then ignored.
-STORE_FORMAT = "tabbook-eval-1"
+STORE_FORMAT = "tabbook-eval-2"  # 2: cells carry content-derived ids, and outputs travel by them
 
 # The distribution whose version the summary reports for each tab; the first installed one wins.
 # A tab not listed here reports the distribution named like the tab, if any.
@@ -243,21 +244,9 @@ def load_stored(key: str, nb):
     info = stored.metadata.get("tabbook_execution", {})
     stored_code = code_cells(stored)
     new_code = code_cells(nb)
-    if info.get("key") != key or len(stored_code) != len(new_code):
-        return None
-    if any(a.source != b.source for a, b in zip(stored_code, new_code, strict=True)):
+    if info.get("key") != key or [(c.get("id"), c.source) for c in stored_code] != [(c.get("id"), c.source) for c in new_code]:
         return None
     return stored
-
-
-def attach_outputs(nb, stored) -> None:
-    """Give ``nb``'s code cells the outputs of ``stored``'s (same code, maybe other prose)."""
-    for cell, done in zip(code_cells(nb), code_cells(stored), strict=True):
-        cell.outputs = done.outputs
-        cell.execution_count = done.execution_count
-    for name in ("language_info", "tabbook_execution"):
-        if name in stored.metadata:
-            nb.metadata[name] = stored.metadata[name]
 
 
 def write_if_changed(nb, path: Path) -> None:

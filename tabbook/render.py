@@ -1,12 +1,14 @@
 """Executed notebooks -> the HTML book under ``_build/html``.
 
-For each page of the book (``tabbook.book``), the executed notebooks of all
-tabs (``_build/eval/<tab>/<name>.ipynb``) are merged back into one page by the
-source line in each cell's metadata: shared text once, and every run of code
-cells and tab prose in between as one tab group. The page layout is a Jinja2
-template (``static/templates``); behaviour in the browser (tab switching,
-copy buttons, search) is ``static/js/tabbook.js``; math is MathML made at
-build time, so the book needs no network.
+Each page walks its source's ``Document`` (``tabbook.parse``), numbered by
+``tabbook.book``: shared text once, and every run of code cells and tab prose
+as one tab group. Code cells get their outputs from the executed notebooks
+(``_build/eval/<tab>/<name>.ipynb``) by cell id, through
+``tabbook.notebooks.attach_outputs`` (the one way outputs are attached). The
+page layout and every block's markup are Jinja2 templates
+(``static/templates``); behaviour in the browser (tab switching, copy buttons,
+search) is ``static/js/tabbook.js``; math is MathML made at build time, so the
+book needs no network.
 
 The whole site is rendered in memory first and then replaces ``_build/html``
 in one rename: a failed build leaves the previous one untouched.
@@ -25,15 +27,15 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from markupsafe import Markup
 
-from tabbook.book import Book, Page, load_book
+from tabbook.book import Book, Page, load_book, report
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
 from tabbook.markdown import Markdown, highlight
+from tabbook.parse import CODE, TAB_TEXT, TEXT, Figure, Heading, Prose, RawHtml, Table, Toc
 
 TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
 STATIC_DIR = "_static"
@@ -51,42 +53,21 @@ def _relative(url: str, from_url: str) -> str:
     return posixpath.relpath(url, posixpath.dirname(from_url) or ".")
 
 
-# -- merging the tabs' notebooks -----------------------------------------------------
+# -- grouping a page's cells ---------------------------------------------------------
 
 
-@dataclass
-class TabGroup:
-    """Consecutive code cells and tab prose: tab -> its cells, in source order."""
-
-    panes: dict[str, list] = field(default_factory=dict)
-
-
-def merge_notebooks(notebooks: dict, path: str) -> list:
-    """One page's items in source order: a shared text cell, or a TabGroup.
-
-    Cells are matched across notebooks by their source line (metadata
-    ``tabbook.line``): a text cell appears in every notebook and is shown once.
-    """
-    entries: dict[tuple[int, str], dict] = {}
-    for tab, nb in notebooks.items():
-        for index, cell in enumerate(nb["cells"]):
-            meta = cell.get("metadata", {}).get("tabbook")
-            if not meta or "line" not in meta or "kind" not in meta:
-                raise SourceError(path, None, f"cell {index} of the {tab} notebook has no tabbook metadata; rebuild it with `python -m tabbook run`")
-            entries.setdefault((meta["line"], meta["kind"]), {})[tab] = cell
-    items: list = []
-    group = None
-    for (_line, kind), cells in sorted(entries.items()):
-        if kind == "text":
-            group = None
-            items.append(next(iter(cells.values())))
-            continue
-        if group is None:
-            group = TabGroup()
-            items.append(group)
-        for tab, cell in cells.items():
-            group.panes.setdefault(tab, []).append(cell)
-    return items
+def cell_runs(document) -> list:
+    """The page's cells in source order: a shared text cell alone, and each run
+    of code cells and tab prose as one list (shown as one tab group)."""
+    runs: list = []
+    for cell in document.cells:
+        if cell.kind == TEXT:
+            runs.append(cell)
+        elif runs and isinstance(runs[-1], list):
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+    return runs
 
 
 # -- outputs ------------------------------------------------------------------------
@@ -258,27 +239,9 @@ class PageResolver:
         self.page = page
         self.path = page.rel
         self.cited: list[str] = []
-        self.cell_range: tuple[int | None, int | None] = (None, None)
 
-    def _find(self, kind, item):
-        return self.page.find(kind, item, *self.cell_range)
-
-    def heading(self, item):
-        target = self._find("section", item)
-        return target.anchor, target.number_text
-
-    def figure(self, item):
-        target = self._find("figure", item)
-        return target.anchor, f"Figure {target.number_text}"
-
-    def table(self, item):
-        if not item.label:
-            return "", ""  # only labelled tables are numbered
-        target = self._find("table", item)
-        return target.anchor, f"Table {target.number_text}"
-
-    def equation(self, label):
-        target = self.book.labels[label]
+    def equation(self, item):
+        target = self.page.target(item)
         return target.anchor, target.number_text
 
     def link(self, target) -> str:
@@ -290,17 +253,22 @@ class PageResolver:
 
     def role(self, role) -> str:
         if role.name in ("cite", "citep", "citet"):
+            known = [key for key in role.targets if key in self.book.bibliography.entries]
             for key in role.targets:
-                if key not in self.book.bibliography.entries:
-                    raise SourceError(self.path, role.line, f"unknown citation key '{key}' (not in the bibliography)")
-                if key not in self.cited:
+                if key not in known:
+                    self.site.unresolved(self.path, role.line, f"unknown citation key '{key}' (not in the bibliography)")
+                elif key not in self.cited:
                     self.cited.append(key)
-            return self.site.citations.cite(role.targets, textual=role.name == "citet")
+            cited = self.site.citations.cite(known, textual=role.name == "citet") if known else ""
+            broken = "".join(self.site.cells.broken_reference(key) for key in role.targets if key not in known)
+            return cited + broken
         links = []
         for label in role.targets:
             target = self.book.labels.get(label)
             if target is None:
-                raise SourceError(self.path, role.line, f":{role.name}: refers to the undefined label '{label}'")
+                self.site.unresolved(self.path, role.line, f":{role.name}: refers to the undefined label '{label}'")
+                links.append(str(self.site.cells.broken_reference(label)))
+                continue
             if role.name == "ref" and target.kind == "section":
                 text = self.site.markdown.render_inline(target.title, target.line, PageResolver(self.site, target.page))
             else:
@@ -318,22 +286,11 @@ class PageResolver:
             return f"{'Chapter' if len(target.number) == 1 else 'Section'} {target.number_text}"
         return f"{target.kind.capitalize()} {target.number_text}"
 
-    def toc(self, content: str, line: int) -> str:
-        """A ```toc``` fence: the pages it lists, with their sections."""
-        items = []
-        for entry in content.split("\n"):
-            entry = entry.strip()
-            if not entry or entry.startswith(":"):
-                continue
-            page = self.book.page_of(self.page.source.parent / f"{entry}.md")
-            items.append(self.site.toc_item_html(page, self.page, depth=2))
-        return f'<ul class="toc-fence">{"".join(items)}</ul>\n'
-
 
 class Site:
     """Renders the whole book: ``render()`` returns every file of the site."""
 
-    def __init__(self, config, book: Book, from_cache: bool = False):
+    def __init__(self, config, book: Book, from_cache: bool = False, keep_going: bool = False):
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
         self.config = config
@@ -350,6 +307,8 @@ class Site:
         self.cells = self.env.get_template("cells.html").module
         self.eval_dir = config.build_dir / "eval"
         self.from_cache = from_cache
+        self.keep_going = keep_going
+        self.broken: list[SourceError] = []  # references left unresolved (keep_going)
         self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
@@ -370,81 +329,116 @@ class Site:
         url = html.escape(_relative(page.url, current.url))
         return f'<li><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
 
-    def notebooks_of(self, page: Page) -> dict:
-        """tab -> executed notebook of this page, for the tabs that have one.
+    def unresolved(self, path: str, line: int, message: str) -> None:
+        """A reference that resolves to nothing: fatal, or shown as ?? with ``keep_going``."""
+        error = SourceError(path, line, message)
+        if not self.keep_going:
+            raise error
+        self.broken.append(error)
 
-        With ``from_cache`` (``html --no-run``) nothing was run first, so a
-        notebook may be missing or older than its source: then the page shows
-        the source as it is now, with the outputs of the code cells that did not
-        change, and the notebook is reported.
+    def toc_html(self, toc: Toc, page: Page) -> str:
+        """A ```toc``` fence: the pages it lists, with their sections down to its ``:maxdepth:``."""
+        items = []
+        for entry, _line in toc.entries:
+            try:
+                child = self.book.page_of(page.source.parent / f"{entry}.md")
+            except KeyError:  # a missing page, reported by the book's checks
+                continue
+            items.append(self.toc_item_html(child, page, depth=toc.maxdepth or 2))
+        return f'<ul class="toc-fence">{"".join(items)}</ul>\n'
+
+    def outputs_of(self, page: Page) -> dict[str, dict]:
+        """tab -> {cell id: executed cell} for the tabs that get a notebook.
+
+        The executed notebook's outputs are attached to the notebook converted
+        from the source as it is now (``tabbook.notebooks.attach_outputs``): a
+        code cell whose code changed since it ran shows no outputs, and with
+        ``from_cache`` (``html --no-run``) such a notebook is reported as stale.
         """
-        converted = None
-        if self.from_cache:
-            from tabbook.notebooks import build_notebooks
+        from tabbook.notebooks import attach_outputs, notebook_dicts
 
-            converted = build_notebooks(self.config, page.source)
-        notebooks = {}
-        for tab in page.document.notebook_tabs():
+        current = notebook_dicts(self.config, page.document)
+        outputs = {}
+        for tab, shared in current.items():
+            nb = dict(shared, cells=[dict(cell) for cell in shared["cells"]])  # cells alike in all tabs are shared
             path = self.eval_dir / tab / f"{page.name}.ipynb"
             # Plain JSON: nbformat's import and validation would be most of the build time.
             executed = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-            if converted is None:
-                if executed is None:
-                    raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
-                notebooks[tab] = executed
-                continue
-            current = json.loads(json.dumps(converted[tab]))
             if executed is None:
+                if not self.from_cache:
+                    raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
                 self.unexecuted.append(f"{tab}/{page.name}")
-                notebooks[tab] = current
-            elif _cell_keys(executed) == _cell_keys(current):
-                notebooks[tab] = executed
-            else:
+            elif attach_outputs(nb, executed):
                 self.stale.append(f"{tab}/{page.name}")
-                notebooks[tab] = _with_outputs_of(current, executed)
-        return notebooks
+            outputs[tab] = {cell["id"]: cell for cell in nb["cells"]}
+        return outputs
 
     def text_html(self, cell, resolver: PageResolver) -> str:
-        meta = cell["metadata"]["tabbook"]
-        resolver.cell_range = (meta["line"], meta.get("end_line", meta["line"]))
-        # Tab prose starts after its :begin_tab: line (items are also found by content, see Page.find).
-        first = meta["line"] + (1 if meta["kind"] == "tab_text" else 0)
-        return self.markdown.render(_text(cell["source"]), first, resolver)
+        """A text cell's blocks, in order (numbers from the book, markup from the templates)."""
+        page = resolver.page
+        parts = []
+        for block in cell.blocks:
+            if isinstance(block, Prose):
+                parts.append(self.markdown.render(block.text, block.line, resolver, block.code_lines, block.equations))
+            elif isinstance(block, Heading):
+                target = page.target(block)
+                title = Markup(self.markdown.render_inline(block.title, block.line, resolver))
+                parts.append(self.cells.heading(block.level, target.anchor, target.number_text, title))
+            elif isinstance(block, Figure):
+                target = page.target(block)
+                caption = Markup(self.markdown.render_inline(block.caption, block.line, resolver))
+                parts.append(self.cells.figure(target.anchor, f"Figure {target.number_text}", block.path, _strip_tags(caption), block.width, caption))
+            elif isinstance(block, Table):
+                target = page.target_of.get(block)
+                body = Markup(self.markdown.render(block.text, block.line, resolver))
+                caption = Markup(self.markdown.render_inline(block.caption or "", block.line, resolver))
+                prefix = f"Table {target.number_text}" if target and block.label else ""
+                parts.append(self.cells.table(target.anchor if target else "", prefix, caption, body))
+            elif isinstance(block, Toc):
+                parts.append(self.toc_html(block, page))
+            elif isinstance(block, RawHtml):
+                # the author's own HTML file, as d2lbook includes it
+                parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+        return "".join(str(part) for part in parts)
 
-    def code_html(self, cell, outputs: OutputRenderer) -> str:
-        hide = cell["metadata"].get("tabbook", {}).get("hide")
-        if hide == "cell":
+    def code_html(self, cell, tab: str, outputs: dict, renderer: OutputRenderer) -> str:
+        if cell.hide == "cell":
             return ""
-        code = None if hide == "code" else Markup(highlight(_text(cell["source"]), "python"))
-        rendered = None if hide == "output" else outputs.render(cell.get("outputs", []))
+        source = cell.source_for(tab)
+        code = None if cell.hide == "code" else Markup(highlight(source, "python"))
+        executed = outputs.get(cell.id)
+        rendered = None if cell.hide == "output" or executed is None else renderer.render(executed.get("outputs", []))
         return self.cells.code_cell(code, rendered)
 
-    def group_html(self, group: TabGroup, page_tabs: list[str], resolver, outputs) -> str:
+    def group_html(self, cells: list, page_tabs: list[str], resolver, outputs: dict, renderer) -> str:
         panes = {}
         for tab in self.tabs:
             if tab not in page_tabs:
                 panes[tab] = Markup(self.cells.missing(tab_title(tab), True))
                 continue
-            cells = group.panes.get(tab, [])
-            parts = [
-                self.text_html(cell, resolver) if cell["cell_type"] == "markdown" else self.code_html(cell, outputs)
-                for cell in cells
-            ]
+            parts = []
+            for cell in cells:
+                if tab not in cell.tabs:
+                    continue
+                if cell.kind == TAB_TEXT:
+                    parts.append(self.text_html(cell, resolver))
+                elif cell.kind == CODE and cell.source_for(tab):
+                    parts.append(self.code_html(cell, tab, outputs.get(tab, {}), renderer))
             panes[tab] = Markup("".join(parts) or self.cells.missing(tab_title(tab), False))
         return self.cells.tabgroup(self.tabs, self.config.default_tab, panes)
 
     def render_page(self, page: Page, index: int) -> tuple[str, list]:
         """(page HTML, search index entries)."""
-        notebooks = self.notebooks_of(page)
-        page_tabs = [tab for tab in self.tabs if tab in notebooks]
+        outputs = self.outputs_of(page)
+        page_tabs = [tab for tab in self.tabs if tab in outputs]
         resolver = PageResolver(self, page)
-        outputs = OutputRenderer(self.config.collapse_lines)
+        renderer = OutputRenderer(self.config.collapse_lines)
         parts = []
-        for item in merge_notebooks(notebooks, page.rel):
-            if isinstance(item, TabGroup):
-                parts.append(self.group_html(item, page_tabs, resolver, outputs))
+        for run in cell_runs(page.document):
+            if isinstance(run, list):
+                parts.append(self.group_html(run, page_tabs, resolver, outputs, renderer))
             else:
-                parts.append(self.text_html(item, resolver))
+                parts.append(self.text_html(run, resolver))
         content = "".join(parts)
         references = [(key, self.citations.reference(key)) for key in sorted(resolver.cited, key=self.citations.sort_key)]
         pages = self.book.pages
@@ -460,9 +454,9 @@ class Site:
             "prev": self.nav_link(pages[index - 1], page) if index > 0 else None,
             "next": self.nav_link(pages[index + 1], page) if index + 1 < len(pages) else None,
             "downloads": [
-                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in notebooks)
+                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in outputs)
                 if (self.eval_dir / tab / f"{page.name}.ipynb").is_file()
-                else (tab_title(tab), None, tab in notebooks)
+                else (tab_title(tab), None, tab in outputs)
                 for tab in self.tabs
             ],
             "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],
@@ -527,9 +521,11 @@ class Site:
         root = self.config.root.resolve()
         files = {}
         for page in self.book.pages:
-            for figure in page.document.figures:
-                path = (page.source.parent / figure.path).resolve()
-                files[path.relative_to(root).as_posix()] = path.read_bytes()
+            paths = [figure.path for figure in page.document.figures] + [path for path, _line in page.document.images]
+            for name in paths:
+                path = (page.source.parent / name).resolve()
+                if path.is_relative_to(root) and path.is_file():  # anything else is an error of the book's checks
+                    files[path.relative_to(root).as_posix()] = path.read_bytes()
         return files
 
     def notebook_files(self) -> dict[str, bytes]:
@@ -549,24 +545,6 @@ class Site:
                     _add_to_zip(archive, name, data)
             files[self.zip_name(tab)] = buffer.getvalue()
         return files
-
-
-def _cell_keys(nb) -> list:
-    return [(c["cell_type"], _text(c["source"]), c["metadata"].get("tabbook")) for c in nb["cells"]]
-
-
-def _with_outputs_of(current, executed):
-    """``current`` (converted from the source now) with the outputs of ``executed``'s identical code cells."""
-    done: dict[str, list] = {}
-    for cell in executed["cells"]:
-        if cell["cell_type"] == "code":
-            done.setdefault(_text(cell["source"]), []).append(cell)
-    for cell in current["cells"]:
-        same = done.get(_text(cell["source"])) if cell["cell_type"] == "code" else None
-        if same:
-            old = same.pop(0)
-            cell["outputs"], cell["execution_count"] = old.get("outputs", []), old.get("execution_count")
-    return current
 
 
 def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -624,11 +602,21 @@ def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
         raise
 
 
-def build_html(config, jobs=None, run=True, out=None) -> Path:
-    """Run what is stale (unless ``run`` is False), then render the book into ``_build/html``."""
+def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
+    """Run what is stale (unless ``run`` is False), then render the book into ``_build/html``.
+
+    The book's problems stop the build before anything runs, all reported at
+    once; with ``keep_going`` the site is built anyway (unresolved references
+    shown as ``??``), the problems are listed, and the build then fails.
+    """
     out = out or sys.stdout
     started, cpu_started = time.perf_counter(), time.process_time()
-    book = load_book(config)  # a dangling reference fails now, before any notebook runs
+    book = load_book(config)
+    text = report(book)
+    if text:
+        print(text, file=out)
+    if not keep_going:
+        book.raise_errors()  # a dangling reference fails now, before any notebook runs
     failed = []
     if run:
         from tabbook.execute import OK, run_book
@@ -639,9 +627,7 @@ def build_html(config, jobs=None, run=True, out=None) -> Path:
         # the timing below is the HTML's own: leave the run out
         started += time.perf_counter() - run_started
         cpu_started += time.process_time() - run_cpu_started
-    for orphan in book.orphans:
-        print(f"{orphan.relative_to(config.root)}: warning: no toc lists this file; it is not part of the book", file=out)
-    site = Site(config, book, from_cache=not run)
+    site = Site(config, book, from_cache=not run, keep_going=keep_going)
     files = site.render()
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
@@ -654,12 +640,18 @@ def build_html(config, jobs=None, run=True, out=None) -> Path:
     if failed:
         names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
         raise SourceError(config.build_dir / "eval" / "summary.json", None, f"the HTML was built, but these notebooks failed: {names}")
+    if book.errors:
+        print(f"html: {len(site.broken)} unresolved reference(s) shown as ??:", file=out)
+        for error in site.broken:
+            print(f"  {error}", file=out)
+        raise SourceError(config.config_path, None, f"the HTML was built with --keep-going, but the book has {len(book.errors)} error(s), listed above")
     return html_dir
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=None, help="notebooks executed at once (default: [build] jobs)")
     parser.add_argument("--no-run", action="store_true", help="render what _build/eval holds; execute nothing")
+    parser.add_argument("--keep-going", action="store_true", help="build the site despite errors in the book (unresolved references show as ??), then list them")
     parser.add_argument("--screenshots", action="store_true", help="then save a screenshot of every page in every tab under _build/screenshots")
 
 
@@ -667,7 +659,7 @@ def run_command(args) -> int:
     from tabbook.config import load_config
 
     config = load_config()
-    html_dir = build_html(config, jobs=args.jobs, run=not args.no_run)
+    html_dir = build_html(config, jobs=args.jobs, run=not args.no_run, keep_going=args.keep_going)
     if args.screenshots:
         shots = take_screenshots(html_dir, config.build_dir / "screenshots", config.tabs)
         print(f"screenshots: {len(shots)} under {config.build_dir / 'screenshots'}")
