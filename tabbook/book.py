@@ -89,6 +89,7 @@ class Book:
     orphans: list[Path]  # chapter files no toc lists
     errors: list[SourceError] = field(default_factory=list)  # every problem, sorted by file and line
     warnings: list[str] = field(default_factory=list)
+    _by_source: dict | None = None
 
     def raise_errors(self) -> None:
         """Stop with every error of the book, if there is any."""
@@ -102,11 +103,10 @@ class Book:
         return self.pages[0]
 
     def page_of(self, source: Path) -> Page:
-        source = Path(source).resolve()
-        for page in self.pages:
-            if page.source.resolve() == source:
-                return page
-        raise KeyError(source)
+        """The page built from ``source`` (KeyError when no page is)."""
+        if self._by_source is None:
+            self._by_source = {page.source.resolve(): page for page in self.pages}
+        return self._by_source[Path(source).resolve()]
 
 
 def slug(text: str) -> str:

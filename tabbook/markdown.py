@@ -79,6 +79,15 @@ def to_mathml(latex: str, display: bool, path, line: int) -> str:
     Anything the converter cannot typeset fails the build with FILE:LINE rather
     than leaving raw ``$`` in the page.
     """
+    mathml, reason = _convert_math(latex, display)
+    if reason:
+        raise SourceError(path, line, reason)
+    return mathml
+
+
+@functools.lru_cache(maxsize=8192)
+def _convert_math(latex: str, display: bool) -> tuple[str, str | None]:
+    """(MathML, None), or ("", why it cannot be typeset); cached, as books repeat their formulas."""
     from latex2mathml.converter import convert
 
     source = latex.strip()
@@ -89,11 +98,11 @@ def to_mathml(latex: str, display: bool, path, line: int) -> str:
         mathml = convert(source, display="block" if display else "inline")
     except Exception as exc:  # the converter raises many private error types
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise SourceError(path, line, f"cannot typeset the math ${shown}$ ({reason})") from None
+        return "", f"cannot typeset the math ${shown}$ ({reason})"
     unknown = _UNKNOWN_COMMAND.search(mathml)
     if unknown:
-        raise SourceError(path, line, f"cannot typeset the math ${shown}$ (unknown command {unknown.group(1)})")
-    return mathml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")
+        return "", f"cannot typeset the math ${shown}$ (unknown command {unknown.group(1)})"
+    return mathml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', ""), None
 
 
 # -- rendering ----------------------------------------------------------------------
