@@ -633,9 +633,9 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     write_site(files, html_dir)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if site.unexecuted:
-        print(f"html: warning: never executed, shown without outputs: {', '.join(site.unexecuted)}", file=out)
+        print(f"html: warning: never executed, shown without outputs: {_some(site.unexecuted)}", file=out)
     if site.stale:
-        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {', '.join(site.stale)}", file=out)
+        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {_some(site.stale)}", file=out)
     print(f"html: {len(book.pages)} pages x {len(config.tabs)} tabs -> {html_dir} in {seconds:.2f} s ({cpu_seconds:.2f} s CPU)", file=out)
     if failed:
         names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
@@ -648,9 +648,17 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     return html_dir
 
 
+def _some(names: list[str], shown: int = 8) -> str:
+    """A list of notebook names for a message, cut short when long."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more ({len(names)} notebooks)"
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=None, help="notebooks executed at once (default: [build] jobs)")
     parser.add_argument("--no-run", action="store_true", help="render what _build/eval holds; execute nothing")
+    parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the site is written (default: [build] build_dir)")
     parser.add_argument("--keep-going", action="store_true", help="build the site despite errors in the book (unresolved references show as ??), then list them")
     parser.add_argument("--screenshots", action="store_true", help="then save a screenshot of every page in every tab under _build/screenshots")
 
@@ -659,6 +667,10 @@ def run_command(args) -> int:
     from tabbook.config import load_config
 
     config = load_config()
+    if args.build_dir:
+        from dataclasses import replace
+
+        config = replace(config, build_dir=args.build_dir.resolve())
     html_dir = build_html(config, jobs=args.jobs, run=not args.no_run, keep_going=args.keep_going)
     if args.screenshots:
         shots = take_screenshots(html_dir, config.build_dir / "screenshots", config.tabs)
