@@ -49,7 +49,12 @@ def cache_dir() -> Path:
 def requirements_hash(spec: EnvSpec) -> str:
     """Hash of what the environment is built from: its requirements and the Python."""
     digest = hashlib.sha256()
-    digest.update(spec.requirements.read_bytes())
+    if spec.requirements is None:  # a tab without [env-<tab>]: the tool's own Python (config.DEFAULT_KERNEL)
+        digest.update(f"{sys.executable}\0{spec.kernel}".encode())
+    else:
+        digest.update(spec.requirements.read_bytes())
+    if spec.no_deps:
+        digest.update(b"no_deps")
     digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
     return digest.hexdigest()[:16]
 
@@ -84,7 +89,8 @@ def build_env(spec: EnvSpec) -> tuple[str, float, bool]:
     with open(log_path, "w") as log:
         try:
             subprocess.run([sys.executable, "-m", "venv", str(target)], stdout=log, stderr=subprocess.STDOUT, check=True)
-            _pip(target / "bin" / "python", spec, "-r", str(spec.requirements), log=log)
+            no_deps = ("--no-deps",) if spec.no_deps else ()  # the file pins every package
+            _pip(target / "bin" / "python", spec, *no_deps, "-r", str(spec.requirements), log=log)
         except subprocess.CalledProcessError:
             tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
             raise SourceError(
@@ -135,6 +141,8 @@ def register_kernels(config: BookConfig) -> None:
     kernels = env_dir(config.envs[TOOL_ENV]) / "share" / "jupyter" / "kernels"
     for tab in config.tabs:
         spec = config.envs[tab]
+        if spec.requirements is None:
+            continue
         folder = kernels / spec.kernel
         folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(kernel_spec(config, spec), indent=1) + "\n"
@@ -147,7 +155,8 @@ def register_kernels(config: BookConfig) -> None:
 
 
 def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> None:
-    wanted = [config.envs[name] for name in (names or config.envs)]
+    # a tab without [env-<tab>] runs in the tool's own Python: nothing to build
+    wanted = [config.envs[name] for name in (names or config.envs) if config.envs[name].requirements]
     if TOOL_ENV not in config.envs:
         raise SourceError(config.config_path, None, f"config.ini has no [env-{TOOL_ENV}] section")
     for spec in wanted:

@@ -271,6 +271,8 @@ class Document:
     required_libs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
+    # tabs named by a tab mark or :begin_tab: other than through `all` (DIALECT 2)
+    named_tabs: set[str] = field(default_factory=set)
 
     @property
     def headings(self) -> list[Heading]:
@@ -297,12 +299,12 @@ class Document:
             raise SourceErrors(sorted(self.errors, key=lambda e: e.line or 0))
 
     def notebook_tabs(self) -> list[str]:
-        """The tabs that get a notebook for this file (DIALECT 2), in tab order."""
-        code_cells = [cell for cell in self.cells if cell.kind == CODE]
-        if not code_cells:
+        """The tabs that get a notebook for this file (DIALECT 2), in tab order:
+        every tab when the file has no code; else the default tab and the tabs
+        a code cell or tab prose names explicitly (``all`` does not count)."""
+        if not any(cell.kind == CODE for cell in self.cells):
             return list(self.tabs)
-        named = {tab for cell in self.cells if cell.kind != TEXT for tab in cell.tabs}
-        return [tab for i, tab in enumerate(self.tabs) if i == 0 or tab in named]
+        return [tab for i, tab in enumerate(self.tabs) if i == 0 or tab in self.named_tabs]
 
     def cells_for(self, tab: str) -> list[Cell]:
         """The cells of ``tab``'s notebook: shared text, its tab prose, its
@@ -429,7 +431,7 @@ class _Parser:
         self.prose_tabs: tuple[str, ...] | None = None  # open tab prose block
         self.prose_line = 0  # the open block's :begin_tab: line
         self.prose_cell_line = 0  # "line" of its next cell; 0 after a code cell interrupted it
-        self.names_seen: dict[str, tuple[str, ...]] = {}  # raw names of a mark -> its tabs
+        self.names_seen: dict[tuple[str, str], tuple[str, ...]] = {}  # (raw names, mark) -> its tabs
 
     def error(self, line, message):
         raise SourceError(self.path, line, message)
@@ -510,19 +512,18 @@ class _Parser:
 
     def tab_names(self, number, raw, mark) -> tuple[str, ...]:
         """Tab names of a mark, `all` expanded, checked against the known tabs."""
-        cached = self.names_seen.get(raw)
+        cached = self.names_seen.get((raw, mark))
         if cached is not None:
             return cached
         names = _split_names(raw)
         if not names:
             self.error(number, f"{mark} names no tab; write e.g. {mark} pytorch, mxnet (or all)")
-        if "all" in names:
-            self.names_seen[raw] = self.tabs
-            return self.tabs
         for name in names:
-            if name not in self.known:
+            if name != "all" and name not in self.known:
                 self.error(number, f"unknown tab '{name}' in {mark}; the configured tabs are: {', '.join(self.known_in_order())}")
-        result = self.names_seen[raw] = tuple(dict.fromkeys(names))
+        if mark != "tab.selected()":  # only cell marks and tab prose make a notebook exist
+            self.doc.named_tabs.update(name for name in names if name != "all")
+        result = self.names_seen[raw, mark] = self.tabs if "all" in names else tuple(dict.fromkeys(names))
         return result
 
     def known_in_order(self):
@@ -596,7 +597,10 @@ class _Parser:
         hide = None
         code: list[tuple[int, str]] = []
         only: dict[int, frozenset[str]] = {}
-        branches: list[tuple[int, frozenset[str]]] = []  # (indent of the if, tabs that keep its body)
+        # The open tab.selected branch: (indent of its `if`, tabs that keep its body).
+        # Branches do not nest (DIALECT 1, as d2lbook): an `if tab.selected` inside
+        # a branch ends it and opens the next, and kept lines lose 4 spaces once.
+        branch: tuple[int, frozenset[str]] | None = None
         for number, line in body:
             if "\t" in line and "\t" in line[: len(line) - len(line.lstrip())]:
                 self.error(number, "tab character in code indentation; indent code with spaces")
@@ -610,30 +614,29 @@ class _Parser:
                         continue
             stripped = line.lstrip(" ")
             if not stripped:
-                if branches:
-                    only[number] = branches[-1][1]
+                if branch:
+                    only[number] = branch[1]
                 code.append((number, ""))
                 continue
             indent = len(line) - len(stripped)
-            while branches and indent <= branches[-1][0]:
-                branches.pop()
+            if branch and indent <= branch[0]:
+                branch = None
             if stripped.startswith("if") and "tab.selected" in stripped:
                 match = _SELECTED_IF.match(line)
                 if match:
                     names = " ".join(m.group(2) for m in _QUOTED.finditer(match.group(2)))
                     selected = frozenset(self.tab_names(number, names, "tab.selected()"))
-                    if branches:
-                        selected &= branches[-1][1]
                     rest = match.group(3)
                     if rest and not rest.startswith("#"):  # `if tab.selected('x'): statement`
+                        branch = None
                         only[number] = selected
-                        code.append((number, " " * (indent - 4 * len(branches)) + rest))
+                        code.append((number, " " * indent + rest))
                     else:
-                        branches.append((indent, selected))
+                        branch = (indent, selected)
                     continue
-            if branches:
-                only[number] = branches[-1][1]
-                code.append((number, line[min(4 * len(branches), indent) :]))
+            if branch:
+                only[number] = branch[1]
+                code.append((number, line[min(4, indent) :]))
             else:
                 code.append((number, line))
         cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, only=only)

@@ -128,13 +128,26 @@ def test_selected_branches_keep_and_dedent_the_matching_body(config):
     assert cell.source_for("tensorflow") == "x = 1\n\nw = 2"
 
 
-def test_nested_and_indented_branches(config):
+def test_a_branch_inside_a_branch_ends_it_and_is_dedented_once(config):
+    # DIALECT 1's Module example: branches do not nest, kept lines lose 4 spaces once
     cell = code_cells(doc_of(config, "selected.md"))[1]
-    assert cell.source_for("pytorch") == "def f(X):\n    a = 1\n    return a\n    return None"
-    assert cell.source_for("jax") == "def f(X):\n    a = 1\n    for i in range(3):\n        a += i\n    return a\n    return None"
-    assert cell.source_for("mxnet") == "def f(X):\n    return 0\n    return None"
-    # a one-line `if tab.selected(...): statement`
-    assert cell.source_for("tensorflow") == "def f(X):\n    return None\nprint('one line')"
+    plot = "    def plot(self):\n        pass"
+    init = "class Module(d2l.nn_Module):\n    def __init__(self):\n        super().__init__()\n"
+    assert cell.source_for("tensorflow") == init + "        self.training = None\n" + plot + "\nprint('one line')"
+    assert cell.source_for("mxnet") == init + plot
+    forward = "class Module(d2l.nn_Module):\n    def forward(self, X):\n        return X\n" + plot
+    assert cell.source_for("pytorch") == cell.source_for("jax") == forward
+
+
+def test_a_line_after_an_inner_branch_is_outside_every_branch():
+    # as d2lbook: the inner `if` ended the outer branch, so `c = 3` is shared and kept as written
+    cell = code_cells(parse(
+        "```{.python .input}\n%%tab all\nif tab.selected('pytorch', 'jax'):\n    a = 1\n"
+        "    if tab.selected('jax'):\n        b = 2\n    c = 3\n```\n"
+    ))[0]
+    assert cell.source_for("pytorch") == "a = 1\n    c = 3"
+    assert cell.source_for("jax") == "a = 1\n    b = 2\n    c = 3"
+    assert cell.source_for("mxnet") == "    c = 3"
 
 
 def test_cell_empty_for_a_tab_is_left_out_of_its_notebook(config):
@@ -150,8 +163,17 @@ def test_cell_empty_for_a_tab_is_left_out_of_its_notebook(config):
 
 def test_only_tabs_named_by_code_or_prose_get_notebooks(config):
     assert doc_of(config, "tabs.md").notebook_tabs() == list(TABS)
+    # selected.md's cells are all `%%tab all`; tab.selected() names do not count either
+    assert doc_of(config, "selected.md").notebook_tabs() == ["pytorch"]
     assert doc_of(config, "selector.md").notebook_tabs() == ["pytorch"]
     assert doc_of(config, "prose_tab.md").notebook_tabs() == ["pytorch", "jax"]
+
+
+def test_tab_all_alone_makes_no_notebook_for_a_non_default_tab():
+    doc = parse("```{.python .input}\n%%tab all\nx = 1\n```\n\n```{.python .input}\n%%tab all, jax\ny = 2\n```\n")
+    assert doc.notebook_tabs() == ["pytorch", "jax"]
+    doc = parse("```{.python .input}\n%%tab all\nx = 1\n```\n\n:begin_tab:`all`\nEveryone.\n:end_tab:\n")
+    assert doc.notebook_tabs() == ["pytorch"]
 
 
 def test_a_file_without_code_gets_every_tab(config):
