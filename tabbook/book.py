@@ -18,6 +18,7 @@ check`` reports them all in one run.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import sys
 from dataclasses import dataclass, field
@@ -50,6 +51,23 @@ class Target:
     @property
     def where(self) -> str:
         return f"{self.page.rel}:{self.line}"
+
+    def name(self, bare_equation: bool = False) -> str:
+        """How a reference shows it: "Section 1.2", "Figure 1.2.1", "(1.2.3)" (``:eqref:``)."""
+        if self.kind == "equation":
+            return f"({self.number_text})" if bare_equation else f"Equation ({self.number_text})"
+        if not self.number:
+            return self.title
+        if self.kind == "section":
+            return f"{'Chapter' if len(self.number) == 1 else 'Section'} {self.number_text}"
+        return f"{self.kind.capitalize()} {self.number_text}"
+
+    def link(self, from_url: str | None = None) -> str:
+        """Its URL relative to the page at ``from_url`` ("" for the site root); the page itself for its title."""
+        url = self.page.url
+        if from_url is not None:
+            url = posixpath.relpath(url, posixpath.dirname(from_url) or ".")
+        return url if self is self.page.targets[0] else f"{url}#{self.anchor}"
 
 
 @dataclass

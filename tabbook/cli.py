@@ -19,6 +19,7 @@ COMMANDS = {
     "check": ("tabbook.book", "check the whole book: labels, references, citations, figures"),
     "run": ("tabbook.execute", "execute every notebook (cached by content, in parallel)"),
     "html": ("tabbook.render", "build the HTML book under _build/html"),
+    "publish-notebooks": ("tabbook.reader", "write the executed notebooks for readers (Colab, Studio Lab) into DIR"),
     "bench": ("tabbook.bench", "print the converter's speed figure"),
 }
 

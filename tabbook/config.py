@@ -42,6 +42,8 @@ _SCHEMA = {
     "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
     "pdf": {"bibfile"},
     "library": {"package"},
+    # where the book is published: launch, discussion and edit links (all optional)
+    "publish": {"site_url", "notebooks_repo", "notebooks_branch", "source_repo", "source_branch", "discussions"},
 }
 _LIBRARY_TAB_SCHEMA = {"lib_file"}
 _ENV_SCHEMA = {"requirements", "kernel", "no_deps"}
@@ -89,6 +91,21 @@ class HeaderLink:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """``[publish]``: where the book lives online. Empty values mean "no such links"."""
+
+    site_url: str = ""  # the published HTML book, for links in downloaded notebooks
+    notebooks_repo: str = ""  # owner/name on GitHub holding `tabbook publish-notebooks`' tree
+    notebooks_branch: str = "main"
+    source_repo: str = ""  # owner/name of this book's sources: "Edit on GitHub", and d2l for Colab
+    source_branch: str = "main"
+    discussions: tuple[tuple[str, str], ...] = ()  # (page name, URL) of each section's discussion
+
+    def discussion(self, name: str) -> str | None:
+        return dict(self.discussions).get(name)
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """One virtual environment: its pinned requirements and, for a framework, its kernel."""
 
@@ -124,6 +141,7 @@ class BookConfig:
     html_logo: Path | None = None
     include_css: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
+    publish: Publish = Publish()
 
     @property
     def default_tab(self) -> str:
@@ -384,6 +402,32 @@ def load_config(root: Path | None = None) -> BookConfig:
         html_logo=root / logo if logo else None,
         include_css=tuple(root / name for name in _words(get("html", "include_css", ""))),
         warnings=warnings,
+        publish=_publish(sections.get("publish", {}), fail),
+    )
+
+
+def _publish(values: dict[str, str], fail) -> Publish:
+    """``[publish]``, checked: repositories as owner/name, URLs as http(s), discussions one per line."""
+    values = {key: value.strip() for key, value in values.items()}
+    for key in ("notebooks_repo", "source_repo"):
+        if values.get(key) and not re.fullmatch(r"[\w.-]+/[\w.-]+", values[key]):
+            fail("publish", key, f"[publish] {key} must be a GitHub repository as owner/name, not '{values[key]}'")
+    if values.get("site_url") and not re.match(r"https?://", values["site_url"]):
+        fail("publish", "site_url", f"[publish] site_url must start with http:// or https://, not '{values['site_url']}'")
+    discussions = []
+    for line in values.get("discussions", "").splitlines():
+        if line.strip():
+            parts = line.split()
+            if len(parts) != 2 or not re.match(r"https?://", parts[1]):
+                fail("publish", "discussions", f"[publish] discussions: each line is 'page URL' (e.g. chapter_mlp/mlp https://...), not '{line.strip()}'")
+            discussions.append((parts[0].removesuffix(".md"), parts[1]))
+    return Publish(
+        site_url=values.get("site_url", ""),
+        notebooks_repo=values.get("notebooks_repo", ""),
+        notebooks_branch=values.get("notebooks_branch") or "main",
+        source_repo=values.get("source_repo", ""),
+        source_branch=values.get("source_branch") or "main",
+        discussions=tuple(discussions),
     )
 
 

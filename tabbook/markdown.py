@@ -224,3 +224,21 @@ def _placeholder(index: int) -> str:
 def _restore(out: str, placeholders: list[str]) -> str:
     out = out.replace("\n" + _PH_LINE, "").replace(_PH_LINE, "")
     return _PH.sub(lambda match: placeholders[int(match.group(1))], out)
+
+
+def replace_roles(text: str, first_line: int, replace, code_lines=frozenset()) -> str:
+    """``text`` with every role outside code replaced by ``replace(role) -> str`` (Markdown for notebooks)."""
+    lines = text.split("\n")
+    out = list(lines)
+    for start, segment in _segments(lines, first_line, code_lines):
+        pieces, position = [], 0
+        for match in _INLINE.finditer(segment):
+            if match.group("role") is None:
+                continue
+            line = first_line + start + segment.count("\n", 0, match.start())
+            pieces += [segment[position : match.start()], replace(Role(match.group("rname"), _split_keys(match.group("rarg")), line))]
+            position = match.end()
+        pieces.append(segment[position:])
+        new_lines = "".join(pieces).split("\n")
+        out[start : start + len(new_lines)] = new_lines
+    return "\n".join(out)

@@ -139,6 +139,13 @@ class RawHtml:
 
 
 @dataclass(eq=False)
+class Bibliography:
+    """An ```eval_rst``` block holding ``.. bibliography::``: every work the book cites, as d2l.ai's references page."""
+
+    line: int
+
+
+@dataclass(eq=False)
 class Prose:
     """Markdown shown as it is: paragraphs, lists, quotes, other fences.
 
@@ -784,6 +791,8 @@ class _Structure:
 
     def eval_rst(self, content: str, line: int):
         """``.. raw:: html`` + ``:file:``: that file's HTML; anything else is reStructuredText this tool does not read."""
+        if content.lstrip().startswith(".. bibliography::"):
+            return Bibliography(line)
         match = _RAW_HTML_FILE.match(content.rstrip("\n"))
         left_out = Prose("", line)  # the block's lines become nothing on the page
         if not match:

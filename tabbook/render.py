@@ -35,7 +35,7 @@ from tabbook.book import Book, Page, load_book, report
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
 from tabbook.markdown import Markdown, highlight
-from tabbook.parse import CODE, TAB_TEXT, TEXT, Figure, Heading, Prose, RawHtml, Table, Toc
+from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
 
 TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
 STATIC_DIR = "_static"
@@ -218,10 +218,30 @@ class Citations:
         return ", ".join(links) if textual else "(" + "; ".join(links) + ")"
 
     def reference(self, key: str) -> Markup:
+        """The formatted entry, with a link to its DOI or URL when the BibTeX has one."""
         if key not in self._formatted:
             text = self.style.format_entry(key, self.entries[key]).text.render(self.backend)
+            url = self.url(key)
+            if url:
+                text += f' <a class="bib-link" href="{html.escape(url)}" rel="noopener">{html.escape(url)}</a>'
             self._formatted[key] = text
         return Markup(self._formatted[key])
+
+    def url(self, key: str) -> str | None:
+        fields = self.entries[key].fields
+        doi = fields.get("doi", "").strip()
+        if doi:
+            return doi if doi.startswith("http") else f"https://doi.org/{doi}"
+        url = fields.get("url", "").strip()
+        return url if url.startswith(("http://", "https://")) else None
+
+    def plain_reference(self, key: str) -> str:
+        """The entry as plain text (for notebooks), with its DOI or URL."""
+        from pybtex.backends.plaintext import Backend
+
+        text = self.style.format_entry(key, self.entries[key]).text.render(Backend())
+        url = self.url(key)
+        return f"{text} {url}" if url else text
 
     def sort_key(self, key: str):
         return (self.authors(key).lower(), self.year(key), key)
@@ -239,17 +259,16 @@ class PageResolver:
         self.page = page
         self.path = page.rel
         self.cited: list[str] = []
+        self.anchors: set[str] = set()
 
     def equation(self, item):
         target = self.page.target(item)
         return target.anchor, target.number_text
 
     def link(self, target) -> str:
-        is_page_title = target is target.page.targets[0]
         if target.page is self.page:
-            return "#" if is_page_title else f"#{target.anchor}"
-        url = _relative(target.page.url, self.page.url)
-        return url if is_page_title else f"{url}#{target.anchor}"
+            return "#" if target is target.page.targets[0] else f"#{target.anchor}"
+        return target.link(self.page.url)
 
     def role(self, role) -> str:
         if role.name in ("cite", "citep", "citet"):
@@ -261,7 +280,11 @@ class PageResolver:
                     self.cited.append(key)
             cited = self.site.citations.cite(known, textual=role.name == "citet") if known else ""
             broken = "".join(self.site.cells.broken_reference(key) for key in role.targets if key not in known)
-            return cited + broken
+            anchor = f"cite-{role.line}"
+            if anchor in self.anchors:  # several citations on one line: the bibliography links to the first
+                return cited + broken
+            self.anchors.add(anchor)
+            return f'<span class="citation" id="{anchor}">{cited}{broken}</span>'
         links = []
         for label in role.targets:
             target = self.book.labels.get(label)
@@ -272,19 +295,9 @@ class PageResolver:
             if role.name == "ref" and target.kind == "section":
                 text = self.site.markdown.render_inline(target.title, target.line, PageResolver(self.site, target.page))
             else:
-                text = html.escape(self.number_name(target, role.name == "eqref"))
+                text = html.escape(target.name(bare_equation=role.name == "eqref"))
             links.append(f'<a class="reference {target.kind}" href="{html.escape(self.link(target))}">{text}</a>')
         return ", ".join(links)
-
-    @staticmethod
-    def number_name(target, bare_equation: bool) -> str:
-        if target.kind == "equation":
-            return f"({target.number_text})" if bare_equation else f"Equation ({target.number_text})"
-        if not target.number:
-            return target.title
-        if target.kind == "section":
-            return f"{'Chapter' if len(target.number) == 1 else 'Section'} {target.number_text}"
-        return f"{target.kind.capitalize()} {target.number_text}"
 
 
 class Site:
@@ -312,6 +325,7 @@ class Site:
         self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
+        self._reader = None
 
     # -- pieces -----------------------------------------------------------------
 
@@ -346,6 +360,25 @@ class Site:
                 continue
             items.append(self.toc_item_html(child, page, depth=toc.maxdepth or 2))
         return f'<ul class="toc-fence">{"".join(items)}</ul>\n'
+
+    def bibliography_html(self, page: Page) -> str:
+        """Every work the book cites, each with links back to where it is cited."""
+        cited_at: dict[str, list[tuple[Page, int]]] = {}
+        for other in self.book.pages:
+            for reference in other.document.references:
+                if reference.role in ("cite", "citep", "citet"):
+                    for key in reference.targets:
+                        places = cited_at.setdefault(key, [])
+                        if key in self.citations.entries and (other, reference.line) not in places:
+                            places.append((other, reference.line))
+        entries = []
+        for key in sorted((key for key in cited_at if key in self.citations.entries), key=self.citations.sort_key):
+            backlinks = [
+                (f"{_relative(other.url, page.url)}#cite-{line}", other.number_text or _strip_tags(self.title_html(other)))
+                for other, line in cited_at[key]
+            ]
+            entries.append((key, self.citations.reference(key), backlinks))
+        return str(self.cells.bibliography(entries))
 
     def outputs_of(self, page: Page) -> dict[str, dict]:
         """tab -> {cell id: executed cell} for the tabs that get a notebook.
@@ -399,6 +432,8 @@ class Site:
             elif isinstance(block, RawHtml):
                 # the author's own HTML file, as d2lbook includes it
                 parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+            elif isinstance(block, Bibliography):
+                parts.append(self.bibliography_html(page))
         return "".join(str(part) for part in parts)
 
     def code_html(self, cell, tab: str, outputs: dict, renderer: OutputRenderer) -> str:
@@ -461,11 +496,24 @@ class Site:
             ],
             "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],
             "references": references,
+            **self.publish_links(page, outputs),
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))
+
+    def publish_links(self, page: Page, outputs: dict) -> dict:
+        """Launch links per framework, "Discuss" and "Edit on GitHub", from ``[publish]`` (none without it)."""
+        publish = self.config.publish
+        launch = []
+        if publish.notebooks_repo:
+            for tab in self.tabs:
+                if tab in outputs and any(cell.kind == CODE for cell in page.document.cells):
+                    where = f"{publish.notebooks_repo}/blob/{publish.notebooks_branch}/{tab}/{page.name}.ipynb"
+                    launch.append((tab_title(tab), f"https://colab.research.google.com/github/{where}", f"https://studiolab.sagemaker.aws/import/github/{where}"))
+        edit = f"https://github.com/{publish.source_repo}/edit/{publish.source_branch}/{page.rel}" if publish.source_repo else None
+        return {"launch": launch, "discuss": publish.discussion(page.name), "edit": edit}
 
     def sidebar_item(self, page: Page, current: Page) -> str:
         number = f'<span class="secnum">{page.number_text}</span> ' if page.number else ""
@@ -528,6 +576,20 @@ class Site:
                     files[path.relative_to(root).as_posix()] = path.read_bytes()
         return files
 
+    def reader_notebook(self, page: Page, path: Path) -> bytes:
+        """An executed notebook as Jupyter readers download it (``tabbook.reader``)."""
+        from tabbook.notebooks import notebook_json
+
+        try:
+            executed = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return path.read_bytes()
+        if self._reader is None:
+            from tabbook.reader import ReaderNotebooks
+
+            self._reader = ReaderNotebooks(self.book, self.citations, self.config.publish.site_url)
+        return notebook_json(self._reader.notebook(page, executed)).encode("utf-8")
+
     def notebook_files(self) -> dict[str, bytes]:
         """Each executed notebook for download, and a zip per tab (with the figures they show)."""
         files = {}
@@ -538,7 +600,7 @@ class Site:
                 for page in self.book.pages:
                     path = self.eval_dir / tab / f"{page.name}.ipynb"
                     if path.is_file():
-                        data = path.read_bytes()
+                        data = self.reader_notebook(page, path)
                         files[f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb"] = data
                         _add_to_zip(archive, f"{page.name}.ipynb", data)
                 for name, data in sorted(figures.items()):

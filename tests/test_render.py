@@ -6,6 +6,7 @@ in-process (tests/fixtures/html/make_book.py), so no kernel is needed.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
 import json
@@ -130,7 +131,7 @@ def test_math_is_mathml_with_numbered_equations(built):
 def test_cross_references_and_citations(built):
     first = page(built, "chapter_demo/first.html")
     assert '<a class="cite" href="#ref-Nair.Hinton.2010">Nair and Hinton, 2010</a>' in first
-    assert 'As <a class="cite" href="#ref-Cybenko.1989">Cybenko (1989)</a> showed' in first
+    assert re.search(r'As <span class="citation" id="cite-\d+"><a class="cite" href="#ref-Cybenko.1989">Cybenko \(1989\)</a></span> showed', first)
     assert '(<a class="cite" href="#ref-Cybenko.1989">Cybenko, 1989</a>; <a class="cite" href="#ref-Nair.Hinton.2010">Nair and Hinton, 2010</a>)' in first
     assert 'See <a class="reference equation" href="#eq_relu">(1.1.1)</a> and <a class="reference figure" href="#fig_demo">Figure 1.1.1</a>.' in first
     references = first[first.index('<section class="references"'):]
@@ -383,3 +384,75 @@ def test_keep_going_builds_the_site_and_shows_unresolved_references(tmp_path):
     html = (root / "_build" / "html" / "chapter_a" / "page.html").read_text(encoding="utf-8")
     assert "<a class=\"reference broken\" title=\"unresolved reference: no label 'chap_elsewhere' in this book\">??</a>" in html
     assert "1 unresolved reference(s) shown as ??:\n  chapter_a/page.md:47: :numref: refers to the undefined label 'chap_elsewhere'" in log.getvalue()
+
+
+def test_the_references_page_lists_every_cited_work_with_links_and_back_links(numbered):
+    html_dir, _log = numbered
+    references = (html_dir / "references.html").read_text(encoding="utf-8")
+    entries = re.findall(r'<li id="bib-([^"]+)">(.*?)</li>', references, re.S)
+    assert [key for key, _ in entries] == ["Babbage.1864", "Lovelace.1843"]  # sorted by author
+    babbage, lovelace = (text for _, text in entries)
+    assert '<a class="bib-link" href="https://example.org/babbage"' in babbage
+    assert '<a class="bib-link" href="https://doi.org/10.1000/ada.1843"' in lovelace
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', lovelace.split("Cited in")[1]) == [
+        ("chapter_a/first.html#cite-7", "1.1"),
+        ("chapter_a/page.html#cite-48", "1.2"),
+    ]
+    first = (html_dir / "chapter_a" / "first.html").read_text(encoding="utf-8")
+    assert '<span class="citation" id="cite-7">' in first  # where the back-link lands
+    assert "https://doi.org/10.1000/ada.1843" in first  # each page's own list links the DOI too
+
+
+def test_downloaded_notebooks_read_as_plain_markdown_with_figures_inside(built):
+    nb = json.loads((built[1] / "notebooks" / "pytorch" / "chapter_demo" / "first.ipynb").read_text(encoding="utf-8"))
+    text = "\n".join(cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]) for cell in nb["cells"] if cell["cell_type"] == "markdown")
+    for mark in (":label:", ":numref:", ":cite:", ":citet:", ":eqref:", ":width:", ":eqlabel:"):
+        assert mark not in text
+    assert "# 1.1 First Steps" in text and "## 1.1.1 Activation Functions" in text
+    assert "The rectified linear unit (Nair and Hinton, 2010) is" in text
+    assert "As Cybenko (1989) showed" in text and "See (1.1.1) and Figure 1.1.1." in text
+    assert "\\tag{1.1.1}$$" in text
+    figure = next(cell for cell in nb["cells"] if cell.get("attachments"))
+    assert '<img src="attachment:demo.svg" alt="A demo network diagram." width="300">' in "".join(figure["source"])
+    svg = base64.b64decode(figure["attachments"]["demo.svg"]["image/svg+xml"])
+    assert svg == (built[0].root / "static" / "img" / "demo.svg").read_bytes()
+    executed = json.loads((built[0].build_dir / "eval" / "pytorch" / "chapter_demo" / "first.ipynb").read_text(encoding="utf-8"))
+    code = [(c["id"], c["source"], c["outputs"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code == [(c["id"], c["source"], c["outputs"]) for c in executed["cells"] if c["cell_type"] == "code"]
+
+
+def test_publish_settings_add_launch_discussion_and_edit_links(tmp_path):
+    config = load_make_book()(tmp_path / "book")
+    text = config.config_path.read_text(encoding="utf-8")
+    text += "\n[publish]\nnotebooks_repo = someone/demo-notebooks\nsource_repo = someone/demo-book\nsite_url = https://demo.example.org\ndiscussions = chapter_demo/first https://discuss.example.org/t/1\n"
+    config.config_path.write_text(text, encoding="utf-8")
+    from tabbook.config import load_config
+
+    html_dir = build_html(load_config(config.root), run=False, out=io.StringIO())
+    first = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
+    assert '<a href="https://colab.research.google.com/github/someone/demo-notebooks/blob/main/jax/chapter_demo/first.ipynb" rel="noopener">Open in Colab</a>' in first
+    assert '<a href="https://studiolab.sagemaker.aws/import/github/someone/demo-notebooks/blob/main/pytorch/chapter_demo/first.ipynb" rel="noopener">Open in Studio Lab</a>' in first
+    assert '<a class="discuss" href="https://discuss.example.org/t/1"' in first
+    assert '<a class="edit" href="https://github.com/someone/demo-book/edit/main/chapter_demo/first.md"' in first
+    second = (html_dir / "chapter_demo" / "second.html").read_text(encoding="utf-8")
+    assert "Discuss</a>" not in second
+    nb = json.loads((html_dir / "notebooks" / "pytorch" / "chapter_demo" / "second.ipynb").read_text(encoding="utf-8"))
+    assert "[Section 1.1](https://demo.example.org/chapter_demo/first.html)" in "".join("".join(c["source"]) for c in nb["cells"])
+    plain = build_html(config, run=False, out=io.StringIO())  # the config as it was, without [publish]
+    assert "Open in Colab" not in (plain / "chapter_demo" / "first.html").read_text(encoding="utf-8")
+
+
+def test_publish_notebooks_writes_executed_notebooks_with_an_install_cell(built, tmp_path, tabbook):
+    config, _html = built
+    import shutil
+
+    shutil.copytree(Path(__file__).resolve().parent.parent / "envs", config.root / "envs", dirs_exist_ok=True)
+    result = tabbook("publish-notebooks", tmp_path / "out", "--no-run", cwd=config.root)
+    assert result.returncode == 0, result.stderr
+    nb = json.loads((tmp_path / "out" / "mxnet" / "chapter_demo" / "first.ipynb").read_text(encoding="utf-8"))
+    install = nb["cells"][0]
+    source = "".join(install["source"])
+    assert install["cell_type"] == "code" and source.splitlines()[1].startswith("%pip install -q ")
+    assert '"mxnet==1.9.1"' in source and "ipykernel" not in source
+    assert any("hello from mxnet" in "".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert ":numref:" not in json.dumps(nb)
