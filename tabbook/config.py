@@ -16,6 +16,8 @@ from pathlib import Path
 from tabbook.errors import SourceError
 
 CONFIG_NAME = "config.ini"
+# The largest output a cell may keep, in MB ([build] max_output_mb); larger ones are cut.
+DEFAULT_MAX_OUTPUT_MB = 4.0
 
 # section -> {key: required?}. Sections named "<prefix>-<tab>" are checked
 # against the per-tab schemas below.
@@ -29,6 +31,7 @@ _SCHEMA = {
         "cell_timeout": True,
         "jobs": True,
         "build_dir": False,
+        "max_output_mb": False,
     },
     "html": {"bibfile": True, "collapse_lines": False},
     "library": {"package": True},
@@ -62,6 +65,7 @@ class BookConfig:
     library_package: str
     lib_files: dict[str, Path] = field(default_factory=dict)
     envs: dict[str, EnvSpec] = field(default_factory=dict)
+    max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
 
     @property
     def default_tab(self) -> str:
@@ -219,4 +223,17 @@ def load_config(root: Path | None = None) -> BookConfig:
         library_package=sections["library"]["package"],
         lib_files=lib_files,
         envs=envs,
+        max_output_mb=_max_output_mb(build.get("max_output_mb"), fail),
     )
+
+
+def _max_output_mb(raw: str | None, fail) -> float:
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_OUTPUT_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        fail("build", "max_output_mb", f"[build] max_output_mb must be a positive number of megabytes, not '{raw}'")
+    return value

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 
-# The default limit per output, in MB ([build] max_output_mb overrides it).
-DEFAULT_MAX_OUTPUT_MB = 4.0
+from tabbook.config import DEFAULT_MAX_OUTPUT_MB
+
+__all__ = ["DEFAULT_MAX_OUTPUT_MB", "cut_output", "cut_outputs", "cut_note", "output_size"]
 
 
 def _text(value) -> str:
