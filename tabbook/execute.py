@@ -31,6 +31,8 @@ store read, no file rewritten.
 from __future__ import annotations
 
 import ast
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
@@ -264,10 +266,17 @@ class Stamps:
 
     def __init__(self, path: Path):
         self.path = path
+        self.entries = self._read()
+        self.changes: dict[str, dict | None] = {}
+
+    def _read(self) -> dict:
         try:
-            self.entries = json.loads(path.read_text())
+            entries = json.loads(self.path.read_text())
         except (OSError, ValueError):
-            self.entries = {}
+            entries = {}
+        # Anything but what we write (a hand edit, another tool) is dropped: it only costs a store read.
+        items = entries.items() if isinstance(entries, dict) else []
+        return {rel: entry for rel, entry in items if isinstance(entry, dict)}
 
     def _file_state(self, target: Path) -> list[int] | None:
         try:
@@ -280,17 +289,26 @@ class Stamps:
         """The execution info recorded for ``target`` if it is still exactly what ``stamp`` makes."""
         entry = self.entries.get(rel)
         if entry and entry.get("stamp") == stamp and entry.get("file") == self._file_state(target):
-            return entry.get("execution", {})
+            execution = entry.get("execution")
+            return execution if isinstance(execution, dict) else {}
         return None
 
     def record(self, rel: str, stamp: str, target: Path, execution: dict) -> None:
-        self.entries[rel] = {"stamp": stamp, "file": self._file_state(target), "execution": execution}
+        self.entries[rel] = self.changes[rel] = {"stamp": stamp, "file": self._file_state(target), "execution": execution}
 
     def forget(self, rel: str) -> None:
         self.entries.pop(rel, None)
+        self.changes[rel] = None
 
     def save(self) -> None:
-        atomic_write(self.path, json.dumps(self.entries, indent=0, sort_keys=True) + "\n")
+        """Write this run's changes over the file as it is now: a concurrent run's entries are kept."""
+        entries = self._read()
+        for rel, entry in self.changes.items():
+            if entry is None:
+                entries.pop(rel, None)
+            else:
+                entries[rel] = entry
+        atomic_write(self.path, json.dumps(entries, indent=0, sort_keys=True) + "\n")
 
 
 # --------------------------------------------------------------------------- execution
@@ -524,11 +542,20 @@ def _source_rel(config: BookConfig, path: Path) -> str:
 
 
 def _previous_rows(summary_path: Path) -> list[dict]:
+    """The rows of the last summary that have the shape we write; anything else is dropped."""
     try:
         rows = json.loads(summary_path.read_text())["notebooks"]
-        return [row for row in rows if isinstance(row, dict) and "source" in row and "tab" in row]
     except (OSError, ValueError, KeyError, TypeError):
         return []
+    if not isinstance(rows, list):
+        return []
+    return [
+        row
+        for row in rows
+        if isinstance(row, dict)
+        and all(isinstance(row.get(name), str) for name in ("source", "tab", "notebook", "status"))
+        and isinstance(row.get("executed_seconds"), int | float | None)
+    ]
 
 
 def _row(job: Job, config: BookConfig, status: str, cached: bool, seconds: float, info: dict, failure=None) -> dict:
@@ -722,6 +749,19 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, store: St
             signal.signal(signal.SIGTERM, previous_sigterm if previous_sigterm is not None else signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def _book_lock(config: BookConfig):
+    """Held while a run merges its stamps and summary rows into ``_build/eval``."""
+    path = config.build_dir / "eval" / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -829,6 +869,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         rows.append(job.row)
         rel = _source_rel(config, job.target)
         if job.row["status"] == OK:
+            job.log.unlink(missing_ok=True)  # a kernel log left by an earlier failure is stale now
             execution = {
                 "seconds": job.row["executed_seconds"],
                 "framework": job.row["framework"],
@@ -841,7 +882,8 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     unwritten = []
     for what, write in (("stamps", stamps.save), ("summary", lambda: write_summary(config, rows, seconds, jobs))):
         try:
-            write()
+            with _book_lock(config):  # concurrent runs merge their records one at a time
+                write()
         except OSError as exc:
             unwritten.append(f"could not write the {what} ({exc.filename or ''}): {exc.strerror or exc}")
     report = failure_report(rows)
