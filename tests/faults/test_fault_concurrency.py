@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def test_two_runs_at_once_execute_each_notebook_once_and_agree(book, tmp_path):

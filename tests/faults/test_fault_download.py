@@ -17,7 +17,7 @@ import pytest
 from tabbook.config import load_config
 from tabbook.envs import env_python
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 PAGE = b"<!DOCTYPE html><html><head><title>Proxy login</title></head><body>Sign in to continue</body></html>"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def test_cache_report_prune_and_leftovers(book):

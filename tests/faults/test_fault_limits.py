@@ -9,7 +9,7 @@ import pytest
 
 from tabbook import store as store_module
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def test_an_output_over_the_limit_is_cut_in_the_store_the_notebook_and_the_page(book):

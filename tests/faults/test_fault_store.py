@@ -9,7 +9,7 @@ import pytest
 
 from tabbook.store import content_digest
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 ONE = {"files": ["chapter/two.md"], "tabs": ["pytorch"]}
 
