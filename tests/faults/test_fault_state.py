@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,36 @@ def test_stale_kernel_logs_are_removed_once_the_notebook_succeeds(book):
     book.edit("chapter/two.md", "\nimport sys; sys.stderr.flush(); import os; os._exit(3)", "")
     assert book.cli("run", *ONE).returncode == 0
     assert not log.exists()
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"cells": [{"cell_type": "code", "source": "x"', '{"cells": [1], "metadata": {}}'])
+def test_a_damaged_executed_notebook_is_named_not_a_traceback(tmp_path, content):
+    from tabbook.errors import SourceError
+    from tabbook.fileio import read_notebook_json
+
+    path = tmp_path / "two.ipynb"
+    path.write_text(content)
+    with pytest.raises(SourceError) as err:
+        read_notebook_json(path)
+    assert str(err.value).startswith(f"{path}: ") and "run `python -m tabbook run` to rebuild it" in str(err.value)
+
+
+@pytest.mark.xfail(strict=True, reason="render.Site.notebooks_of (the lead's rewrite) is to read through fileio.read_notebook_json")
+@pytest.mark.parametrize("content", ["{}", '{"cells": [{"cell_type": "code", "source": "x"'])
+def test_html_no_run_over_a_damaged_executed_notebook_names_it(tmp_path, content):
+    import importlib.util
+
+    from tabbook.errors import SourceError
+    from tabbook.render import build_html
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "html"
+    spec = importlib.util.spec_from_file_location("html_fixture_make_book", fixtures / "make_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.make_book(tmp_path / "book")
+    damaged = config.build_dir / "eval" / "pytorch" / "chapter_demo" / "second.ipynb"
+    damaged.write_text(content)
+    try:
+        build_html(config, run=False)
+    except SourceError as err:
+        assert str(damaged) in str(err) or "chapter_demo/second" in str(err)
