@@ -18,6 +18,8 @@ from pathlib import Path
 from tabbook.errors import SourceError
 
 CONFIG_NAME = "config.ini"
+# The largest output a cell may keep, in MB ([build] max_output_mb); larger ones are cut.
+DEFAULT_MAX_OUTPUT_MB = 4.0
 
 # section -> {key: meaning}. Every key is optional: a missing one takes the
 # default of a d2lbook book (see load_config). Sections named "<prefix>-<tab>"
@@ -38,6 +40,7 @@ _SCHEMA = {
         "output_dir",
         "resources",
         "eval_notebook",
+        "max_output_mb",
     },
     "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
     "pdf": {"bibfile"},
@@ -142,6 +145,7 @@ class BookConfig:
     include_css: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
     publish: Publish = Publish()
+    max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
 
     @property
     def default_tab(self) -> str:
@@ -403,6 +407,7 @@ def load_config(root: Path | None = None) -> BookConfig:
         include_css=tuple(root / name for name in _words(get("html", "include_css", ""))),
         warnings=warnings,
         publish=_publish(sections.get("publish", {}), fail),
+        max_output_mb=_max_output_mb(get("build", "max_output_mb"), fail),
     )
 
 
@@ -482,3 +487,15 @@ def _header_links(raw: str, text: str, key_line: int | None, path: Path) -> tupl
             raise SourceError(path, number, f"[html] header_links: each line is 'name, URL, icon', not '{item.strip()}'")
         links.append(HeaderLink(*parts))
     return tuple(links)
+
+
+def _max_output_mb(raw: str | None, fail) -> float:
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_OUTPUT_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        fail("build", "max_output_mb", f"[build] max_output_mb must be a positive number of megabytes, not '{raw}'")
+    return value

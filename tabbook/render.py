@@ -31,10 +31,12 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from tabbook import sanitize
 from tabbook.book import Book, Page, load_book, report
 from tabbook.errors import SourceError
-from tabbook.fileio import atomic_write
+from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
+from tabbook.outputs import DEFAULT_MAX_OUTPUT_MB, cut_output
 from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
 
 TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
@@ -116,11 +118,13 @@ def _text(value) -> str:
 
 
 class OutputRenderer:
-    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); images and HTML are ours."""
+    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML, SVG and Markdown
+    outputs are untrusted and sanitized (``tabbook.sanitize``); outputs over the size limit are cut."""
 
-    def __init__(self, collapse_lines: int):
+    def __init__(self, collapse_lines: int, max_output_mb: float = DEFAULT_MAX_OUTPUT_MB):
         self.ansi2html = _ansi2html()
         self.collapse_lines = collapse_lines
+        self.max_bytes = int(max_output_mb * 1e6)
         self.count = 0
 
     def render(self, outputs) -> Markup:
@@ -128,6 +132,9 @@ class OutputRenderer:
         return Markup("".join(part for part in parts if part))
 
     def render_one(self, output) -> str:
+        if not isinstance(output, dict):  # a damaged notebook: show nothing rather than fail the page
+            return ""
+        output, _cut = cut_output(output, self.max_bytes)
         kind = output.get("output_type")
         if kind == "stream":
             # a progress bar redraws its line with "\r": show only what a terminal would end up showing
@@ -145,11 +152,14 @@ class OutputRenderer:
         for mime in _IMAGE_TYPES:
             if mime in data:
                 if mime == "image/svg+xml":
-                    return f'<div class="output image">{inline_svg(_text(data[mime]), f"o{self.count}")}</div>'
-                payload = _text(data[mime]).replace("\n", "")
+                    svg = sanitize.clean(_SVG_PROLOG.sub("", _text(data[mime])))
+                    return f'<div class="output image">{inline_svg(svg, f"o{self.count}")}</div>'
+                payload = html.escape(_text(data[mime]).replace("\n", ""))
                 return f'<div class="output image"><img alt="output" src="data:{mime};base64,{payload}"></div>'
         if "text/html" in data:
-            return f'<div class="output html">{_text(data["text/html"])}</div>'
+            return f'<div class="output html">{sanitize.clean(_text(data["text/html"]))}</div>'
+        if "text/markdown" in data:
+            return f'<div class="output markdown">{sanitize.clean_markdown(_text(data["text/markdown"]))}</div>'
         if "text/plain" in data:
             return self._text_block(_text(data["text/plain"]), "output result")
         return ""
@@ -396,7 +406,7 @@ class Site:
             nb = dict(shared, cells=[dict(cell) for cell in shared["cells"]])  # cells alike in all tabs are shared
             path = self.eval_dir / tab / f"{page.name}.ipynb"
             # Plain JSON: nbformat's import and validation would be most of the build time.
-            executed = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            executed = read_notebook_json(path) if path.is_file() else None
             if executed is None:
                 if not self.from_cache:
                     raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")

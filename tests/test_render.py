@@ -104,7 +104,7 @@ def test_outputs_ansi_images_html_collapse_and_hiding(built):
     assert 'clip-path="url(#o1-p0)"' in first and 'id="o1-p0"' in first and 'xlink:href="#o1-line1"' in first
     assert "<?xml" not in first and "<!DOCTYPE svg" not in first
     assert first.count('<img alt="output" src="data:image/png;base64,iVBOR') == 3
-    assert "<table class='frame'><tr><td>rich cell</td></tr></table>" in first
+    assert "<table><tbody><tr><td>rich cell</td></tr></tbody></table>" in first  # sanitized: the class is dropped
     assert '<details class="long-output"><summary>Output: 20 lines (click to show)</summary>' in first
     assert "a hidden cell" not in first
     assert "output without its code</pre>" in first and "print</span><span class=\"p\">(</span><span class=\"s2\">&quot;output without" not in first
