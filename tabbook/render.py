@@ -341,7 +341,7 @@ class Site:
         self.markdown = Markdown()
         self.citations = Citations(book.bibliography)
         self.tabs = list(config.tabs)
-        templates = Path(__file__).resolve().parent.parent / "static" / "templates"
+        templates = Path(__file__).resolve().parent / "static" / "templates"
         self.env = Environment(
             loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
         )
@@ -515,7 +515,7 @@ class Site:
     def static_files(self) -> dict[str, bytes | str]:
         from pygments.formatters import HtmlFormatter
 
-        static = Path(__file__).resolve().parent.parent / "static"
+        static = Path(__file__).resolve().parent / "static"
         css = (static / "css" / "tabbook.css").read_text(encoding="utf-8")
         css += "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
         return {
