@@ -469,6 +469,7 @@ class Site:
             "references": references,
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
+            "header_links": self.config.header_links,
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))

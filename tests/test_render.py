@@ -313,3 +313,18 @@ def test_site_renders_the_fixture_pages_in_memory(built):
     config, _ = built
     files = Site(config, load_book(config)).render()
     assert {"index.html", "chapter_demo/first.html", "_static/tabbook.css", "_static/tabbook.js"} <= set(files)
+
+
+def test_header_links_of_the_config_are_in_every_page_header(tmp_path):
+    from dataclasses import replace
+
+    from tabbook.config import HeaderLink
+
+    config = load_make_book()(tmp_path / "book")
+    links = (HeaderLink("GitHub", "https://github.com/x/y", "fab fa-github"), HeaderLink("PDF & more", "/book.pdf", "fas fa-file-pdf"))
+    html_dir = build_html(replace(config, header_links=links), run=False)
+    for name in ("index.html", "chapter_demo/first.html"):
+        header = (html_dir / name).read_text(encoding="utf-8").split("</header>")[0]
+        assert '<a class="header-link" href="https://github.com/x/y" data-icon="fab fa-github">GitHub</a>' in header
+        assert '<a class="header-link" href="/book.pdf" data-icon="fas fa-file-pdf">PDF &amp; more</a>' in header
+    assert "header-link" not in (build_html(config, run=False) / "index.html").read_text(encoding="utf-8")
