@@ -18,6 +18,8 @@ from pathlib import Path
 from tabbook.errors import SourceError
 
 CONFIG_NAME = "config.ini"
+# The largest output a cell may keep, in MB ([build] max_output_mb); larger ones are cut.
+DEFAULT_MAX_OUTPUT_MB = 4.0
 
 # section -> {key: meaning}. Every key is optional: a missing one takes the
 # default of a d2lbook book (see load_config). Sections named "<prefix>-<tab>"
@@ -38,10 +40,13 @@ _SCHEMA = {
         "output_dir",
         "resources",
         "eval_notebook",
+        "max_output_mb",
     },
     "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
     "pdf": {"bibfile"},
     "library": {"package"},
+    # where the book is published: launch, discussion and edit links (all optional)
+    "publish": {"site_url", "notebooks_repo", "notebooks_branch", "source_repo", "source_branch", "discussions"},
 }
 _LIBRARY_TAB_SCHEMA = {"lib_file"}
 _ENV_SCHEMA = {"requirements", "kernel", "no_deps"}
@@ -89,6 +94,21 @@ class HeaderLink:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """``[publish]``: where the book lives online. Empty values mean "no such links"."""
+
+    site_url: str = ""  # the published HTML book, for links in downloaded notebooks
+    notebooks_repo: str = ""  # owner/name on GitHub holding `tabbook publish-notebooks`' tree
+    notebooks_branch: str = "main"
+    source_repo: str = ""  # owner/name of this book's sources: "Edit on GitHub", and d2l for Colab
+    source_branch: str = "main"
+    discussions: tuple[tuple[str, str], ...] = ()  # (page name, URL) of each section's discussion
+
+    def discussion(self, name: str) -> str | None:
+        return dict(self.discussions).get(name)
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """One virtual environment: its pinned requirements and, for a framework, its kernel."""
 
@@ -124,6 +144,8 @@ class BookConfig:
     html_logo: Path | None = None
     include_css: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
+    publish: Publish = Publish()
+    max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
 
     @property
     def default_tab(self) -> str:
@@ -384,6 +406,33 @@ def load_config(root: Path | None = None) -> BookConfig:
         html_logo=root / logo if logo else None,
         include_css=tuple(root / name for name in _words(get("html", "include_css", ""))),
         warnings=warnings,
+        publish=_publish(sections.get("publish", {}), fail),
+        max_output_mb=_max_output_mb(get("build", "max_output_mb"), fail),
+    )
+
+
+def _publish(values: dict[str, str], fail) -> Publish:
+    """``[publish]``, checked: repositories as owner/name, URLs as http(s), discussions one per line."""
+    values = {key: value.strip() for key, value in values.items()}
+    for key in ("notebooks_repo", "source_repo"):
+        if values.get(key) and not re.fullmatch(r"[\w.-]+/[\w.-]+", values[key]):
+            fail("publish", key, f"[publish] {key} must be a GitHub repository as owner/name, not '{values[key]}'")
+    if values.get("site_url") and not re.match(r"https?://", values["site_url"]):
+        fail("publish", "site_url", f"[publish] site_url must start with http:// or https://, not '{values['site_url']}'")
+    discussions = []
+    for line in values.get("discussions", "").splitlines():
+        if line.strip():
+            parts = line.split()
+            if len(parts) != 2 or not re.match(r"https?://", parts[1]):
+                fail("publish", "discussions", f"[publish] discussions: each line is 'page URL' (e.g. chapter_mlp/mlp https://...), not '{line.strip()}'")
+            discussions.append((parts[0].removesuffix(".md"), parts[1]))
+    return Publish(
+        site_url=values.get("site_url", ""),
+        notebooks_repo=values.get("notebooks_repo", ""),
+        notebooks_branch=values.get("notebooks_branch") or "main",
+        source_repo=values.get("source_repo", ""),
+        source_branch=values.get("source_branch") or "main",
+        discussions=tuple(discussions),
     )
 
 
@@ -438,3 +487,15 @@ def _header_links(raw: str, text: str, key_line: int | None, path: Path) -> tupl
             raise SourceError(path, number, f"[html] header_links: each line is 'name, URL, icon', not '{item.strip()}'")
         links.append(HeaderLink(*parts))
     return tuple(links)
+
+
+def _max_output_mb(raw: str | None, fail) -> float:
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_OUTPUT_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        fail("build", "max_output_mb", f"[build] max_output_mb must be a positive number of megabytes, not '{raw}'")
+    return value

@@ -37,9 +37,7 @@ CORNERS = FIXTURES / "d2lbook"
 ORACLE = REPO / "scripts" / "d2lbook_notebooks.py"
 
 # Files whose difference is known and owned elsewhere; strict, so a fix shows up.
-KNOWN = {
-    "chapter_preliminaries/calculus.md": "text side: `:eqlabel:` after a display wrapped in (**...**) (issue 9 item 2)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def format_code(source: str) -> str:

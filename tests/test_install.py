@@ -13,11 +13,15 @@ environment lacks fails the install.
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import os
+import re
 import shutil
 import site
 import subprocess
 import sys
+import tomllib
 
 import pytest
 from conftest import FIXTURES, REPO
@@ -71,3 +75,23 @@ def test_installed_command_builds_another_book(installed, tmp_path):
     assert 'data-tab="jax"' in (site_dir / "chapter_demo" / "first.html").read_text()  # page.html and cells.html
     packaged = installed.parent.parent.glob("lib/python*/site-packages/tabbook/static/js/tabbook.js")
     assert (site_dir / "_static" / "tabbook.js").read_text() == next(packaged).read_text()
+
+
+def test_every_package_the_tool_imports_is_declared():
+    """A fresh `pip install` gets only pyproject.toml's dependencies: each third-party
+    module that tabbook imports must come from one of them."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ;]", spec)[0].lower().replace("_", "-") for spec in project["dependencies"]}
+    declared |= {re.split(r"[<>=!~\[ ;]", spec)[0].lower() for extra in project["optional-dependencies"].values() for spec in extra}
+    modules = set()
+    for path in (REPO / "tabbook").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    # the frameworks and d2l are imported only by `tabbook bench`'s notebook workers
+    third_party = modules - set(sys.stdlib_module_names) - {"tabbook", "d2l", "torch", "jax", "mxnet", "tensorflow"}
+    distributions = importlib.metadata.packages_distributions()
+    missing = {module for module in third_party if not {d.lower().replace("_", "-") for d in distributions.get(module, [module])} & declared}
+    assert not missing, f"imported by tabbook but not in pyproject.toml's dependencies: {sorted(missing)}"
