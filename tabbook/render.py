@@ -6,8 +6,8 @@ as one tab group. Code cells get their outputs from the executed notebooks
 (``_build/eval/<tab>/<name>.ipynb``) by cell id, through
 ``tabbook.notebooks.attach_outputs`` (the one way outputs are attached). The
 page layout and every block's markup are Jinja2 templates
-(``static/templates``); behaviour in the browser (tab switching, copy buttons,
-search) is ``static/js/tabbook.js``; math is MathML made at build time, so the
+(``tabbook/static/templates``); behaviour in the browser (tab switching, copy buttons,
+search) is ``tabbook/static/js/tabbook.js``; math is MathML made at build time, so the
 book needs no network.
 
 The whole site is rendered in memory first and then replaces ``_build/html``
@@ -321,7 +321,7 @@ class Site:
         self.markdown = Markdown()
         self.citations = Citations(book.bibliography)
         self.tabs = list(config.tabs)
-        templates = Path(__file__).resolve().parent.parent / "static" / "templates"
+        templates = Path(__file__).resolve().parent / "static" / "templates"
         self.env = Environment(
             loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
         )
@@ -509,6 +509,7 @@ class Site:
             **self.publish_links(page, outputs),
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
+            "header_links": self.config.header_links,
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))
@@ -567,7 +568,7 @@ class Site:
     def static_files(self) -> dict[str, bytes | str]:
         from pygments.formatters import HtmlFormatter
 
-        static = Path(__file__).resolve().parent.parent / "static"
+        static = Path(__file__).resolve().parent / "static"
         css = (static / "css" / "tabbook.css").read_text(encoding="utf-8")
         css += "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
         return {

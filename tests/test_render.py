@@ -456,3 +456,18 @@ def test_publish_notebooks_writes_executed_notebooks_with_an_install_cell(built,
     assert '"mxnet==1.9.1"' in source and "ipykernel" not in source
     assert any("hello from mxnet" in "".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert ":numref:" not in json.dumps(nb)
+
+
+def test_header_links_of_the_config_are_in_every_page_header(tmp_path):
+    from dataclasses import replace
+
+    from tabbook.config import HeaderLink
+
+    config = load_make_book()(tmp_path / "book")
+    links = (HeaderLink("GitHub", "https://github.com/x/y", "fab fa-github"), HeaderLink("PDF & more", "/book.pdf", "fas fa-file-pdf"))
+    html_dir = build_html(replace(config, header_links=links), run=False)
+    for name in ("index.html", "chapter_demo/first.html"):
+        header = (html_dir / name).read_text(encoding="utf-8").split("</header>")[0]
+        assert '<a class="header-link" href="https://github.com/x/y" data-icon="fab fa-github">GitHub</a>' in header
+        assert '<a class="header-link" href="/book.pdf" data-icon="fas fa-file-pdf">PDF &amp; more</a>' in header
+    assert "header-link" not in (build_html(config, run=False) / "index.html").read_text(encoding="utf-8")
