@@ -336,6 +336,7 @@ class Site:
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
         self._reader = None
+        self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
 
     # -- pieces -----------------------------------------------------------------
 
@@ -510,6 +511,9 @@ class Site:
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
             "header_links": self.config.header_links,
+            "favicon": self.site_path(self.config.favicon),
+            "logo": self.site_path(self.config.html_logo),
+            "extra_css": [css for css in map(self.site_path, self.config.include_css) if css],
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))
@@ -562,8 +566,32 @@ class Site:
         files[f"{STATIC_DIR}/searchindex.js"] = "window.TABBOOK_SEARCH = " + json.dumps(search, ensure_ascii=False) + ";\n"
         files.update(self.static_files())
         files.update(self.figure_files())
+        files.update(self.book_files())
         files.update(self.notebook_files())
         return files
+
+    def book_files(self) -> dict[str, bytes]:
+        """The book's own files for the site, as d2lbook copies them: ``[build] resources``,
+        the favicon, the logo and extra CSS (``[html]``). A missing one is reported, not fatal."""
+        config = self.config
+        root = config.root.resolve()
+        paths = list(config.resource_files()) + [p for p in (config.favicon, config.html_logo, *config.include_css) if p]
+        files = {}
+        for path in paths:
+            path = Path(path).resolve()
+            if not path.is_relative_to(root):
+                self.missing_files.append(f"{path} (outside the book)")
+            elif not path.is_file():
+                self.missing_files.append(path.relative_to(root).as_posix())
+            elif not path.is_relative_to(config.build_dir.resolve()):
+                files[path.relative_to(root).as_posix()] = path.read_bytes()
+        return files
+
+    def site_path(self, path) -> str | None:
+        """A book file's path in the site (relative to its root), or None when there is none."""
+        if path is None or not Path(path).is_file():
+            return None
+        return Path(path).resolve().relative_to(self.config.root.resolve()).as_posix()
 
     def static_files(self) -> dict[str, bytes | str]:
         from pygments.formatters import HtmlFormatter
@@ -691,6 +719,7 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     if not keep_going:
         book.raise_errors()  # a dangling reference fails now, before any notebook runs
     failed = []
+    run = run and config.eval_notebook  # d2lbook's eval_notebook = False: show the code, run nothing
     if run:
         from tabbook.execute import OK, run_book
 
@@ -705,7 +734,9 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    if site.unexecuted:
+    if site.missing_files:
+        print(f"html: warning: files named in config.ini that do not exist were left out: {_some(sorted(set(site.missing_files)))}", file=out)
+    if site.unexecuted and config.eval_notebook:
         print(f"html: warning: never executed, shown without outputs: {_some(site.unexecuted)}", file=out)
     if site.stale:
         print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {_some(site.stale)}", file=out)
