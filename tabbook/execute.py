@@ -653,8 +653,7 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome, store: Store, stop: 
         except OSError as exc:
             outcome.status = WRITE_ERROR
             outcome.failure = {"error": f"could not write {path}: {exc.strerror or exc}", "traceback_tail": []}
-            store.path(job.key).unlink(missing_ok=True)  # a stored result without its notebook is fine, but be plain
-            job.target.unlink(missing_ok=True)
+            job.target.unlink(missing_ok=True)  # no older notebook may pass for this run's result
     job.row = _row(job, config, outcome.status, False, outcome.seconds, info, outcome.failure)
 
 
