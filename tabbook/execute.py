@@ -52,7 +52,7 @@ from tabbook.envs import requirements_hash
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
 from tabbook.outputs import cut_outputs
-from tabbook.store import Store, code_cells, code_of, key_of, store_dir
+from tabbook.store import STORE_ONLY, Store, code_cells, code_of, key_of, store_dir
 
 # The distribution whose version the summary reports for each tab; the first installed one wins.
 # A tab not listed here reports the distribution named like the tab, if any.
@@ -241,9 +241,14 @@ def attach_outputs(nb, stored) -> None:
     for cell, done in zip(code_cells(nb), code_cells(stored), strict=True):
         cell.outputs = done.outputs
         cell.execution_count = done.execution_count
-    for name in ("language_info", "tabbook_execution"):
-        if name in stored.metadata:
-            nb.metadata[name] = stored.metadata[name]
+    if "language_info" in stored.metadata:
+        nb.metadata.language_info = stored.metadata.language_info
+    # The store's own bookkeeping (key inputs, digest) stays in the store: a notebook from the
+    # store is then the same file as one executed here.
+    info = dict(stored.metadata.get("tabbook_execution", {}))
+    for name in STORE_ONLY:
+        info.pop(name, None)
+    nb.metadata["tabbook_execution"] = info
 
 
 def write_if_changed(nb, path: Path) -> None:
