@@ -53,7 +53,7 @@ from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
 from tabbook.notebooks import attach_outputs
 from tabbook.outputs import cut_outputs
-from tabbook.store import Store, code_cells, code_of, key_of, store_dir
+from tabbook.store import STORE_ONLY, Store, code_cells, code_of, key_of, store_dir
 
 # The distribution whose version the summary reports for each tab; the first installed one wins.
 # A tab not listed here reports the distribution named like the tab, if any.
@@ -644,14 +644,19 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome, store: Store, stop: 
         except OSError as exc:
             outcome.status = WRITE_ERROR
             outcome.failure = {"error": f"could not write {path}: {exc.strerror or exc}", "traceback_tail": []}
-            store.path(job.key).unlink(missing_ok=True)  # a stored result without its notebook is fine, but be plain
-            job.target.unlink(missing_ok=True)
+            job.target.unlink(missing_ok=True)  # no older notebook may pass for this run's result
     job.row = _row(job, config, outcome.status, False, outcome.seconds, info, outcome.failure)
 
 
 def _use_stored(config: BookConfig, job: Job, stored) -> None:
     """Give ``job`` the outputs of its valid store entry and write its notebook."""
     attach_outputs(job.nb, stored)
+    # The store's own bookkeeping (key inputs, digest) stays in the store: a notebook from the
+    # store is then the same file as one executed here.
+    info = dict(job.nb.metadata.get("tabbook_execution", {}))
+    for name in STORE_ONLY:
+        info.pop(name, None)
+    job.nb.metadata["tabbook_execution"] = info
     write_if_changed(job.nb, job.target)
     job.row = _row(job, config, OK, True, 0.0, stored.metadata["tabbook_execution"])
 

@@ -40,6 +40,8 @@ from tabbook.fileio import atomic_write, notebook_text
 STORE_FORMAT = "tabbook-eval-3"  # 3: code cells carry content-derived ids, which the key covers
 CORRUPT_DIR = "corrupt"
 LOCK_DIR = "locks"
+# What an entry's tabbook_execution metadata holds for the store alone.
+STORE_ONLY = ("key_inputs", "digest")
 # Files next to the entries that are not entries (the data-fingerprint memo).
 _NOT_ENTRIES = {"data-fingerprints.json"}
 
