@@ -478,7 +478,7 @@ class Site:
         outputs = self.outputs_of(page)
         page_tabs = [tab for tab in self.tabs if tab in outputs]
         resolver = PageResolver(self, page)
-        renderer = OutputRenderer(self.config.collapse_lines)
+        renderer = OutputRenderer(self.config.collapse_lines, self.config.max_output_mb)
         parts = []
         for run in cell_runs(page.document):
             if isinstance(run, list):
