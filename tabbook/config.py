@@ -29,6 +29,8 @@ _SCHEMA = {
         "cell_timeout": True,
         "jobs": True,
         "build_dir": False,
+        "gpus": False,
+        "cpu_only": False,
     },
     "html": {"bibfile": True, "collapse_lines": False},
     "library": {"package": True},
@@ -62,6 +64,8 @@ class BookConfig:
     library_package: str
     lib_files: dict[str, Path] = field(default_factory=dict)
     envs: dict[str, EnvSpec] = field(default_factory=dict)
+    gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
+    cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
 
     @property
     def default_tab(self) -> str:
@@ -188,6 +192,13 @@ def load_config(root: Path | None = None) -> BookConfig:
             fail(section, key, f"[{section}] {key} must not be negative")
         return value
 
+    from tabbook.schedule import parse_gpus_setting
+
+    try:
+        gpus = parse_gpus_setting(build.get("gpus", "auto"))
+    except ValueError as exc:
+        fail("build", "gpus", f"[build] gpus: {exc}")
+
     lib_files = {}
     envs = {}
     for tab in tabs:
@@ -219,4 +230,6 @@ def load_config(root: Path | None = None) -> BookConfig:
         library_package=sections["library"]["package"],
         lib_files=lib_files,
         envs=envs,
+        gpus=gpus,
+        cpu_only=_split_list(build.get("cpu_only", "")),
     )

@@ -40,7 +40,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,8 @@ from tabbook.config import BookConfig, load_config
 from tabbook.envs import cache_dir, requirements_hash
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
+from tabbook.progress import Progress
+from tabbook.schedule import Lanes, Timings, is_cpu_only, parse_shard, select_shard, visible_gpus
 
 # Bump when the stored format or the meaning of a key changes: old entries are then ignored.
 STORE_FORMAT = "tabbook-eval-1"
@@ -628,36 +630,49 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome) -> None:
     job.row = _row(job, config, outcome.status, False, outcome.seconds, info, outcome.failure)
 
 
-def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
-    """Execute ``stale`` with up to ``jobs`` kernels at once; Ctrl-C interrupts and shuts them down."""
-    workers = max(1, min(jobs, len(stale)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+def _execute_all(
+    config: BookConfig, stale: list[Job], jobs: int, say, expected: dict, jobs_given: int | None = None, out=None
+) -> None:
+    """Execute ``stale`` with up to ``jobs`` kernels at once (or one per GPU, see tabbook.schedule);
+    Ctrl-C interrupts and shuts them down. ``expected``: each job's expected seconds, for the time left."""
+    devices = visible_gpus(config.gpus)
+    needs_gpu = {id(job): bool(devices) and not is_cpu_only(job.nb, job.source_rel, config.cpu_only) for job in stale}
+    lanes = Lanes(devices, list(needs_gpu.values()), jobs, jobs_given)
+    threads = max(1, (os.cpu_count() or 1) // lanes.workers)
     env = kernel_env(config, threads)
     stop = threading.Event()
     kernels: dict[int, object] = {}
-    say(f"executing {len(stale)} notebook(s), {workers} at once, {threads} thread(s) each")
+    say(f"executing {len(stale)} notebook(s), {lanes.describe()}, {threads} thread(s) each")
+    lane_of = {id(job): lanes.uses_gpu(needs_gpu[id(job)]) for job in stale}
+    progress = Progress(
+        out or sys.stdout,
+        {id(job): (f"{job.tab} {job.name}", expected[id(job)], lane_of[id(job)]) for job in stale},
+        {True: lanes.gpu_workers, False: lanes.cpu_workers},
+    )
 
     def work(job: Job) -> Job:
         if stop.is_set():
             outcome = Outcome(INTERRUPTED)
         else:
-            outcome = execute_notebook(
-                job.nb,
-                config.envs[job.tab].kernel,
-                cwd=job.source.parent.resolve(),
-                env=env,
-                timeout=config.cell_timeout,
-                tab=job.tab,
-                log_path=job.log,
-                stop=stop,
-                on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
-            )
+            progress.start(id(job), f"{'started':>10}  {job.tab:<11} {job.name}")
+            with lanes.device(needs_gpu[id(job)]) as device_env:
+                outcome = execute_notebook(
+                    job.nb,
+                    config.envs[job.tab].kernel,
+                    cwd=job.source.parent.resolve(),
+                    env={**env, **device_env},
+                    timeout=config.cell_timeout,
+                    tab=job.tab,
+                    log_path=job.log,
+                    stop=stop,
+                    on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
+                )
             kernels.pop(id(job), None)
         _finish(config, job, outcome)
         return job
 
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tabbook-run")
-    futures = [pool.submit(work, job) for job in stale]
+    pools = lanes.executors()
+    futures = [pools[lane_of[id(job)]].submit(work, job) for job in stale]
     # SIGTERM (a CI timeout, `kill`) stops the run like Ctrl-C, so the kernels are shut down too.
     on_main_thread = threading.current_thread() is threading.main_thread()
     if on_main_thread:
@@ -667,9 +682,11 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                row = future.result().row
+                job = future.result()
+                row = job.row
                 status = f"{row['seconds']:.1f} s" if row["status"] == OK else row["status"].upper()
-                say(f"{status:>10}  {row['tab']:<11} {row['name']}")
+                line = f"{status:>10}  {row['tab']:<11} {row['name']}"
+                progress.finish(id(job), line, failed=row["status"] not in (OK, INTERRUPTED))
     except BaseException:
         stop.set()
         for future in futures:
@@ -680,7 +697,9 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
             wait(futures, timeout=30)
         raise
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        progress.close()
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous_sigterm if previous_sigterm is not None else signal.SIG_DFL)
 
@@ -731,12 +750,16 @@ def write_summary(config: BookConfig, rows: list[dict], seconds: float, jobs: in
     return path
 
 
-def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None) -> list[dict]:
+def run_book(
+    config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None, shard=None, save_timings=False
+) -> list[dict]:
     """Bring ``_build/eval`` up to date for ``files`` x ``tabs``; return the summary rows.
 
     ``tabs`` picks frameworks of the book as configured: it does not change the
     default tab, so each notebook is exactly the one the whole book runs.
-    ``force`` re-executes even what the store holds. Prints a line per notebook,
+    ``force`` re-executes even what the store holds. ``shard`` (a
+    tabbook.schedule.Shard) keeps only that shard's notebooks; ``save_timings``
+    records the run's execution times in ``timings.json``. Prints a line per notebook,
     then the failure report; writes ``_build/eval/summary.json``. The HTML build
     calls it too, to run whatever is stale.
     """
@@ -748,7 +771,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         raise SourceError(
             config.config_path, None, f"unknown tab '{unknown[0]}'; configured tabs: {', '.join(config.tabs)}"
         )
-    jobs = jobs or config.jobs
+    jobs_given, jobs = jobs, jobs or config.jobs
     files = [Path(f) for f in files] if files else config.chapter_files()
     summary_path = config.build_dir / "eval" / "summary.json"
     previous = {(row["source"], row["tab"]): row.get("executed_seconds") or 0.0 for row in _previous_rows(summary_path)}
@@ -757,6 +780,11 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         print(text, file=out, flush=True)
 
     planned = plan(config, files, tabs)
+    timings = Timings.load(config.root)
+    if shard is not None:
+        total = len(planned)
+        planned = select_shard(planned, shard, timings, lambda job: bool(code_cells(job.nb)))
+        say(f"shard {shard}: {len(planned)} of {total} notebook(s)")
     stamps = Stamps(config.build_dir / "eval" / "stamps.json")
     stale = []
     for job in planned:
@@ -779,9 +807,13 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     interrupted = False
     if stale:
         # Longest first (by the last run's times; new ones count as long): the parallel run ends sooner.
+        expected = {
+            id(job): previous.get((job.source_rel, job.tab)) or timings.estimate(job.source_rel, job.tab)
+            for job in stale
+        }
         stale.sort(key=lambda job: -previous.get((job.source_rel, job.tab), float("inf")))
         try:
-            _execute_all(config, stale, jobs, say)
+            _execute_all(config, stale, jobs, say, expected, jobs_given, out)
         except KeyboardInterrupt:
             interrupted = True
     rows = []
@@ -806,6 +838,10 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     report = failure_report(rows)
     if report:
         say("\n" + report)
+    if save_timings:
+        recorded = timings.update(rows)
+        timings.save()
+        say(f"recorded {recorded} execution time(s) in {_source_rel(config, timings.path)}")
     counts = {
         "executed": sum(
             1 for r in rows if r["executed_seconds"] is not None and not r["cached"] and r["status"] != INTERRUPTED
@@ -841,10 +877,27 @@ def add_arguments(parser) -> None:
         "-j", "--jobs", type=_at_least_one, help="notebooks executed at once (default: [build] jobs in config.ini)"
     )
     parser.add_argument("--force", action="store_true", help="execute even the notebooks whose results are cached")
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="run only the K-th of N shards, balanced by the times in timings.json (for N machines)",
+    )
+    parser.add_argument(
+        "--save-timings", action="store_true", help="record the notebooks' execution times in timings.json"
+    )
 
 
 def run_command(args) -> int:
     config = load_config()
     tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()] if args.tabs else None
-    rows = run_book(config, files=args.files or None, tabs=tabs, jobs=args.jobs, force=args.force)
+    rows = run_book(
+        config,
+        files=args.files or None,
+        tabs=tabs,
+        jobs=args.jobs,
+        force=args.force,
+        shard=args.shard,
+        save_timings=args.save_timings,
+    )
     return 0 if all(row["status"] == OK for row in rows) else 1
