@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import threading
 import time
 from types import SimpleNamespace
 
+import nbformat
 import pytest
 from conftest import FIXTURES
 from nbformat.v4 import new_notebook
 
+from tabbook import execute
 from tabbook.config import load_config
 from tabbook.errors import SourceError
 from tabbook.schedule import (
@@ -286,3 +289,54 @@ def test_a_bad_gpus_key_is_an_error_with_its_line(tmp_path):
         load_config(tmp_path)
     assert info.value.line == text.splitlines().index("gpus = all") + 1
     assert "[build] gpus: 'all' is not a GPU index or UUID; use auto, none or a list such as 0, 1" in info.value.message
+
+
+# ----------------------------------------------------------------------------- GPUs in a real run
+
+
+SHOW_DEVICES = """# {title}
+
+```{{.python .input}}
+%%tab all
+import os
+print("devices", repr(os.environ.get("CUDA_VISIBLE_DEVICES")))
+```
+"""
+
+
+def test_kernels_get_their_own_gpu_and_cpu_only_notebooks_none(tmp_path, monkeypatch, capsys):
+    """A real run on the executor's fixture book with a fake device list."""
+    book = tmp_path / "book"
+    shutil.copytree(FIXTURES / "execute" / "book", book)
+    (book / "chapter" / "gpu.md").write_text(SHOW_DEVICES.format(title="GPU"))
+    (book / "chapter" / "cpu.md").write_text(SHOW_DEVICES.format(title="CPU"))
+    config_text = (book / "config.ini").read_text().replace("[build]\n", "[build]\ncpu_only = chapter/cpu.md\n")
+    (book / "config.ini").write_text(config_text)
+    monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.chdir(book)
+    monkeypatch.setattr(execute, "visible_gpus", lambda setting: ["0", "1"])
+
+    rows = execute.run_book(load_config(book), files=[book / "chapter" / "gpu.md", book / "chapter" / "cpu.md"])
+    assert all(row["status"] == "ok" and not row["cached"] for row in rows)
+    assert "executing 4 notebook(s), 2 at once on a GPU each (0, 1), 2 CPU-only alongside" in capsys.readouterr().out
+
+    def devices(tab, name):
+        nb = nbformat.read(book / "_build" / "eval" / tab / f"chapter/{name}.ipynb", as_version=4)
+        return nb.cells[1].outputs[0]["text"].strip()
+
+    assert {devices("pytorch", "gpu"), devices("jax", "gpu")} <= {"devices '0'", "devices '1'"}
+    assert devices("pytorch", "cpu") == devices("jax", "cpu") == "devices ''"
+
+
+def test_without_gpus_kernels_keep_the_users_environment(tmp_path, monkeypatch):
+    book = tmp_path / "book"
+    shutil.copytree(FIXTURES / "execute" / "book", book)
+    (book / "chapter" / "gpu.md").write_text(SHOW_DEVICES.format(title="GPU"))
+    monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.chdir(book)
+    monkeypatch.setattr(execute, "visible_gpus", lambda setting: [])
+    execute.run_book(load_config(book), files=[book / "chapter" / "gpu.md"], tabs=["jax"])
+    nb = nbformat.read(book / "_build" / "eval" / "jax" / "chapter/gpu.ipynb", as_version=4)
+    assert nb.cells[1].outputs[0]["text"].strip() == "devices None"
