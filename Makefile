@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html clean
+.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html bench-d2lbook clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -48,14 +48,20 @@ lint: setup
 # the tests that read its executed notebooks.
 test: setup lint test-tool test-d2l test-chapter
 
+# PYTEST_FLAGS="-m 'not browser and not slow'" gives the fast subset (about a minute).
 test-tool: setup
-	$(PY) -m pytest tests --ignore=tests/d2l --ignore=tests/chapter
+	$(PY) -m pytest tests --ignore=tests/d2l --ignore=tests/chapter $(PYTEST_FLAGS)
 
+# Each framework's d2l tests in its own environment; each saves its activation values,
+# then one step compares all frameworks' values (fresh from this run) and fails on any disagreement.
+ACTIVATIONS := _build/d2l-activations
 test-d2l: setup
-	@set -e; for tab in $(TABS); do \
+	@set -e; rm -rf $(ACTIVATIONS); for tab in $(TABS); do \
 	  echo "== d2l tests in the $$tab environment"; \
-	  D2L_FRAMEWORK=$$tab $$(python3 -m tabbook.envs --print-dir $$tab)/bin/python -m pytest tests/d2l; \
-	done
+	  D2L_FRAMEWORK=$$tab D2L_ACTIVATIONS_DIR=$(ACTIVATIONS) $$(python3 -m tabbook.envs --print-dir $$tab)/bin/python -m pytest tests/d2l $(PYTEST_FLAGS); \
+	done; \
+	echo "== the frameworks agree"; \
+	$$(python3 -m tabbook.envs --print-dir $(firstword $(TABS)))/bin/python tests/d2l/activations_agree.py $(ACTIVATIONS) $(TABS)
 
 test-chapter: run
 	$(PY) -m pytest tests/chapter
@@ -75,6 +81,10 @@ bench-run: setup lib
 # Rendering the whole book from the executed notebooks, nothing executed.
 bench-html: setup lib
 	$(PY) -m tabbook html --no-run
+
+# Our converter against d2lbook 1.0.3's splitting, on the d2l.ai excerpt, in one run.
+bench-d2lbook: setup
+	$(PY) bench/convert_vs_d2lbook.py
 
 clean:
 	rm -rf _build

@@ -20,6 +20,7 @@ import pytest
 from tabbook.render import CHROMIUM, CHROMIUM_ARGS, build_html, page_urls, serve_directory, take_screenshots
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -297,9 +297,15 @@ def test_a_bad_gpus_key_is_an_error_with_its_line(tmp_path):
 SHOW_DEVICES = """# {title}
 
 ```{{.python .input}}
-%%tab all
+%%tab pytorch
 import os
-print("devices", repr(os.environ.get("CUDA_VISIBLE_DEVICES")))
+print("devices", repr(os.environ.get("CUDA_VISIBLE_DEVICES")))  # {title} pytorch
+```
+
+```{{.python .input}}
+%%tab jax
+import os
+print("devices", repr(os.environ.get("CUDA_VISIBLE_DEVICES")))  # {title} jax
 ```
 """
 

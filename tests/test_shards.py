@@ -1,6 +1,7 @@
 """Execution at scale, simulated on one machine: ``tabbook run --shard K/N`` on N
 "runners" (separate checkouts, each with its own store), the stores merged into
-one, and the book built from the merged store without executing anything.
+one with ``tabbook cache import``, and the book built from the merged store
+without executing anything.
 
 Uses the executor's fixture book (tests/fixtures/execute/book), whose two tabs
 run in the tool environment's ``python3`` kernel: no framework needed.
@@ -62,15 +63,6 @@ def executed(rows: dict) -> set:
     return {name for name, row in rows.items() if not row["cached"] and row["executed_seconds"] is not None}
 
 
-def merge_stores(target: Path, sources: list[Path]) -> None:
-    """Merge runners' stores into ``target``: the entries are content-addressed files, so
-    copying them side by side is a merge that cannot conflict."""
-    (target / "eval").mkdir(parents=True, exist_ok=True)
-    for source in sources:
-        for entry in (source / "eval").glob("*.ipynb"):
-            shutil.copy2(entry, target / "eval" / entry.name)
-
-
 def _without_timings(data: bytes) -> bytes:
     """An executed notebook without what differs between two executions of it: its run time."""
     nb = json.loads(data)
@@ -119,9 +111,12 @@ def test_three_shards_merged_build_the_same_site_as_one_machine(tmp_path):
     assert set().union(*per_shard) == CODE_NOTEBOOKS
     assert all(per_shard)  # 4 notebooks over 3 shards: none of them is idle
 
-    # The merge job: merge the three stores, execute nothing, build.
+    # The merge job: merge the three stores (`tabbook cache import`), execute nothing, build.
     merged = checkout(tmp_path, "merged")
-    merge_stores(tmp_path / "cache-merged", [tmp_path / f"cache{k}" for k in (1, 2, 3)])
+    stores = [tmp_path / f"cache{k}" / "eval" for k in (1, 2, 3)]
+    out = ok(tabbook(merged, tmp_path / "cache-merged", "cache", "import", *stores))
+    added = [int(line.split(": ")[1].split()[0]) for line in out.splitlines() if line.startswith(str(tmp_path))]
+    assert added == [len(names) for names in per_shard]  # each store brings its shard's notebooks
     out = ok(tabbook(merged, tmp_path / "cache-merged", "run"))
     assert "executing" not in out
     rows = summary(merged)
