@@ -41,6 +41,8 @@ _SCHEMA = {
         "resources",
         "eval_notebook",
         "max_output_mb",
+        "gpus",
+        "cpu_only",
     },
     "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
     "pdf": {"bibfile"},
@@ -146,6 +148,8 @@ class BookConfig:
     warnings: tuple[str, ...] = ()
     publish: Publish = Publish()
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
+    gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
+    cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
 
     @property
     def default_tab(self) -> str:
@@ -343,6 +347,13 @@ def load_config(root: Path | None = None) -> BookConfig:
         key = "build_dir" if get("build", "build_dir") is not None else "output_dir"
         fail("build", key, f"[build] {key} is empty; name the folder for built files, e.g. {key} = _build")
 
+    from tabbook.schedule import parse_gpus_setting
+
+    try:
+        gpus = parse_gpus_setting(get("build", "gpus", "auto"))
+    except ValueError as exc:
+        fail("build", "gpus", f"[build] gpus: {exc}")
+
     lib_files = {}
     envs = {}
     for section, values in sections.items():
@@ -408,6 +419,8 @@ def load_config(root: Path | None = None) -> BookConfig:
         warnings=warnings,
         publish=_publish(sections.get("publish", {}), fail),
         max_output_mb=_max_output_mb(get("build", "max_output_mb"), fail),
+        gpus=gpus,
+        cpu_only=_words(get("build", "cpu_only", "")),
     )
 
 

@@ -47,7 +47,7 @@ import sys
 import threading
 import time
 import zlib
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,8 @@ from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
 from tabbook.notebooks import attach_outputs
 from tabbook.outputs import cut_outputs
+from tabbook.progress import Progress
+from tabbook.schedule import Lanes, Timings, is_cpu_only, parse_shard, select_shard, visible_gpus
 from tabbook.store import STORE_ONLY, Store, code_cells, code_of, key_of, store_dir
 
 # The distribution whose version the summary reports for each tab; the first installed one wins.
@@ -665,32 +667,53 @@ def _use_stored(config: BookConfig, job: Job, stored) -> None:
     job.row = _row(job, config, OK, True, 0.0, stored.metadata["tabbook_execution"])
 
 
-def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, store: Store, force: bool) -> None:
-    """Execute ``stale`` with up to ``jobs`` kernels at once; Ctrl-C interrupts and shuts them down.
+def _execute_all(
+    config: BookConfig,
+    stale: list[Job],
+    jobs: int,
+    say,
+    store: Store,
+    force: bool,
+    expected: dict,
+    jobs_given: int | None = None,
+    out=None,
+) -> None:
+    """Execute ``stale`` with up to ``jobs`` kernels at once (or one per GPU, see tabbook.schedule);
+    Ctrl-C interrupts and shuts them down. ``expected``: each job's expected seconds, for the time left.
 
     Each notebook is executed under its key's lock in the store: a concurrent
     run of the same book waits for it and then uses its result. A second
     Ctrl-C (or SIGTERM after one) kills the kernels at once.
     """
-    workers = max(1, min(jobs, len(stale)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    devices = visible_gpus(config.gpus)
+    needs_gpu = {id(job): bool(devices) and not is_cpu_only(job.nb, job.source_rel, config.cpu_only) for job in stale}
+    lanes = Lanes(devices, list(needs_gpu.values()), jobs, jobs_given)
+    threads = max(1, (os.cpu_count() or 1) // lanes.workers)
     env = kernel_env(config, threads)
     stop = threading.Event()
     kernels: dict[int, object] = {}
-    say(f"executing {len(stale)} notebook(s), {workers} at once, {threads} thread(s) each")
+    say(f"executing {len(stale)} notebook(s), {lanes.describe()}, {threads} thread(s) each")
+    lane_of = {id(job): lanes.uses_gpu(needs_gpu[id(job)]) for job in stale}
+    progress = Progress(
+        out or sys.stdout,
+        {id(job): (f"{job.tab} {job.name}", expected[id(job)], lane_of[id(job)]) for job in stale},
+        {True: lanes.gpu_workers, False: lanes.cpu_workers},
+    )
 
     def execute(job: Job) -> Outcome:
-        return execute_notebook(
-            job.nb,
-            config.envs[job.tab].kernel,
-            cwd=job.source.parent.resolve(),
-            env=env,
-            timeout=config.cell_timeout,
-            tab=job.tab,
-            log_path=job.log,
-            stop=stop,
-            on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
-        )
+        progress.start(id(job), f"{'started':>10}  {job.tab:<11} {job.name}")
+        with lanes.device(needs_gpu[id(job)]) as device_env:
+            return execute_notebook(
+                job.nb,
+                config.envs[job.tab].kernel,
+                cwd=job.source.parent.resolve(),
+                env={**env, **device_env},
+                timeout=config.cell_timeout,
+                tab=job.tab,
+                log_path=job.log,
+                stop=stop,
+                on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
+            )
 
     def work(job: Job) -> Job:
         def waiting():
@@ -712,8 +735,8 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, store: St
             job.row = _row(job, config, WRITE_ERROR, False, 0.0, {}, outcome.failure)
         return job
 
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tabbook-run")
-    futures = [pool.submit(work, job) for job in stale]
+    pools = lanes.executors()
+    futures = [pools[lane_of[id(job)]].submit(work, job) for job in stale]
     # SIGTERM (a CI timeout, `kill`) stops the run like Ctrl-C, so the kernels are shut down too.
     on_main_thread = threading.current_thread() is threading.main_thread()
     if on_main_thread:
@@ -723,12 +746,14 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, store: St
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                row = future.result().row
+                job = future.result()
+                row = job.row
                 if row["cached"]:
                     status = "cached"
                 else:
                     status = f"{row['seconds']:.1f} s" if row["status"] == OK else row["status"].upper()
-                say(f"{status:>10}  {row['tab']:<11} {row['name']}")
+                line = f"{status:>10}  {row['tab']:<11} {row['name']}"
+                progress.finish(id(job), line, failed=row["status"] not in (OK, INTERRUPTED))
     except BaseException:
         stop.set()
         for future in futures:
@@ -744,7 +769,9 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, store: St
             wait(futures, timeout=5)
         raise
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        progress.close()
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous_sigterm if previous_sigterm is not None else signal.SIG_DFL)
 
@@ -809,12 +836,16 @@ def write_summary(config: BookConfig, rows: list[dict], seconds: float, jobs: in
     return path
 
 
-def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None) -> list[dict]:
+def run_book(
+    config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None, shard=None, save_timings=False
+) -> list[dict]:
     """Bring ``_build/eval`` up to date for ``files`` x ``tabs``; return the summary rows.
 
     ``tabs`` picks frameworks of the book as configured: it does not change the
     default tab, so each notebook is exactly the one the whole book runs.
-    ``force`` re-executes even what the store holds. Prints a line per notebook,
+    ``force`` re-executes even what the store holds. ``shard`` (a
+    tabbook.schedule.Shard) keeps only that shard's notebooks; ``save_timings``
+    records the run's execution times in ``timings.json``. Prints a line per notebook,
     then the failure report; writes ``_build/eval/summary.json``. The HTML build
     calls it too, to run whatever is stale.
     """
@@ -826,7 +857,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         raise SourceError(
             config.config_path, None, f"unknown tab '{unknown[0]}'; configured tabs: {', '.join(config.tabs)}"
         )
-    jobs = jobs or config.jobs
+    jobs_given, jobs = jobs, jobs or config.jobs
     files = [Path(f) for f in files] if files else config.chapter_files()
     summary_path = config.build_dir / "eval" / "summary.json"
     previous = {(row["source"], row["tab"]): row.get("executed_seconds") or 0.0 for row in _previous_rows(summary_path)}
@@ -836,6 +867,11 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
 
     store = Store(say=say)
     planned = plan(config, files, tabs)
+    timings = Timings.load(config.root)
+    if shard is not None:
+        total = len(planned)
+        planned = select_shard(planned, shard, timings, lambda job: bool(code_cells(job.nb)))
+        say(f"shard {shard}: {len(planned)} of {total} notebook(s)")
     stamps = Stamps(config.build_dir / "eval" / "stamps.json")
     stale = []
     for job in planned:
@@ -856,9 +892,13 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     interrupted = False
     if stale:
         # Longest first (by the last run's times; new ones count as long): the parallel run ends sooner.
+        expected = {
+            id(job): previous.get((job.source_rel, job.tab)) or timings.estimate(job.source_rel, job.tab)
+            for job in stale
+        }
         stale.sort(key=lambda job: -previous.get((job.source_rel, job.tab), float("inf")))
         try:
-            _execute_all(config, stale, jobs, say, store, force)
+            _execute_all(config, stale, jobs, say, store, force, expected, jobs_given, out)
         except KeyboardInterrupt:
             interrupted = True
     rows = []
@@ -889,6 +929,10 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     report = failure_report(rows)
     if report:
         say("\n" + report)
+    if save_timings:
+        recorded = timings.update(rows)
+        timings.save()
+        say(f"recorded {recorded} execution time(s) in {_source_rel(config, timings.path)}")
     counts = {
         "executed": sum(
             1
@@ -928,10 +972,27 @@ def add_arguments(parser) -> None:
         "-j", "--jobs", type=_at_least_one, help="notebooks executed at once (default: [build] jobs in config.ini)"
     )
     parser.add_argument("--force", action="store_true", help="execute even the notebooks whose results are cached")
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="run only the K-th of N shards, balanced by the times in timings.json (for N machines)",
+    )
+    parser.add_argument(
+        "--save-timings", action="store_true", help="record the notebooks' execution times in timings.json"
+    )
 
 
 def run_command(args) -> int:
     config = load_config()
     tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()] if args.tabs else None
-    rows = run_book(config, files=args.files or None, tabs=tabs, jobs=args.jobs, force=args.force)
+    rows = run_book(
+        config,
+        files=args.files or None,
+        tabs=tabs,
+        jobs=args.jobs,
+        force=args.force,
+        shard=args.shard,
+        save_timings=args.save_timings,
+    )
     return 0 if all(row["status"] == OK for row in rows) else 1
