@@ -71,9 +71,9 @@
     if (event.key === STORE && TABS.indexOf(event.newValue) >= 0) selectTab(event.newValue);
   });
 
-  /* ---- scrolled boxes (wide code, equations, tables) take keyboard focus, so they can be scrolled ---- */
+  /* ---- scrolled boxes (wide code, equations, tables, paragraphs with a wide formula) take keyboard focus, so they can be scrolled ---- */
   function markScrollables() {
-    toArray(document.querySelectorAll("pre, .eqn, .output.html")).forEach(function (box) {
+    toArray(document.querySelectorAll("pre, .eqn, .output.html, article p")).forEach(function (box) {
       var wide = box.scrollWidth > box.clientWidth + 1;
       if (wide && !box.hasAttribute("tabindex")) box.tabIndex = 0;
       else if (!wide && box.tabIndex === 0 && !box.matches("a, button, input")) box.removeAttribute("tabindex");
@@ -169,8 +169,8 @@
     var line = parseFloat(getComputedStyle(root).scrollPaddingTop) || 0;
     var current = -1;
     headings.forEach(function (h, i) { if (h && h.getBoundingClientRect().top <= line + 8) current = i; });
-    // at the very bottom, the last section is the one being read
-    if (window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 2) current = headings.length - 1;
+    // scrolled to the very bottom, the last section is the one being read
+    if (window.scrollY > 0 && window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 2) current = headings.length - 1;
     tocLinks.forEach(function (a, i) { if (i === current) a.setAttribute("aria-current", "true"); else a.removeAttribute("aria-current"); });
   }
   if (tocLinks.length && "IntersectionObserver" in window) {
