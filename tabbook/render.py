@@ -637,12 +637,13 @@ def _strip_tags(fragment: str) -> str:
 
 
 _OUTPUTS = re.compile(r"<!--outputs-->.*?<!--/outputs-->", re.S)
+_TABBAR = re.compile(r'<div class="tabbar".*?</div>', re.S)
 
 
 def search_entries(page: Page, content: str, title: str) -> list[dict]:
-    """The page cut at its headings: one search entry per section, as plain text (outputs left out)."""
+    """The page cut at its headings: one search entry per section, as plain text (outputs and tab names left out)."""
     entries = []
-    pieces = _SECTION_SPLIT.split(_OUTPUTS.sub(" ", content))
+    pieces = _SECTION_SPLIT.split(_TABBAR.sub(" ", _OUTPUTS.sub(" ", content)))
     # pieces: text, (level, id, heading, text)*
     title = " ".join(filter(None, [page.number_text, _strip_tags(title)]))
     entries.append({"u": page.url, "t": title, "x": " ".join(_strip_tags(pieces[0]).split())})

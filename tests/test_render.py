@@ -185,6 +185,7 @@ def test_search_index_covers_the_book(built):
     assert ("chapter_demo/first.html#subsec_activation", "1.1.1 Activation Functions") in [(e["u"], e["t"]) for e in entries]
     assert any("hello from" in e["x"] for e in entries)  # code is searchable
     assert not any("line 19" in e["x"] for e in entries)  # outputs are not
+    assert not any("PyTorchMXNet" in e["x"] or "PyTorch MXNet" in e["x"] for e in entries)  # nor the tab bars
     # one entry per place: a page's own heading is not a second, title-only hit
     assert len({e["u"] for e in entries}) == len(entries)
 
