@@ -49,14 +49,20 @@ lint: setup
 # the tests that read its executed notebooks.
 test: setup lint test-tool test-d2l test-chapter
 
+# PYTEST_FLAGS="-m 'not browser and not slow'" gives the fast subset (about a minute).
 test-tool: setup
-	$(PY) -m pytest tests --ignore=tests/d2l --ignore=tests/chapter
+	$(PY) -m pytest tests --ignore=tests/d2l --ignore=tests/chapter $(PYTEST_FLAGS)
 
+# Each framework's d2l tests in its own environment; each saves its activation values,
+# then one step compares all frameworks' values (fresh from this run) and fails on any disagreement.
+ACTIVATIONS := _build/d2l-activations
 test-d2l: setup
-	@set -e; for tab in $(TABS); do \
+	@set -e; rm -rf $(ACTIVATIONS); for tab in $(TABS); do \
 	  echo "== d2l tests in the $$tab environment"; \
-	  D2L_FRAMEWORK=$$tab $$(python3 -m tabbook.envs --print-dir $$tab)/bin/python -m pytest tests/d2l; \
-	done
+	  D2L_FRAMEWORK=$$tab D2L_ACTIVATIONS_DIR=$(ACTIVATIONS) $$(python3 -m tabbook.envs --print-dir $$tab)/bin/python -m pytest tests/d2l $(PYTEST_FLAGS); \
+	done; \
+	echo "== the frameworks agree"; \
+	$$(python3 -m tabbook.envs --print-dir $(firstword $(TABS)))/bin/python tests/d2l/activations_agree.py $(ACTIVATIONS) $(TABS)
 
 test-chapter: run
 	$(PY) -m pytest tests/chapter

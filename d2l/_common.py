@@ -442,8 +442,33 @@ class _PlainProgress:
         print(file=sys.stderr, flush=True)
 
 
-def _download_url(url, path):
-    """Fetch ``url`` into ``path`` atomically: a half download never has the final name."""
+def _received(path):
+    """What a download that failed its check actually holds, in words (proxies answer with pages)."""
+    with open(path, 'rb') as f:
+        head = f.read(512)
+    size = os.path.getsize(path)
+    text = head.lstrip().lower()
+    if not head:
+        return "an empty file"
+    if text.startswith((b'<!doctype html', b'<html', b'<head', b'<body')) or b'<html' in text:
+        return f"an HTML page ({size} bytes)"
+    if text.startswith((b'<?xml', b'<error')):
+        return f"an XML document ({size} bytes), likely an error message"
+    if head[:2] == b'\x1f\x8b':
+        return f"gzip data ({size} bytes) that is not the expected file"
+    return f"{size} bytes of other data"
+
+
+class _BadDownload(Exception):
+    """A download whose content failed its check (it was deleted): what was received."""
+
+
+def _download_url(url, path, check=None):
+    """Fetch ``url`` into ``path`` atomically: a half or wrong download never has the final name.
+
+    ``check(tmp_path)`` returns True when the content is right; otherwise the
+    file is deleted and _BadDownload says what was received instead.
+    """
     folder = os.path.dirname(path) or '.'
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.part{os.getpid()}"
@@ -457,10 +482,22 @@ def _download_url(url, path):
                     bar.update(len(chunk))
             finally:
                 bar.close()
+        if check is not None and not check(tmp):
+            raise _BadDownload(_received(tmp))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _sha1_is(expected):
+    def check(path):
+        sha1 = hashlib.sha1()
+        with open(path, 'rb') as f:
+            while data := f.read(1048576):
+                sha1.update(data)
+        return sha1.hexdigest() == expected
+    return check
 
 
 def download(url, folder='../data', sha1_hash=None):
@@ -478,7 +515,13 @@ def download(url, folder='../data', sha1_hash=None):
         if sha1.hexdigest() == sha1_hash:
             return fname
     print(f'Downloading {fname} from {url}...')
-    _download_url(url, fname)
+    try:
+        _download_url(url, fname, _sha1_is(sha1_hash) if sha1_hash else None)
+    except _BadDownload as e:
+        raise DataFileError(
+            f"{url}: received {e}, not the expected file (its SHA-1 differs); nothing was kept. "
+            "A proxy or captive portal may be answering instead of the server: check the network "
+            f"and run again, or put the right file at {fname}.") from None
     return fname
 
 
@@ -574,16 +617,35 @@ def read_idx(path, name):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
+def _official(name):
+    """A download check: the file's (decompressed) content is the official release's."""
+    def check(path):
+        try:
+            with open(path, 'rb') as f:
+                raw = f.read()
+            raw = gzip.decompress(raw) if raw[:2] == b'\x1f\x8b' else raw
+        except (OSError, EOFError, zlib.error):
+            return False
+        return hashlib.sha256(raw).hexdigest() == FASHION_MNIST_FILES[name][0]
+    return check
+
+
 def fashion_mnist_paths(root='../data'):
-    """Paths of the four files: found locally, else downloaded into ``root``/fashion-mnist."""
+    """Paths of the four files: found locally, else downloaded into ``root``/fashion-mnist.
+
+    A download is checked against the official SHA256 before it gets its name;
+    wrong ones are deleted and reported together."""
     dirs = fashion_mnist_dirs(root)
-    paths = {}
+    paths, bad = {}, []
     for name in FASHION_MNIST_FILES:
         path = _find_file(name, dirs)
         if path is None:
             path = os.path.join(root, 'fashion-mnist', name + '.gz')
             try:
-                _download_url(FASHION_MNIST_URL + name + '.gz', path)
+                _download_url(FASHION_MNIST_URL + name + '.gz', path, _official(name))
+            except _BadDownload as e:
+                bad.append(f"{name}.gz: received {e}")
+                continue
             except (OSError, urllib.error.URLError) as e:
                 searched = '\n  '.join(dirs)
                 raise DataFileError(
@@ -593,6 +655,13 @@ def fashion_mnist_paths(root='../data'):
                     f"directories, or in a directory named by the environment variable D2L_DATA:\n  "
                     f"{searched}") from None
         paths[name] = os.path.abspath(path)
+    if bad:
+        listing = '\n  '.join(bad)
+        raise DataFileError(
+            f"Downloading Fashion-MNIST from {FASHION_MNIST_URL} gave wrong files (deleted, nothing kept):\n  "
+            f"{listing}\nA proxy or captive portal may be answering instead of the server: check the "
+            f"network and run again, or put the four files ({', '.join(FASHION_MNIST_FILES)}, gzip-compressed "
+            f"or not) in {os.path.join(root, 'fashion-mnist')} or in a directory named by D2L_DATA.")
     return paths
 
 

@@ -2,24 +2,31 @@
 
 The root page (``[build] index``) lists chapters in ```` ```toc ```` fences, a
 chapter's index lists its sections, and so on (DIALECT section 9); that order
-gives every page, heading, figure, labelled table and labelled equation its
-number (chapter 1, section 1.2, figure 1.2.1, equation (1.2.3)). The root page
-itself is not numbered. Pages are read through ``tabbook.parse.read_document``.
+gives every page, heading, figure, captioned or labelled table and labelled
+equation its number (chapter 1, section 1.2, figure 1.2.1, equation (1.2.3)).
+Only pages under a ``:numbered:`` toc (and their descendants) are numbered, as
+in the d2l.ai books, whose preface and references are not. The items come from
+``tabbook.parse`` (``Document.items``); each gets a :class:`Target`, found
+again by the item itself (``Page.target_of``), never by matching text or lines.
 
 The errors of DIALECT section 10 "across the book" are found here: a reference
 to an undefined label, a label defined in two places, an unknown citation key,
-a missing figure file. ``python -m tabbook check`` runs just these checks.
+a missing figure file, an image outside the book. Every problem of the book is
+collected (``Book.errors``, with each file's own), so that ``python -m tabbook
+check`` reports them all in one run.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tabbook.errors import SourceError
-from tabbook.markdown import CITE_ROLES, Figure, Heading, Table
+from tabbook.errors import SourceError, SourceErrors
+from tabbook.markdown import CITE_ROLES
+from tabbook.parse import Equation, Figure, Heading, Table
 
 # Headings are numbered down to this many levels below the page's own number.
 _NUMBERED_HEADING_DEPTH = 2
@@ -45,6 +52,23 @@ class Target:
     def where(self) -> str:
         return f"{self.page.rel}:{self.line}"
 
+    def name(self, bare_equation: bool = False) -> str:
+        """How a reference shows it: "Section 1.2", "Figure 1.2.1", "(1.2.3)" (``:eqref:``)."""
+        if self.kind == "equation":
+            return f"({self.number_text})" if bare_equation else f"Equation ({self.number_text})"
+        if not self.number:
+            return self.title
+        if self.kind == "section":
+            return f"{'Chapter' if len(self.number) == 1 else 'Section'} {self.number_text}"
+        return f"{self.kind.capitalize()} {self.number_text}"
+
+    def link(self, from_url: str | None = None) -> str:
+        """Its URL relative to the page at ``from_url`` ("" for the site root); the page itself for its title."""
+        url = self.page.url
+        if from_url is not None:
+            url = posixpath.relpath(url, posixpath.dirname(from_url) or ".")
+        return url if self is self.page.targets[0] else f"{url}#{self.anchor}"
+
 
 @dataclass
 class Page:
@@ -59,6 +83,7 @@ class Page:
     title: str = ""  # Markdown of the first heading
     children: list[Page] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)  # in source order
+    target_of: dict = field(default_factory=dict)  # item of the Document -> its Target
 
     @property
     def url(self) -> str:
@@ -68,37 +93,9 @@ class Page:
     def number_text(self) -> str:
         return ".".join(str(n) for n in self.number)
 
-    def find(self, kind: str, item, first_line: int | None = None, last_line: int | None = None) -> Target:
-        """The target of a heading/figure/table of this page, as seen again in a notebook cell.
-
-        Matched by label, else by source line; a cell whose lines moved (text
-        rewritten by the converter) still finds its item by content within the cell.
-        """
-        candidates = [t for t in self.targets if t.kind == kind]
-        label = getattr(item, "label", None)
-        if label:
-            for target in candidates:
-                if target.label == label:
-                    return target
-        title = _title_of(item).strip()
-        for target in candidates:
-            if target.line == item.line:
-                return target
-        if first_line is not None:
-            near = [t for t in candidates if first_line <= t.line <= (last_line or t.line) and t.title == title]
-            if len(near) == 1:
-                return near[0]
-        raise SourceError(self.rel, item.line, f"this {kind} is not in the book's structure: the executed notebook is out of date with its source; run `python -m tabbook run`")
-
-
-def _title_of(item) -> str:
-    if isinstance(item, Heading):
-        return item.title
-    if isinstance(item, Figure):
-        return item.caption
-    if isinstance(item, Table):
-        return item.caption or ""
-    return ""
+    def target(self, item) -> Target:
+        """The numbered target of one of this page's items (a Heading, Figure, Table or Equation)."""
+        return self.target_of[item]
 
 
 @dataclass
@@ -108,17 +105,26 @@ class Book:
     labels: dict[str, Target]
     bibliography: object  # pybtex BibliographyData
     orphans: list[Path]  # chapter files no toc lists
+    errors: list[SourceError] = field(default_factory=list)  # every problem, sorted by file and line
+    warnings: list[str] = field(default_factory=list)
+    _by_source: dict | None = None
+
+    def raise_errors(self) -> None:
+        """Stop with every error of the book, if there is any."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise SourceErrors(self.errors)
 
     @property
     def root_page(self) -> Page:
         return self.pages[0]
 
     def page_of(self, source: Path) -> Page:
-        source = Path(source).resolve()
-        for page in self.pages:
-            if page.source.resolve() == source:
-                return page
-        raise KeyError(source)
+        """The page built from ``source`` (KeyError when no page is)."""
+        if self._by_source is None:
+            self._by_source = {page.source.resolve(): page for page in self.pages}
+        return self._by_source[Path(source).resolve()]
 
 
 def slug(text: str) -> str:
@@ -131,90 +137,129 @@ def slug(text: str) -> str:
 def load_book(config) -> Book:
     """Read every page in toc order, number it, and check the whole book.
 
-    Reading order comes from ``tabbook.parse.toc_order``; each page's number
-    from its place in its parent's toc fences (the root page has none)."""
-    from tabbook.parse import toc_order
+    Reading order comes from the ```toc``` fences, from the index page down;
+    each page's number from its place in its parent's numbered tocs. Every
+    problem found is collected in ``Book.errors`` (call
+    :meth:`Book.raise_errors` to stop on them); only a missing index page or
+    bibliography stops at once.
+    """
+    from tabbook.parse import read_document
 
     root = config.root.resolve()
-    documents: dict[Path, object] = {}
-    order = toc_order(config, documents)
     index = (root / f"{config.index}.md").resolve()
     if not index.is_file():
         raise SourceError(config.config_path, None, f"the book's index page {config.index}.md does not exist")
-    listed_at: dict[Path, tuple[Path, int]] = {}
-    for path in order:
-        rel = path.relative_to(root).as_posix()
-        if path not in documents:  # a file no toc lists: toc_order did not need to read it
-            continue
-        for entry, line in documents[path].toc:
-            child = (path.parent / f"{entry}.md").resolve()
-            if not child.is_relative_to(root):
-                raise SourceError(rel, line, f"toc entry '{entry}' is outside the book")
-            if child in listed_at or child == index:
-                other, other_line = listed_at.get(child, (None, None))
-                first = f"{other.relative_to(root)}:{other_line}" if other else "the root page"
-                raise SourceError(rel, line, f"toc entry '{entry}' is already listed at {first}")
-            listed_at[child] = (path, line)
+    errors: list[SourceError] = []
+    warnings: list[str] = []
+    documents: dict[Path, object] = {}
+
+    def document(path: Path):
+        """The file's Document (None when it cannot be read), its problems named relative to the book."""
+        if path not in documents:
+            rel = path.relative_to(root).as_posix()
+            found: list[SourceError] = []
+            try:
+                documents[path] = read_document(config, path, collect=True)
+            except SourceErrors as exc:
+                found, documents[path] = exc.errors, None
+            except SourceError as exc:  # the file cannot be read at all: its page is left out
+                found, documents[path] = [exc], None
+            else:
+                found = documents[path].errors
+                warnings.extend(warning.replace(str(path), rel, 1) for warning in documents[path].warnings)
+            for error in found:
+                error.path = rel
+            errors.extend(found)
+        return documents[path]
 
     pages: list[Page] = []
+    listed_at: dict[Path, tuple[str, int]] = {index: ("the root page", 0)}
 
-    def visit(path: Path, number, parent):
+    def visit(path: Path, number: tuple[int, ...], numbered: bool, parent):
         rel = path.relative_to(root).as_posix()
-        page = Page(path, rel, rel[: -len(".md")], number, parent, document=documents[path])
+        page = Page(path, rel, rel[: -len(".md")], number, parent, document=document(path))
         pages.append(page)
-        for count, (entry, _line) in enumerate(page.document.toc, 1):
-            child = visit((path.parent / f"{entry}.md").resolve(), (*number, count), page)
-            page.children.append(child)
+        count = 0
+        for toc in page.document.tocs:
+            toc_numbered = numbered or toc.numbered
+            for entry, line in toc.entries:
+                child = (path.parent / f"{entry}.md").resolve()
+                if not child.is_relative_to(root):
+                    errors.append(SourceError(rel, line, f"toc entry '{entry}' is outside the book"))
+                    continue
+                if child in listed_at:
+                    where, where_line = listed_at[child]
+                    first = f"{where}:{where_line}" if where_line else where
+                    errors.append(SourceError(rel, line, f"toc entry '{entry}' is already listed at {first}"))
+                    continue
+                listed_at[child] = (rel, line)
+                if not child.is_file():
+                    errors.append(SourceError(rel, line, f"toc entry '{entry}': no file {child.relative_to(root)}"))
+                    continue
+                if document(child) is None:
+                    continue
+                if toc_numbered:
+                    count += 1
+                page.children.append(visit(child, (*number, count) if toc_numbered else (), toc_numbered, page))
         return page
 
-    visit(index, (), None)
+    if document(index) is None:
+        raise SourceErrors(errors) if len(errors) > 1 else errors[0]
+    visit(index, (), False, None)
     labels: dict[str, Target] = {}
     for page in pages:
-        _structure(page, labels)
+        _structure(page, labels, errors)
     bibliography = load_bibliography(config.bibfile)
     for page in pages:
-        _check_page(page, labels, bibliography, root)
+        _check_page(page, labels, bibliography, root, errors)
     listed = {page.source for page in pages}
-    orphans = [path for path in order if path not in listed]
-    return Book(config, pages, labels, bibliography, orphans)
+    orphans = [path.resolve() for path in config.chapter_files() if path.resolve() not in listed]
+    errors.sort(key=lambda error: (error.path, error.line or 0))
+    return Book(config, pages, labels, bibliography, orphans, errors, warnings)
 
 
-def _structure(page: Page, labels: dict[str, Target]) -> None:
-    """Number the page's headings, figures, labelled tables and equations; record its labels."""
+def _structure(page: Page, labels: dict[str, Target], errors: list) -> None:
+    """Number the page's headings, figures, tables and equations; record its labels."""
     document = page.document
     page.title = document.title or page.source.stem
-    items = [("section", h.line, h.label, h.title) for h in document.headings]
-    items += [("figure", f.line, f.label, f.caption) for f in document.figures]
-    items += [(lab.kind, lab.line, lab.name, lab.title or "") for lab in document.labels.values() if lab.kind in ("table", "equation")]
-    items.sort(key=lambda item: item[1])
     counters = {"figure": 0, "table": 0, "equation": 0}
     heading_counters = [0] * _NUMBERED_HEADING_DEPTH
-    headings = iter(document.headings)
-    first_heading = next(headings, None)
-    for kind, line, label, title in items:
-        title = (title or "").strip()
-        if kind == "section":
-            heading = next(h for h in document.headings if h.line == line)
+    first_heading = True
+    for item in document.items:
+        if isinstance(item, Heading):
+            kind, label, title = "section", item.label, item.title
             number: tuple[int, ...] = ()
-            if heading is first_heading:
-                number = page.number
+            if first_heading:
+                number, first_heading = page.number, False
             else:
-                depth = max(heading.level - 1, 1)
+                depth = max(item.level - 1, 1)
                 if page.number and depth <= _NUMBERED_HEADING_DEPTH:
                     heading_counters[depth - 1] += 1
                     heading_counters[depth:] = [0] * (_NUMBERED_HEADING_DEPTH - depth)
                     number = (*page.number, *heading_counters[:depth])
             anchor = label or slug(title)
         else:
+            if isinstance(item, Figure):
+                kind, label, title = "figure", item.label, item.caption
+            elif isinstance(item, Table):
+                if not (item.label or item.caption):
+                    continue  # a plain table: no number, no caption
+                kind, label, title = "table", item.label, item.caption or ""
+            elif isinstance(item, Equation):
+                kind, label, title = "equation", item.label, ""
+            else:
+                continue
             counters[kind] += 1
             number = (*page.number, counters[kind])
             anchor = label or f"{kind}-{counters[kind]}"
-        target = Target(label, kind, number, page, anchor, line, title)
+        target = Target(label, kind, number, page, anchor, item.line, (title or "").strip())
         page.targets.append(target)
+        page.target_of[item] = target
         if label:
             if label in labels:
                 other = labels[label]
-                raise SourceError(page.rel, line, f"label '{label}' is already defined at {other.where}")
+                errors.append(SourceError(page.rel, document.labels[label].line, f"label '{label}' is already defined at {other.where}"))
+                continue
             labels[label] = target
     _unique_anchors(page)
 
@@ -229,28 +274,44 @@ def _unique_anchors(page: Page) -> None:
             target.anchor = f"{target.anchor}-{count}"
 
 
-def _check_page(page: Page, labels, bibliography, root: Path) -> None:
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+
+
+def image_problem(page: Page, path: str, root: Path, what: str = "figure") -> str | None:
+    """Why an image path of ``page`` cannot be in the book (None when it can)."""
+    if _URL.match(path):
+        return f"{what} '{path}' is not a local file (the book works offline)"
+    resolved = (page.source.parent / path).resolve()
+    if not resolved.is_relative_to(root):
+        return f"{what} file '{path}' is outside the book"
+    if not resolved.is_file():
+        return f"missing {what} file '{path}'"
+    return None
+
+
+def _check_page(page: Page, labels, bibliography, root: Path, errors: list) -> None:
     for reference in page.document.references:
         for key in reference.targets:
             if reference.role in CITE_ROLES:
                 if key not in bibliography.entries:
-                    raise SourceError(page.rel, reference.line, f"unknown citation key '{key}' (not in the bibliography)")
+                    errors.append(SourceError(page.rel, reference.line, f"unknown citation key '{key}' (not in the bibliography)"))
                 continue
             target = labels.get(key)
             if target is None:
-                raise SourceError(page.rel, reference.line, f":{reference.role}: refers to the undefined label '{key}'")
-            if reference.role == "eqref" and target.kind != "equation":
-                raise SourceError(
-                    page.rel, reference.line, f":eqref: needs an equation label, but '{key}' is a {target.kind} ({target.where})"
+                errors.append(SourceError(page.rel, reference.line, f":{reference.role}: refers to the undefined label '{key}'"))
+            elif reference.role == "eqref" and target.kind != "equation":
+                errors.append(
+                    SourceError(page.rel, reference.line, f":eqref: needs an equation label, but '{key}' is a {target.kind} ({target.where})")
                 )
     for figure in page.document.figures:
-        if re.match(r"^[a-z][a-z0-9+.-]*:", figure.path, re.I):
-            raise SourceError(page.rel, figure.line, f"figure '{figure.path}' is not a local file (the book works offline)")
-        path = (page.source.parent / figure.path).resolve()
-        if not path.is_relative_to(root):
-            raise SourceError(page.rel, figure.line, f"figure file '{figure.path}' is outside the book")
-        if not path.is_file():
-            raise SourceError(page.rel, figure.line, f"missing figure file '{figure.path}'")
+        problem = image_problem(page, figure.path, root)
+        if problem:
+            errors.append(SourceError(page.rel, figure.line, problem))
+    for path, line in page.document.images:
+        if not _URL.match(path):  # inline images may be on the web; never outside the book
+            problem = image_problem(page, path, root, "image")
+            if problem and "outside the book" in problem:
+                errors.append(SourceError(page.rel, line, problem))
 
 
 def load_bibliography(path: Path):
@@ -270,13 +331,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--root", type=Path, default=None, help="the book's root (default: where config.ini is)")
 
 
+def report(book: Book, out=None) -> str:
+    """Every warning and error of the book, sorted by file and line, with their count."""
+    lines = list(book.warnings)
+    root = book.config.root
+    for orphan in book.orphans:
+        rel = orphan.relative_to(root.resolve()) if orphan.is_relative_to(root.resolve()) else orphan
+        lines.append(f"{rel}: warning: no toc lists this file; it is not part of the book")
+    lines += [str(error) for error in book.errors]
+    return "\n".join(lines)
+
+
 def run_command(args) -> int:
     from tabbook.config import load_config
 
     config = load_config(args.root)
     book = load_book(config)
-    for orphan in book.orphans:
-        print(f"{orphan.relative_to(config.root)}: warning: no toc lists this file; it is not part of the book", file=sys.stderr)
+    text = report(book)
+    if text:
+        print(text, file=sys.stderr)
+    if book.errors:
+        print(f"{len(book.errors)} error(s) in {len(book.pages)} pages", file=sys.stderr)
+        return 1
     references = sum(len(page.document.references) for page in book.pages)
     print(f"{len(book.pages)} pages, {len(book.labels)} labels, {references} references and citations: all resolve")
     return 0

@@ -19,6 +19,8 @@ COMMANDS = {
     "check": ("tabbook.book", "check the whole book: labels, references, citations, figures"),
     "run": ("tabbook.execute", "execute every notebook (cached by content, in parallel)"),
     "html": ("tabbook.render", "build the HTML book under _build/html"),
+    "publish-notebooks": ("tabbook.reader", "write the executed notebooks for readers (Colab, Studio Lab) into DIR"),
+    "cache": ("tabbook.store", "report the execution store; --prune it; 'cache import DIR...' merges other stores"),
     "bench": ("tabbook.bench", "print the converter's speed figure"),
 }
 

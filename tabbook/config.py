@@ -7,34 +7,105 @@ environment exists.
 from __future__ import annotations
 
 import configparser
+import difflib
 import fnmatch
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabbook.errors import SourceError
 
 CONFIG_NAME = "config.ini"
+# The largest output a cell may keep, in MB ([build] max_output_mb); larger ones are cut.
+DEFAULT_MAX_OUTPUT_MB = 4.0
 
-# section -> {key: required?}. Sections named "<prefix>-<tab>" are checked
-# against the per-tab schemas below.
+# section -> {key: meaning}. Every key is optional: a missing one takes the
+# default of a d2lbook book (see load_config). Sections named "<prefix>-<tab>"
+# are checked against the per-tab schemas below. Some d2lbook keys are other
+# names for ours: [build] notebooks = chapters, [build] output_dir = build_dir,
+# [pdf] bibfile = [html] bibfile.
 _SCHEMA = {
-    "project": {"name": True, "title": True, "author": True, "copyright": True, "release": True},
+    "project": {"name", "title", "author", "copyright", "release"},
     "build": {
-        "index": True,
-        "chapters": True,
-        "exclusions": False,
-        "tabs": True,
-        "cell_timeout": True,
-        "jobs": True,
-        "build_dir": False,
+        "index",
+        "chapters",
+        "notebooks",
+        "exclusions",
+        "tabs",
+        "cell_timeout",
+        "jobs",
+        "build_dir",
+        "output_dir",
+        "resources",
+        "eval_notebook",
+        "max_output_mb",
     },
-    "html": {"bibfile": True, "collapse_lines": False},
-    "library": {"package": True},
+    "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
+    "pdf": {"bibfile"},
+    "library": {"package"},
+    # where the book is published: launch, discussion and edit links (all optional)
+    "publish": {"site_url", "notebooks_repo", "notebooks_branch", "source_repo", "source_branch", "discussions"},
 }
-_LIBRARY_TAB_SCHEMA = {"lib_file": True}
-_ENV_SCHEMA = {"requirements": True, "kernel": False}
+_LIBRARY_TAB_SCHEMA = {"lib_file"}
+_ENV_SCHEMA = {"requirements", "kernel", "no_deps"}
+
+# d2lbook 1.0.3's keys that this tool does not use: every key of its
+# d2lbook/config_default.ini that is not in _SCHEMA, and the alias keys its
+# library.replace_alias reads from [library-<tab>]. A book's config.ini may
+# hold them (it is then still a valid d2lbook config); they get one warning.
+D2LBOOK_UNUSED = {
+    "project": {"lang"},
+    "translation": {"origin_repo", "origin_lang", "translator", "terminology"},
+    "build": {
+        "rsts",
+        "non-notebooks",
+        "dependencies",
+        "source_dir",
+        "warning_is_error",
+        "sphinx_extensions",
+        "sphinx_configs",
+        "origin_repo",
+    },
+    "html": {"include_js"},
+    "pdf": {"main_font", "sans_font", "mono_font", "post_latex", "latex_logo", "latex_url", "style"},
+    "library": {"save_filename", "save_mark", "save_patterns", "version", "version_file", "root_dir"},
+    "library-<tab>": {"lib_name", "simple_alias", "fluent_alias", "args_alias", "alias", "reverse_alias"},
+    "deploy": {"google_analytics_tracking_id", "github_repo", "s3_bucket", "other_file_s3urls"},
+    "colab": {"github_repo", "exclusions", "libs", "libs_header", "gpu_pattern", "replace_svg_url"},
+    "sagemaker": {"github_repo", "kernel", "libs", "libs_header"},
+    "slides": {"top_left", "top_right", "github_repo"},
+}
+# The kernel of a tab without an [env-<tab>] section: the Python the tool runs
+# in, as d2lbook runs every tab in the Python it was started from.
+DEFAULT_KERNEL = "python3"
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+_warned: set[str] = set()  # config files whose unused-keys warning was printed
+
+
+@dataclass(frozen=True)
+class HeaderLink:
+    """One link of the page header (``[html] header_links``: name, URL, Font Awesome icon)."""
+
+    name: str
+    url: str
+    icon: str
+
+
+@dataclass(frozen=True)
+class Publish:
+    """``[publish]``: where the book lives online. Empty values mean "no such links"."""
+
+    site_url: str = ""  # the published HTML book, for links in downloaded notebooks
+    notebooks_repo: str = ""  # owner/name on GitHub holding `tabbook publish-notebooks`' tree
+    notebooks_branch: str = "main"
+    source_repo: str = ""  # owner/name of this book's sources: "Edit on GitHub", and d2l for Colab
+    source_branch: str = "main"
+    discussions: tuple[tuple[str, str], ...] = ()  # (page name, URL) of each section's discussion
+
+    def discussion(self, name: str) -> str | None:
+        return dict(self.discussions).get(name)
 
 
 @dataclass(frozen=True)
@@ -44,6 +115,8 @@ class EnvSpec:
     name: str
     requirements: Path
     kernel: str | None
+    # install exactly the requirements file, not their dependencies (it pins them all)
+    no_deps: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +135,17 @@ class BookConfig:
     library_package: str
     lib_files: dict[str, Path] = field(default_factory=dict)
     envs: dict[str, EnvSpec] = field(default_factory=dict)
+    # d2lbook's settings for the site: files and folders copied into it as they are
+    # (glob patterns relative to the root), the header's links, favicon, logo, extra CSS
+    resources: tuple[str, ...] = ()
+    eval_notebook: bool = True  # False: the notebooks are never executed (d2lbook's eval_notebook)
+    header_links: tuple[HeaderLink, ...] = ()
+    favicon: Path | None = None
+    html_logo: Path | None = None
+    include_css: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()
+    publish: Publish = Publish()
+    max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
 
     @property
     def default_tab(self) -> str:
@@ -85,6 +169,8 @@ class BookConfig:
             files.add(index)
         for pattern in self.chapter_globs:
             for path in self.root.glob(pattern):
+                if path.is_relative_to(self.build_dir) or not path.is_file():
+                    continue
                 rel = path.relative_to(self.root).as_posix()
                 if not any(fnmatch.fnmatch(rel, ex) or fnmatch.fnmatch(path.name, ex) for ex in self.exclusions):
                     files.add(path)
@@ -100,9 +186,22 @@ class BookConfig:
             return source.stem
         return rel.with_suffix("").as_posix()
 
+    def resource_files(self) -> list[Path]:
+        """The files ``[build] resources`` names, as d2lbook finds them: each entry
+        a glob pattern, a folder meaning every file under it; missing ones skipped."""
+        files = set()
+        for pattern in self.resources:
+            for path in self.root.glob(pattern.rstrip("/")):
+                if path.is_dir():
+                    files.update(child for child in path.rglob("*") if child.is_file())
+                elif path.is_file():
+                    files.add(path)
+        return sorted(files)
 
-def _split_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in re.split(r"[,\n]", value) if item.strip())
+
+def _words(value: str) -> tuple[str, ...]:
+    """A list of globs or paths, separated by spaces, commas or newlines (d2lbook uses spaces)."""
+    return tuple(word for word in re.split(r"[,\s]+", value) if word)
 
 
 def _line_numbers(text: str) -> dict[tuple[str, str | None], int]:
@@ -123,6 +222,44 @@ def _line_numbers(text: str) -> dict[tuple[str, str | None], int]:
     return lines
 
 
+def _suggestion(word: str, known) -> str:
+    """' (did you mean 'x'?)' when ``word`` is close to one of ``known``."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _schema_of(section: str) -> tuple[set[str], set[str]] | None:
+    """(our keys, d2lbook keys we ignore) of a section, None for an unknown section."""
+    if section.startswith("library-"):
+        return _LIBRARY_TAB_SCHEMA, D2LBOOK_UNUSED["library-<tab>"]
+    if section.startswith("env-"):
+        return _ENV_SCHEMA, set()
+    if section in _SCHEMA or section in D2LBOOK_UNUSED:
+        return _SCHEMA.get(section, set()), D2LBOOK_UNUSED.get(section, set())
+    return None
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(path, line, f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded; save config.ini as UTF-8") from None
+
+
+def _index_title(root: Path, index: str) -> str | None:
+    """The first line of the index page, as d2lbook takes a missing title from it."""
+    try:
+        with open(root / f"{index}.md", encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    return line.strip().lstrip("#").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
 def find_root(start: Path | None = None) -> Path:
     """The nearest directory at or above ``start`` that holds ``config.ini``."""
     here = Path(start or os.getcwd()).resolve()
@@ -133,10 +270,14 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def load_config(root: Path | None = None) -> BookConfig:
-    """Parse and validate ``config.ini``; any problem is a SourceError with its line."""
+    """Parse and validate ``config.ini``; any problem is a SourceError with its line.
+
+    Our own keys and d2lbook's are both accepted (README, "Building an existing
+    d2lbook book"); a missing key takes the default of a d2lbook book.
+    """
     root = find_root(root)
     path = root / CONFIG_NAME
-    text = path.read_text(encoding="utf-8")
+    text = _decode(path)
     lines = _line_numbers(text)
     parser = configparser.ConfigParser(interpolation=None)
     try:
@@ -148,36 +289,36 @@ def load_config(root: Path | None = None) -> BookConfig:
     def fail(section, key, message):
         raise SourceError(path, lines.get((section, key)) or lines.get((section, None)), message)
 
-    sections = {}
+    sections: dict[str, dict[str, str]] = {}
+    ignored: dict[str, list[str]] = {}
+    known_sections = [*_SCHEMA, *D2LBOOK_UNUSED, "env-<name>"]
     for section in parser.sections():
-        if section in _SCHEMA:
-            schema = _SCHEMA[section]
-        elif section.startswith("library-"):
-            schema = _LIBRARY_TAB_SCHEMA
-        elif section.startswith("env-"):
-            schema = _ENV_SCHEMA
-        else:
-            known = ", ".join([*_SCHEMA, "library-<tab>", "env-<name>"])
-            fail(section, None, f"unknown section [{section}]; known sections: {known}")
+        schema = _schema_of(section)
+        if schema is None:
+            hint = _suggestion(section, known_sections)
+            fail(section, None, f"unknown section [{section}]{hint}; known sections: {', '.join(known_sections)}")
+        ours, unused = schema
         values = dict(parser.items(section))
         for key in values:
-            if key not in schema:
-                fail(section, key, f"unknown key '{key}' in [{section}]; known keys: {', '.join(schema)}")
-        for key, required in schema.items():
-            if required and not values.get(key, "").strip():
-                fail(section, None, f"[{section}] is missing the required key '{key}'")
-        sections[section] = values
-    for section in _SCHEMA:
-        if section not in sections:
-            raise SourceError(path, None, f"missing required section [{section}]")
+            if key in unused and key not in ours:
+                ignored.setdefault(section, []).append(key)
+            elif key not in ours:
+                hint = _suggestion(key, ours | unused)
+                fail(section, key, f"unknown key '{key}' in [{section}]{hint}; known keys: {', '.join(sorted(ours))}")
+        sections[section] = {key: value for key, value in values.items() if key in ours}
 
-    build = sections["build"]
-    tabs = _split_list(build["tabs"])
-    if not tabs:
-        fail("build", "tabs", "[build] tabs lists no framework")
+    def get(section, key, default=None):
+        return sections.get(section, {}).get(key, default)
 
-    def integer(section, key, default=None):
-        raw = sections[section].get(key)
+    def either(section, key, other_section, other_key, default):
+        """Our key or its d2lbook name; both at once is an error."""
+        value, other = get(section, key), get(other_section, other_key)
+        if value is not None and other is not None:
+            fail(other_section, other_key, f"[{other_section}] {other_key} is d2lbook's name for [{section}] {key}; give only one of them")
+        return value if value is not None else other if other is not None else default
+
+    def integer(section, key, default):
+        raw = get(section, key)
         if raw is None:
             return default
         try:
@@ -188,35 +329,173 @@ def load_config(root: Path | None = None) -> BookConfig:
             fail(section, key, f"[{section}] {key} must not be negative")
         return value
 
+    def boolean(section, key, default):
+        raw = get(section, key)
+        if raw is None or not raw.strip():
+            return default
+        if raw.strip().lower() not in _TRUE | _FALSE:
+            fail(section, key, f"[{section}] {key} must be True or False, not '{raw}'")
+        return raw.strip().lower() in _TRUE
+
+    tabs = _tab_list(get("build", "tabs", ""), lambda message: fail("build", "tabs", message))
+    build_dir = either("build", "build_dir", "build", "output_dir", "_build").strip()
+    if not build_dir:
+        key = "build_dir" if get("build", "build_dir") is not None else "output_dir"
+        fail("build", key, f"[build] {key} is empty; name the folder for built files, e.g. {key} = _build")
+
     lib_files = {}
     envs = {}
-    for tab in tabs:
-        if f"library-{tab}" not in sections:
-            fail("build", "tabs", f"tab '{tab}' has no [library-{tab}] section")
-        if f"env-{tab}" not in sections:
-            fail("build", "tabs", f"tab '{tab}' has no [env-{tab}] section")
-        if not sections[f"env-{tab}"].get("kernel"):
-            fail(f"env-{tab}", None, f"[env-{tab}] is missing the required key 'kernel'")
     for section, values in sections.items():
-        if section.startswith("library-"):
-            lib_files[section[len("library-"):]] = root / values["lib_file"]
+        if section.startswith("library-") and values.get("lib_file", "").strip():
+            lib_files[section[len("library-"):]] = root / values["lib_file"].strip()
         elif section.startswith("env-"):
             name = section[len("env-"):]
-            envs[name] = EnvSpec(name, root / values["requirements"], values.get("kernel") or None)
+            if not values.get("requirements", "").strip():
+                fail(section, None, f"[{section}] is missing the required key 'requirements'")
+            envs[name] = EnvSpec(name, root / values["requirements"], values.get("kernel") or None, boolean(section, "no_deps", False))
+    for tab in tabs:
+        if tab not in envs:
+            # no environment of ours: the tab's code runs in the tool's own Python, as in d2lbook
+            envs[tab] = EnvSpec(tab, None, DEFAULT_KERNEL)
+        elif not envs[tab].kernel:
+            fail(f"env-{tab}", None, f"[env-{tab}] is missing the required key 'kernel'")
 
+    package = _library_package(get("library", "package"), lib_files, root, lambda message: fail("library", "package", message))
+
+    index = get("build", "index", "index").strip()
+    index = index[: -len(".md")] if index.endswith(".md") else index
+    project = {
+        "name": root.name,
+        "title": _index_title(root, index) or root.name,
+        "author": "The contributors",
+        "copyright": "",
+        "release": "0.0.1",
+    }
+    project.update({key: value for key, value in sections.get("project", {}).items() if value.strip()})
+
+    warnings = ()
+    if ignored:
+        names = "; ".join(f"[{section}] {', '.join(keys)}" for section, keys in ignored.items())
+        warning = f"{path}: warning: d2lbook settings this tool does not use, ignored: {names}"
+        warnings = (warning,)
+        if str(path) not in _warned:
+            _warned.add(str(path))
+            print(warning, file=sys.stderr)
+
+    header_links = _header_links(get("html", "header_links", ""), text, lines.get(("html", "header_links")), path)
+    favicon, logo = get("html", "favicon", "").strip(), get("html", "html_logo", "").strip()
     return BookConfig(
         root=root,
-        project=dict(sections["project"]),
-        index=build["index"],
-        chapter_globs=_split_list(build["chapters"]),
-        exclusions=_split_list(build.get("exclusions", "")),
+        project=project,
+        index=index,
+        chapter_globs=_words(either("build", "chapters", "build", "notebooks", "**/*.md")),
+        exclusions=_words(get("build", "exclusions", "")),
         tabs=tabs,
-        cell_timeout=integer("build", "cell_timeout"),
-        jobs=integer("build", "jobs") or os.cpu_count() or 1,
-        build_dir=root / build.get("build_dir", "_build"),
-        bibfile=root / sections["html"]["bibfile"],
+        cell_timeout=integer("build", "cell_timeout", 1200),
+        jobs=integer("build", "jobs", 0) or os.cpu_count() or 1,
+        build_dir=root / build_dir,
+        bibfile=root / either("html", "bibfile", "pdf", "bibfile", "references.bib").strip(),
         collapse_lines=integer("html", "collapse_lines", 40),
-        library_package=sections["library"]["package"],
+        library_package=package,
         lib_files=lib_files,
         envs=envs,
+        resources=_words(get("build", "resources", "")),
+        eval_notebook=boolean("build", "eval_notebook", True),
+        header_links=header_links,
+        favicon=root / favicon if favicon else None,
+        html_logo=root / logo if logo else None,
+        include_css=tuple(root / name for name in _words(get("html", "include_css", ""))),
+        warnings=warnings,
+        publish=_publish(sections.get("publish", {}), fail),
+        max_output_mb=_max_output_mb(get("build", "max_output_mb"), fail),
     )
+
+
+def _publish(values: dict[str, str], fail) -> Publish:
+    """``[publish]``, checked: repositories as owner/name, URLs as http(s), discussions one per line."""
+    values = {key: value.strip() for key, value in values.items()}
+    for key in ("notebooks_repo", "source_repo"):
+        if values.get(key) and not re.fullmatch(r"[\w.-]+/[\w.-]+", values[key]):
+            fail("publish", key, f"[publish] {key} must be a GitHub repository as owner/name, not '{values[key]}'")
+    if values.get("site_url") and not re.match(r"https?://", values["site_url"]):
+        fail("publish", "site_url", f"[publish] site_url must start with http:// or https://, not '{values['site_url']}'")
+    discussions = []
+    for line in values.get("discussions", "").splitlines():
+        if line.strip():
+            parts = line.split()
+            if len(parts) != 2 or not re.match(r"https?://", parts[1]):
+                fail("publish", "discussions", f"[publish] discussions: each line is 'page URL' (e.g. chapter_mlp/mlp https://...), not '{line.strip()}'")
+            discussions.append((parts[0].removesuffix(".md"), parts[1]))
+    return Publish(
+        site_url=values.get("site_url", ""),
+        notebooks_repo=values.get("notebooks_repo", ""),
+        notebooks_branch=values.get("notebooks_branch") or "main",
+        source_repo=values.get("source_repo", ""),
+        source_branch=values.get("source_branch") or "main",
+        discussions=tuple(discussions),
+    )
+
+
+def _tab_list(raw: str, fail) -> tuple[str, ...]:
+    """``[build] tabs``: names separated by commas, none empty, none twice."""
+    if not raw.strip():
+        fail("[build] tabs lists no framework; write e.g. tabs = pytorch, mxnet (the first is the default)")
+    names = [name.strip() for name in raw.replace("\n", ",").split(",")]
+    if not names[-1]:
+        names.pop()  # a trailing comma, as in d2lbook's multi-line lists
+    if "" in names:
+        fail(f"[build] tabs has an empty name (two commas in a row?): '{raw.strip()}'")
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z_][\w-]*", name):
+            fail(f"[build] tabs: '{name}' is not a tab name (letters, digits, '_' and '-')")
+    seen = set()
+    for name in names:
+        if name in seen:
+            fail(f"[build] tabs names '{name}' twice")
+        seen.add(name)
+    return tuple(names)
+
+
+def _library_package(raw: str | None, lib_files: dict[str, Path], root: Path, fail) -> str:
+    """``[library] package``: the book's Python package, which holds every lib_file.
+    Without the key, the folder the lib_files share (``d2l`` in the d2l.ai books)."""
+    tops = {path.relative_to(root).parts[0] for path in lib_files.values() if path.is_relative_to(root) and len(path.relative_to(root).parts) > 1}
+    if raw is None or not raw.strip():
+        return tops.pop() if len(tops) == 1 else "d2l"
+    package = raw.strip()
+    if not package.isidentifier():
+        fail(f"[library] package '{package}' is not a Python package name")
+    for tab, path in lib_files.items():
+        if not path.is_relative_to(root / package):
+            where = path.relative_to(root) if path.is_relative_to(root) else path
+            fail(f"unknown [library] package '{package}': [library-{tab}] lib_file {where} is not inside it{_suggestion(package, tops)}")
+    return package
+
+
+def _header_links(raw: str, text: str, key_line: int | None, path: Path) -> tuple[HeaderLink, ...]:
+    """``[html] header_links``: one ``name, URL, icon`` triple per line, as d2lbook reads it."""
+    links = []
+    lines = text.splitlines()
+    search_from = key_line or 1
+    for item in raw.split("\n"):
+        parts = [part.strip() for part in item.split(",") if part.strip()]
+        if not parts:
+            continue
+        number = next((n for n in range(search_from, len(lines) + 1) if item.strip() and item.strip() in lines[n - 1]), key_line)
+        search_from = number or search_from
+        if len(parts) != 3:
+            raise SourceError(path, number, f"[html] header_links: each line is 'name, URL, icon', not '{item.strip()}'")
+        links.append(HeaderLink(*parts))
+    return tuple(links)
+
+
+def _max_output_mb(raw: str | None, fail) -> float:
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_OUTPUT_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        fail("build", "max_output_mb", f"[build] max_output_mb must be a positive number of megabytes, not '{raw}'")
+    return value

@@ -6,13 +6,22 @@ version), under ``$TABBOOK_CACHE/envs`` (default ``~/.cache/tabbook/envs``):
 fresh clones and CI reuse what an earlier setup built. Running it again
 changes nothing that is already right, so it is cheap and idempotent.
 
-Then, for this checkout:
-- the checkout is installed editable (``d2l`` and ``tabbook``) into every
-  environment, so ``import d2l`` works in any kernel;
-- ``.venv`` links to the tool environment;
-- one Jupyter kernel per framework is registered inside the tool environment
-  (``<env>/share/jupyter/kernels``), where its Jupyter finds it, leaving the
-  user's own Jupyter configuration alone.
+The environments are shared by every clone of the book on the machine, so
+nothing in them may point at one clone: a second clone's setup must not
+change what the first clone's kernels import. So the checkout is never
+installed into them; instead each process finds its own checkout:
+
+- ``.venv`` links to the tool environment; ``.venv/bin/python -m tabbook``
+  and ``-m pytest`` run from the book's root, which Python puts first on the
+  path;
+- ``tabbook run`` starts kernels with the checkout first on ``PYTHONPATH``;
+- the registered kernels (one per framework, inside the tool environment,
+  where its Jupyter finds them; the user's own Jupyter configuration is left
+  alone) start through a launcher that puts first on the path the checkout
+  holding the notebook's folder, so ``jupyter lab`` in any clone imports that
+  clone's ``d2l``.
+
+An editable install left in an environment by an older setup is removed.
 
 Standard library only: it runs on the system Python before any environment exists.
 """
@@ -49,7 +58,12 @@ def cache_dir() -> Path:
 def requirements_hash(spec: EnvSpec) -> str:
     """Hash of what the environment is built from: its requirements and the Python."""
     digest = hashlib.sha256()
-    digest.update(spec.requirements.read_bytes())
+    if spec.requirements is None:  # a tab without [env-<tab>]: the tool's own Python (config.DEFAULT_KERNEL)
+        digest.update(f"{sys.executable}\0{spec.kernel}".encode())
+    else:
+        digest.update(spec.requirements.read_bytes())
+    if spec.no_deps:
+        digest.update(b"no_deps")
     digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
     return digest.hexdigest()[:16]
 
@@ -84,7 +98,8 @@ def build_env(spec: EnvSpec) -> tuple[str, float, bool]:
     with open(log_path, "w") as log:
         try:
             subprocess.run([sys.executable, "-m", "venv", str(target)], stdout=log, stderr=subprocess.STDOUT, check=True)
-            _pip(target / "bin" / "python", spec, "-r", str(spec.requirements), log=log)
+            no_deps = ("--no-deps",) if spec.no_deps else ()  # the file pins every package
+            _pip(target / "bin" / "python", spec, *no_deps, "-r", str(spec.requirements), log=log)
         except subprocess.CalledProcessError:
             tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
             raise SourceError(
@@ -94,16 +109,19 @@ def build_env(spec: EnvSpec) -> tuple[str, float, bool]:
     return spec.name, time.perf_counter() - start, True
 
 
-def install_checkout(config: BookConfig, spec: EnvSpec) -> None:
-    """Install this checkout editable into the environment, unless it already points here."""
+def remove_checkout_install(spec: EnvSpec) -> None:
+    """Uninstall an editable install of a checkout that an older setup put into the shared environment."""
     target = env_dir(spec)
     stamp = target / ".tabbook-checkout"
-    root = str(config.root.resolve())
-    if stamp.exists() and stamp.read_text() == root:
+    installed = list((target / "lib").glob("python*/site-packages/__editable__*d2l_mlp_book*"))
+    if not stamp.exists() and not installed:
         return
     with open(target.parent / f"{target.name}.log", "a") as log:
-        _pip(target / "bin" / "python", spec, "--no-deps", "-e", root, log=log)
-    stamp.write_text(root)
+        command = [str(target / "bin" / "python"), "-m", "pip", "uninstall", "--yes", "d2l-mlp-book"]
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    stamp.unlink(missing_ok=True)
 
 
 def link_venv(config: BookConfig) -> None:
@@ -121,9 +139,30 @@ def link_venv(config: BookConfig) -> None:
     os.replace(tmp, link)
 
 
+# Run by each registered kernel before ipykernel: the checkout that holds the kernel's working
+# directory (the notebook's folder) goes first on the path, for the kernel and its subprocesses.
+KERNEL_LAUNCHER = """\
+import os, sys
+here = os.getcwd()
+while True:
+    if os.path.isfile(os.path.join(here, {config!r})) and os.path.isdir(os.path.join(here, {package!r})):
+        sys.path.insert(0, here)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+        break
+    parent = os.path.dirname(here)
+    if parent == here:
+        break
+    here = parent
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
 def kernel_spec(config: BookConfig, spec: EnvSpec) -> dict:
+    """The kernelspec of one framework: the same for every clone, so clones never overwrite each other's."""
+    launcher = KERNEL_LAUNCHER.format(config=config.config_path.name, package=config.library_package)
     return {
-        "argv": [str(env_python(spec)), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [str(env_python(spec)), "-c", launcher, "-f", "{connection_file}"],
         "display_name": f"Python 3 (d2l, {spec.name})",
         "language": "python",
         "metadata": {"tabbook": {"env": spec.name, "requirements_hash": requirements_hash(spec)}},
@@ -135,6 +174,8 @@ def register_kernels(config: BookConfig) -> None:
     kernels = env_dir(config.envs[TOOL_ENV]) / "share" / "jupyter" / "kernels"
     for tab in config.tabs:
         spec = config.envs[tab]
+        if spec.requirements is None:
+            continue
         folder = kernels / spec.kernel
         folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(kernel_spec(config, spec), indent=1) + "\n"
@@ -147,7 +188,8 @@ def register_kernels(config: BookConfig) -> None:
 
 
 def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> None:
-    wanted = [config.envs[name] for name in (names or config.envs)]
+    # a tab without [env-<tab>] runs in the tool's own Python: nothing to build
+    wanted = [config.envs[name] for name in (names or config.envs) if config.envs[name].requirements]
     if TOOL_ENV not in config.envs:
         raise SourceError(config.config_path, None, f"config.ini has no [env-{TOOL_ENV}] section")
     for spec in wanted:
@@ -159,7 +201,7 @@ def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> 
             state = f"built in {seconds:.0f} s" if built else "up to date"
             print(f"env {name:<11} {state}  {env_dir(config.envs[name])}", flush=True)
     for spec in wanted:
-        install_checkout(config, spec)
+        remove_checkout_install(spec)
     link_venv(config)
     register_kernels(config)
 

@@ -31,6 +31,8 @@ store read, no file rewritten.
 from __future__ import annotations
 
 import ast
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
@@ -40,17 +42,18 @@ import signal
 import sys
 import threading
 import time
+import zlib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabbook.config import BookConfig, load_config
-from tabbook.envs import cache_dir, requirements_hash
+from tabbook.envs import requirements_hash
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
-
-# Bump when the stored format or the meaning of a key changes: old entries are then ignored.
-STORE_FORMAT = "tabbook-eval-1"
+from tabbook.notebooks import attach_outputs
+from tabbook.outputs import cut_outputs
+from tabbook.store import Store, code_cells, code_of, key_of, store_dir
 
 # The distribution whose version the summary reports for each tab; the first installed one wins.
 # A tab not listed here reports the distribution named like the tab, if any.
@@ -91,13 +94,14 @@ DATA_FILES = {
 }
 SYSTEM_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-OK, FAILED, TIMEOUT, DEAD_KERNEL, KERNEL_ERROR, INTERRUPTED = (
+OK, FAILED, TIMEOUT, DEAD_KERNEL, KERNEL_ERROR, INTERRUPTED, WRITE_ERROR = (
     "ok",
     "failed",
     "timeout",
     "dead-kernel",
     "kernel-error",
     "interrupted",
+    "write-error",
 )
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -150,22 +154,32 @@ class DataFingerprints:
             self.memo = json.loads(memo_path.read_text())
         except (OSError, ValueError):
             self.memo = {}
+        if not isinstance(self.memo, dict) or not all(isinstance(v, str) for v in self.memo.values()):
+            self.memo = {}  # not what we write: rebuild it
         self.changed = False
 
     def of(self, path: Path) -> str:
-        stat = path.stat()
+        """The file's content hash. A file that cannot be read or decompressed never stops the run:
+        it gets a hash of what it is, and d2l reports the damage in the notebooks that read it."""
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            return f"unreadable: {exc.strerror}"
         memo_key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         if memo_key not in self.memo:
             digest = hashlib.sha256()
-            with open(path, "rb") as data:
-                compressed = data.read(2) == b"\x1f\x8b"
-            opener = gzip.open if compressed else open
             try:
+                with open(path, "rb") as data:
+                    compressed = data.read(2) == b"\x1f\x8b"
+                opener = gzip.open if compressed else open
                 with opener(path, "rb") as data:
                     for block in iter(lambda: data.read(1 << 20), b""):
                         digest.update(block)
-            except (OSError, EOFError):  # not valid gzip: hash the bytes; d2l will reject the file
-                digest = hashlib.sha256(path.read_bytes())
+            except (OSError, EOFError, zlib.error):  # damaged gzip: hash the bytes; d2l will reject the file
+                try:
+                    digest = hashlib.sha256(path.read_bytes())
+                except OSError as exc:
+                    return f"unreadable: {exc.strerror}"
             # The file changed (or is new): forget what was known about its older versions.
             prefix = f"{path.resolve()}|"
             self.memo = {key: value for key, value in self.memo.items() if not key.startswith(prefix)}
@@ -200,64 +214,27 @@ def data_fingerprint(config: BookConfig, fingerprints: DataFingerprints) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def code_cells(nb) -> list:
-    return [cell for cell in nb.cells if cell.cell_type == "code"]
-
-
-def notebook_key(nb, tab: str, source_dir: str, kernel: str, env_hash: str, book_hash: str) -> str:
-    """The content key of one notebook: everything its outputs depend on, and nothing else.
+def key_inputs(tab: str, source_dir: str, kernel: str, env_hash: str, book_hash: str) -> dict:
+    """What a notebook's outputs depend on besides its code (recorded in its store entry).
 
     ``source_dir`` is the notebook's working directory relative to the book
     (relative paths such as ``../data`` resolve from it); ``book_hash`` covers
     the d2l source and the data, computed once per run.
     """
-    code = [[cell.source, cell.metadata.get("tabbook", {}).get("hide")] for cell in code_cells(nb)]
-    payload = {
-        "format": STORE_FORMAT,
-        "tab": tab,
-        "kernel": kernel,
-        "env": env_hash,
-        "book": book_hash,
-        "cwd": source_dir,
-        "code": code,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+    return {"tab": tab, "kernel": kernel, "env": env_hash, "book": book_hash, "cwd": source_dir}
 
 
-# --------------------------------------------------------------------------- store
+def notebook_key(nb, tab: str, source_dir: str, kernel: str, env_hash: str, book_hash: str) -> str:
+    """The content key of one notebook: everything its outputs depend on, and nothing else."""
+    return key_of(code_of(nb), key_inputs(tab, source_dir, kernel, env_hash, book_hash))
 
 
-def store_dir() -> Path:
-    return cache_dir() / "eval"
-
-
-def load_stored(key: str, nb):
-    """The stored execution for ``key`` whose code cells match ``nb``'s, or None."""
-    path = store_dir() / f"{key}.ipynb"
-    try:
-        from nbformat.v4 import reads  # no schema validation: we wrote and validated it ourselves
-
-        stored = reads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    info = stored.metadata.get("tabbook_execution", {})
-    stored_code = code_cells(stored)
-    new_code = code_cells(nb)
-    if info.get("key") != key or len(stored_code) != len(new_code):
-        return None
-    if any(a.source != b.source for a, b in zip(stored_code, new_code, strict=True)):
+def load_stored(store: Store, key: str, nb):
+    """The valid stored execution for ``key`` whose code cells match ``nb``'s, or None."""
+    stored = store.load(key)
+    if stored is None or code_of(stored) != code_of(nb):
         return None
     return stored
-
-
-def attach_outputs(nb, stored) -> None:
-    """Give ``nb``'s code cells the outputs of ``stored``'s (same code, maybe other prose)."""
-    for cell, done in zip(code_cells(nb), code_cells(stored), strict=True):
-        cell.outputs = done.outputs
-        cell.execution_count = done.execution_count
-    for name in ("language_info", "tabbook_execution"):
-        if name in stored.metadata:
-            nb.metadata[name] = stored.metadata[name]
 
 
 def write_if_changed(nb, path: Path) -> None:
@@ -280,10 +257,17 @@ class Stamps:
 
     def __init__(self, path: Path):
         self.path = path
+        self.entries = self._read()
+        self.changes: dict[str, dict | None] = {}
+
+    def _read(self) -> dict:
         try:
-            self.entries = json.loads(path.read_text())
+            entries = json.loads(self.path.read_text())
         except (OSError, ValueError):
-            self.entries = {}
+            entries = {}
+        # Anything but what we write (a hand edit, another tool) is dropped: it only costs a store read.
+        items = entries.items() if isinstance(entries, dict) else []
+        return {rel: entry for rel, entry in items if isinstance(entry, dict)}
 
     def _file_state(self, target: Path) -> list[int] | None:
         try:
@@ -296,17 +280,26 @@ class Stamps:
         """The execution info recorded for ``target`` if it is still exactly what ``stamp`` makes."""
         entry = self.entries.get(rel)
         if entry and entry.get("stamp") == stamp and entry.get("file") == self._file_state(target):
-            return entry.get("execution", {})
+            execution = entry.get("execution")
+            return execution if isinstance(execution, dict) else {}
         return None
 
     def record(self, rel: str, stamp: str, target: Path, execution: dict) -> None:
-        self.entries[rel] = {"stamp": stamp, "file": self._file_state(target), "execution": execution}
+        self.entries[rel] = self.changes[rel] = {"stamp": stamp, "file": self._file_state(target), "execution": execution}
 
     def forget(self, rel: str) -> None:
         self.entries.pop(rel, None)
+        self.changes[rel] = None
 
     def save(self) -> None:
-        atomic_write(self.path, json.dumps(self.entries, indent=0, sort_keys=True) + "\n")
+        """Write this run's changes over the file as it is now: a concurrent run's entries are kept."""
+        entries = self._read()
+        for rel, entry in self.changes.items():
+            if entry is None:
+                entries.pop(rel, None)
+            else:
+                entries[rel] = entry
+        atomic_write(self.path, json.dumps(entries, indent=0, sort_keys=True) + "\n")
 
 
 # --------------------------------------------------------------------------- execution
@@ -523,6 +516,7 @@ class Job:
     key: str
     target: Path
     stamp: str = ""
+    inputs: dict = field(default_factory=dict)
     row: dict = field(default_factory=dict)
 
     @property
@@ -539,11 +533,20 @@ def _source_rel(config: BookConfig, path: Path) -> str:
 
 
 def _previous_rows(summary_path: Path) -> list[dict]:
+    """The rows of the last summary that have the shape we write; anything else is dropped."""
     try:
         rows = json.loads(summary_path.read_text())["notebooks"]
-        return [row for row in rows if isinstance(row, dict) and "source" in row and "tab" in row]
     except (OSError, ValueError, KeyError, TypeError):
         return []
+    if not isinstance(rows, list):
+        return []
+    return [
+        row
+        for row in rows
+        if isinstance(row, dict)
+        and all(isinstance(row.get(name), str) for name in ("source", "tab", "notebook", "status"))
+        and isinstance(row.get("executed_seconds"), int | float | None)
+    ]
 
 
 def _row(job: Job, config: BookConfig, status: str, cached: bool, seconds: float, info: dict, failure=None) -> dict:
@@ -583,11 +586,11 @@ def plan(config: BookConfig, files, tabs) -> list[Job]:
         for tab, nb in build_notebooks(config, path).items():
             if tab not in tabs:
                 continue
-            kernel = config.envs[tab].kernel
-            key = notebook_key(nb, tab, source_dir, kernel, env_hashes[tab], book_hashes[tab])
+            inputs = key_inputs(tab, source_dir, config.envs[tab].kernel, env_hashes[tab], book_hashes[tab])
+            key = key_of(code_of(nb), inputs)
             # The converted notebook (prose included) and its key: what its file in _build/eval is made of.
             stamp = hashlib.sha256(json.dumps([key, nb], sort_keys=True).encode()).hexdigest()
-            jobs.append(Job(path, source_rel, tab, name, nb, key, eval_dir / tab / f"{name}.ipynb", stamp))
+            jobs.append(Job(path, source_rel, tab, name, nb, key, eval_dir / tab / f"{name}.ipynb", stamp, inputs))
     return jobs
 
 
@@ -605,8 +608,15 @@ def _signal_kernels(kernels: dict, sig: int) -> None:
             pass
 
 
-def _finish(config: BookConfig, job: Job, outcome: Outcome) -> None:
-    """Write one execution's result: _build/eval always (unless interrupted), the store only on success."""
+def _finish(config: BookConfig, job: Job, outcome: Outcome, store: Store, stop: threading.Event) -> None:
+    """Write one execution's result: _build/eval always (unless interrupted), the store only on success.
+
+    A result that arrives after Ctrl-C (a cell that ignored the interrupt) is
+    dropped: the run already reported the notebook as interrupted. A write
+    that fails (disk full) fails only this notebook, with the path in its report.
+    """
+    if stop.is_set():
+        outcome.status = INTERRUPTED
     info = {
         "key": job.key,
         "seconds": round(outcome.seconds, 3),
@@ -622,14 +632,37 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome) -> None:
         job.target.unlink(missing_ok=True)
     else:
         job.nb.metadata["tabbook_execution"] = {**info, "status": outcome.status}
-        if outcome.status == OK:  # the store first: a crash in between only costs a re-write
-            write_notebook(job.nb, store_dir() / f"{job.key}.ipynb")
-        write_notebook(job.nb, job.target)
+        cut = cut_outputs(job.nb, int(config.max_output_mb * 1e6))
+        if cut:
+            job.nb.metadata["tabbook_execution"]["output_bytes_cut"] = cut
+        path = store.path(job.key)
+        try:
+            if outcome.status == OK:  # the store first: a crash in between only costs a re-write
+                store.save(job.key, job.nb, job.inputs)
+            path = job.target
+            write_notebook(job.nb, job.target)
+        except OSError as exc:
+            outcome.status = WRITE_ERROR
+            outcome.failure = {"error": f"could not write {path}: {exc.strerror or exc}", "traceback_tail": []}
+            store.path(job.key).unlink(missing_ok=True)  # a stored result without its notebook is fine, but be plain
+            job.target.unlink(missing_ok=True)
     job.row = _row(job, config, outcome.status, False, outcome.seconds, info, outcome.failure)
 
 
-def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
-    """Execute ``stale`` with up to ``jobs`` kernels at once; Ctrl-C interrupts and shuts them down."""
+def _use_stored(config: BookConfig, job: Job, stored) -> None:
+    """Give ``job`` the outputs of its valid store entry and write its notebook."""
+    attach_outputs(job.nb, stored)
+    write_if_changed(job.nb, job.target)
+    job.row = _row(job, config, OK, True, 0.0, stored.metadata["tabbook_execution"])
+
+
+def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, store: Store, force: bool) -> None:
+    """Execute ``stale`` with up to ``jobs`` kernels at once; Ctrl-C interrupts and shuts them down.
+
+    Each notebook is executed under its key's lock in the store: a concurrent
+    run of the same book waits for it and then uses its result. A second
+    Ctrl-C (or SIGTERM after one) kills the kernels at once.
+    """
     workers = max(1, min(jobs, len(stale)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = kernel_env(config, threads)
@@ -637,23 +670,37 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
     kernels: dict[int, object] = {}
     say(f"executing {len(stale)} notebook(s), {workers} at once, {threads} thread(s) each")
 
+    def execute(job: Job) -> Outcome:
+        return execute_notebook(
+            job.nb,
+            config.envs[job.tab].kernel,
+            cwd=job.source.parent.resolve(),
+            env=env,
+            timeout=config.cell_timeout,
+            tab=job.tab,
+            log_path=job.log,
+            stop=stop,
+            on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
+        )
+
     def work(job: Job) -> Job:
-        if stop.is_set():
-            outcome = Outcome(INTERRUPTED)
-        else:
-            outcome = execute_notebook(
-                job.nb,
-                config.envs[job.tab].kernel,
-                cwd=job.source.parent.resolve(),
-                env=env,
-                timeout=config.cell_timeout,
-                tab=job.tab,
-                log_path=job.log,
-                stop=stop,
-                on_kernel_start=lambda km: kernels.__setitem__(id(job), km),
-            )
-            kernels.pop(id(job), None)
-        _finish(config, job, outcome)
+        def waiting():
+            say(f"{'waiting':>10}  {job.tab:<11} {job.name} (another run is executing it)")
+
+        try:
+            with store.lock(job.key, stop, on_wait=waiting):
+                stored = None if force else load_stored(store, job.key, job.nb)
+                if stored is not None:  # another run executed it meanwhile
+                    _use_stored(config, job, stored)
+                    return job
+                outcome = Outcome(INTERRUPTED) if stop.is_set() else execute(job)
+                kernels.pop(id(job), None)
+                _finish(config, job, outcome, store, stop)
+        except KeyboardInterrupt:
+            _finish(config, job, Outcome(INTERRUPTED), store, stop)
+        except OSError as exc:  # the lock or the kernel log could not be created (disk full, permissions)
+            outcome = Outcome(WRITE_ERROR, failure={"error": f"{exc.filename or ''}: {exc.strerror or exc}", "traceback_tail": []})
+            job.row = _row(job, config, WRITE_ERROR, False, 0.0, {}, outcome.failure)
         return job
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tabbook-run")
@@ -668,21 +715,42 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 row = future.result().row
-                status = f"{row['seconds']:.1f} s" if row["status"] == OK else row["status"].upper()
+                if row["cached"]:
+                    status = "cached"
+                else:
+                    status = f"{row['seconds']:.1f} s" if row["status"] == OK else row["status"].upper()
                 say(f"{status:>10}  {row['tab']:<11} {row['name']}")
     except BaseException:
         stop.set()
         for future in futures:
             future.cancel()
         _signal_kernels(kernels, signal.SIGINT)
-        if wait(futures, timeout=10).not_done:
+        try:
+            if wait(futures, timeout=10).not_done:
+                _signal_kernels(kernels, signal.SIGKILL)
+                wait(futures, timeout=30)
+        except KeyboardInterrupt:  # a second Ctrl-C (or SIGTERM): no more waiting
+            say("interrupted again: killing the kernels")
             _signal_kernels(kernels, signal.SIGKILL)
-            wait(futures, timeout=30)
+            wait(futures, timeout=5)
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous_sigterm if previous_sigterm is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _book_lock(config: BookConfig):
+    """Held while a run merges its stamps and summary rows into ``_build/eval``."""
+    path = config.build_dir / "eval" / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _interrupt(signum, frame):
@@ -707,7 +775,8 @@ def failure_report(rows: list[dict]) -> str:
                 "  last lines of the traceback:" if row["status"] == FAILED else "  last lines of the kernel's log:"
             )
             lines.extend(f"    {text}" for text in failure["traceback_tail"])
-        lines.append(f"  notebook: {row['notebook']}")
+        if row["status"] != WRITE_ERROR:  # a notebook that could not be written has no file to look at
+            lines.append(f"  notebook: {row['notebook']}")
         if failure.get("kernel_log"):
             lines.append(f"  kernel log: {failure['kernel_log']}")
         lines.append("")
@@ -756,6 +825,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     def say(text):
         print(text, file=out, flush=True)
 
+    store = Store(say=say)
     planned = plan(config, files, tabs)
     stamps = Stamps(config.build_dir / "eval" / "stamps.json")
     stale = []
@@ -768,10 +838,8 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         elif not has_code:  # nothing to run: no kernel is started for it
             write_if_changed(job.nb, job.target)
             job.row = _row(job, config, OK, False, 0.0, {})
-        elif (stored := None if force else load_stored(job.key, job.nb)) is not None:
-            attach_outputs(job.nb, stored)
-            write_if_changed(job.nb, job.target)
-            job.row = _row(job, config, OK, True, 0.0, stored.metadata["tabbook_execution"])
+        elif (stored := None if force else load_stored(store, job.key, job.nb)) is not None:
+            _use_stored(config, job, stored)
         else:
             stale.append(job)
             continue
@@ -781,7 +849,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         # Longest first (by the last run's times; new ones count as long): the parallel run ends sooner.
         stale.sort(key=lambda job: -previous.get((job.source_rel, job.tab), float("inf")))
         try:
-            _execute_all(config, stale, jobs, say)
+            _execute_all(config, stale, jobs, say, store, force)
         except KeyboardInterrupt:
             interrupted = True
     rows = []
@@ -792,6 +860,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         rows.append(job.row)
         rel = _source_rel(config, job.target)
         if job.row["status"] == OK:
+            job.log.unlink(missing_ok=True)  # a kernel log left by an earlier failure is stale now
             execution = {
                 "seconds": job.row["executed_seconds"],
                 "framework": job.row["framework"],
@@ -800,15 +869,22 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
             stamps.record(rel, job.stamp, job.target, execution)
         else:
             stamps.forget(rel)
-    stamps.save()
     seconds = time.perf_counter() - started
-    write_summary(config, rows, seconds, jobs)
+    unwritten = []
+    for what, write in (("stamps", stamps.save), ("summary", lambda: write_summary(config, rows, seconds, jobs))):
+        try:
+            with _book_lock(config):  # concurrent runs merge their records one at a time
+                write()
+        except OSError as exc:
+            unwritten.append(f"could not write the {what} ({exc.filename or ''}): {exc.strerror or exc}")
     report = failure_report(rows)
     if report:
         say("\n" + report)
     counts = {
         "executed": sum(
-            1 for r in rows if r["executed_seconds"] is not None and not r["cached"] and r["status"] != INTERRUPTED
+            1
+            for r in rows
+            if r["executed_seconds"] is not None and not r["cached"] and r["status"] not in (INTERRUPTED, KERNEL_ERROR)
         ),
         "cached": sum(1 for r in rows if r["cached"]),
         "failed": sum(1 for r in rows if r["status"] not in (OK, INTERRUPTED)),
@@ -819,6 +895,8 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
     )
     if interrupted:
         raise KeyboardInterrupt
+    if unwritten:
+        raise SourceError(config.build_dir / "eval", None, "; ".join(unwritten) + "; free some space and run again")
     return rows
 
 

@@ -6,6 +6,7 @@ file in the same directory, which then replaces the target in one rename.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -37,6 +38,33 @@ def _read_umask() -> int:
 # Read once at import: os.umask can only be read by setting it, which would
 # race with threads creating files.
 _UMASK = _read_umask()
+
+
+def read_notebook_json(path: Path | str) -> dict:
+    """An executed notebook read back as plain JSON (fast: no nbformat), checked for the shape the
+    HTML build relies on; a damaged file is a SourceError naming it and what to do, never a traceback."""
+    from tabbook.errors import SourceError
+
+    path = Path(path)
+
+    def bad(problem: str) -> SourceError:
+        return SourceError(path, None, f"{problem}: not an executed notebook; run `python -m tabbook run` to rebuild it")
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise bad("not UTF-8") from None
+    except ValueError as exc:
+        raise bad(f"not valid JSON, perhaps cut short ({exc})") from None
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if not isinstance(cells, list) or not isinstance(data.get("metadata"), dict):
+        raise bad("no cells or metadata")
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict) or not isinstance(cell.get("metadata"), dict) or "cell_type" not in cell:
+            raise bad(f"cell {number} is damaged")
+        if not isinstance(cell.get("source", ""), str | list) or not isinstance(cell.get("outputs", []), list):
+            raise bad(f"cell {number} is damaged")
+    return data
 
 
 def notebook_text(nb) -> str:

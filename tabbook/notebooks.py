@@ -107,12 +107,38 @@ def _cell_dict(cell, source: str, active_tabs) -> dict:
         return {
             "cell_type": "code",
             "execution_count": None,
-            "id": f"line-{cell.line}",
+            "id": cell.id,
             "metadata": {"tabbook": meta},
             "outputs": [],
             "source": source,
         }
-    return {"cell_type": "markdown", "id": f"line-{cell.line}", "metadata": {"tabbook": meta}, "source": source}
+    return {"cell_type": "markdown", "id": cell.id, "metadata": {"tabbook": meta}, "source": source}
+
+
+def attach_outputs(nb, executed) -> list[str]:
+    """Give ``nb``'s code cells the outputs of ``executed``'s cells with the same id.
+
+    The one way outputs travel: from the kernel's notebook into the store, from
+    the store onto a notebook converted from newer prose, and onto the page.
+    Ids come from each cell's content (``tabbook.parse``), so a prose edit
+    keeps every output. Returns the ids of the code cells that differ between
+    the two (changed, added or removed): empty when the outputs are current.
+    """
+    done = {cell.get("id"): cell for cell in executed.get("cells", []) if cell.get("cell_type") == "code"}
+    missing = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        old = done.pop(cell["id"], None)
+        if old is None:
+            missing.append(cell["id"])
+            continue
+        cell["outputs"] = old.get("outputs", [])
+        cell["execution_count"] = old.get("execution_count")
+    for name in ("language_info", "tabbook_execution"):
+        if name in executed.get("metadata", {}):
+            nb["metadata"][name] = executed["metadata"][name]
+    return missing + list(done)
 
 
 def kernel_name(config: BookConfig, tab: str) -> str:

@@ -6,22 +6,35 @@ prose, labels, references, citations, slide marks and hide marks. Every later
 stage (notebooks, library, book checks, HTML) reads a chapter through
 :func:`read_document` and never looks at the raw Markdown again.
 
-Errors that can be seen in one file (DIALECT section 10, "within one file")
-raise :class:`~tabbook.errors.SourceError` with the line at fault. Checks that
-need the whole book (dangling references, unknown citation keys, a label
-defined in two files) belong to ``tabbook.book``; this module only records
-what they need: ``Document.labels``, ``Document.references``,
-``Document.figures`` and ``Document.toc``.
+Two phases, one reader. The line pass cuts the file into cells (code
+fences, tab marks, tab prose). The structure pass then reads each text cell's
+blocks with markdown-it's block parser, so that what counts as a heading, a
+table or code is exactly CommonMark's, and attaches the dialect's marks
+(``:label:``, ``:width:``, ``:eqlabel:``, table captions) to them: the result
+is ``Cell.blocks`` (Heading, Figure, Table, Toc, RawHtml and Prose blocks) and
+``Document.items``, the numbered things in source order. ``tabbook.book``
+numbers those items and ``tabbook.render`` walks the blocks; no later stage
+reads the Markdown's structure again.
+
+Errors that break the file (an unclosed fence, an unknown tab) raise
+:class:`~tabbook.errors.SourceError` at once. Misplaced marks are collected in
+``Document.errors`` (and warnings in ``Document.warnings``), so that
+``tabbook check`` can report every problem of a book in one run; converters
+raise them (:meth:`Document.raise_errors`). Checks that need the whole book
+(dangling references, unknown citation keys, a label defined in two files)
+belong to ``tabbook.book``.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tabbook.errors import SourceError
+from tabbook.errors import SourceError, SourceErrors
 
 # Cell kinds (Cell.kind and the notebooks' cell metadata "kind").
 TEXT = "text"
@@ -43,8 +56,6 @@ _SELECTED_IF = re.compile(r"^( *)if\s+tab\.selected\((.*)\)\s*:\s*(.*)$")
 _QUOTED = re.compile(r"""(['"])(.*?)\1""")
 _HIDE = re.compile(r"#\s*@hide(_code|_output)?\b")
 _REQUIRED_LIBS = re.compile(r"^\s*#\s*required_libs\((.*)\)\s*$")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_FIGURE = re.compile(r"^\s*!\[(.*)\]\(\s*([^)\s]+)[^)]*\)")
 _MARK_LINE = re.compile(r"^:(label|eqlabel|width|begin_tab):`([^`]*)`$")
 _ROLE = re.compile(r":(numref|ref|eqref|cite|citet|citep):`([^`]+)`")
 _CITE_ROLES = frozenset({"cite", "citet", "citep"})
@@ -58,16 +69,96 @@ _SLIDE_DROP = (
     re.compile(r"\[~~(?:(?!~~\]).)*?~~\](?!\()", re.DOTALL),
     re.compile(r"\(~~(?:(?!~~\)).)*?~~\)", re.DOTALL),
 )
+# The structure pass: the marks of DIALECT 4 on lines of their own, a table's
+# caption line above it (":Caption", not a role such as ":numref:`x` ..."),
+# a figure paragraph (its caption may run over several lines).
+_STRUCT_MARK = re.compile(r"^\s*:(label|eqlabel|width):`([^`]*)`\s*$")
+_CAPTION_LINE = re.compile(r"^\s*:(?![:\s])(?!\w+:`)(.+?)\s*$")
+_FIGURE_PARAGRAPH = re.compile(r'^!\[(?P<caption>(?:[^\]\\]|\\.)*)\]\(\s*(?P<path>[^)\s]+)(?:\s+"[^"]*")?\s*\)(?P<rest>.*)$', re.DOTALL)
+_INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
+_DISPLAY_END = re.compile(r"\$\$\s*$")
+_RAW_HTML_FILE = re.compile(r"^\s*\.\.\s+raw::\s+html\s*\n\s+:file:\s*(\S+)\s*$")
 
 
-@dataclass
+@dataclass(eq=False)
 class Heading:
-    """A Markdown heading (``#`` to ``######``) outside code fences."""
+    """A heading of a text cell (CommonMark's ATX or setext heading)."""
 
     level: int
-    title: str
+    title: str  # Markdown of the title
     line: int
-    label: str | None = None  # the :label: that follows it, if any
+    label: str | None = None
+
+
+@dataclass(eq=False)
+class Figure:
+    """A paragraph that is an image ``![caption](path)``; ``path`` is as written."""
+
+    caption: str
+    path: str
+    line: int
+    label: str | None = None
+    width: str | None = None
+
+
+@dataclass(eq=False)
+class Table:
+    """A table; ``text`` is its Markdown, ``line`` its first row."""
+
+    text: str
+    line: int
+    caption: str | None = None
+    label: str | None = None
+
+
+@dataclass(eq=False)
+class Equation:
+    """A labelled display: ``line`` is the :eqlabel: line, ``display_line`` the display's last line."""
+
+    label: str
+    line: int
+    display_line: int
+
+
+@dataclass(eq=False)
+class Toc:
+    """A ```toc``` fence: the pages it lists (entry, line), and its options."""
+
+    entries: list[tuple[str, int]]
+    line: int
+    maxdepth: int | None = None
+    numbered: bool = False
+
+
+@dataclass(eq=False)
+class RawHtml:
+    """An ```eval_rst``` block holding ``.. raw:: html`` with ``:file:``: that file's HTML goes into the page."""
+
+    path: str
+    line: int
+
+
+@dataclass(eq=False)
+class Bibliography:
+    """An ```eval_rst``` block holding ``.. bibliography::``: every work the book cites, as d2l.ai's references page."""
+
+    line: int
+
+
+@dataclass(eq=False)
+class Prose:
+    """Markdown shown as it is: paragraphs, lists, quotes, other fences.
+
+    ``code_lines`` are the lines of code blocks inside it (math and roles are
+    not looked for there); ``equations`` maps the last line of a labelled
+    display to its :class:`Equation`. Lines are source lines: mark lines are
+    blank in ``text``, so every line keeps its number.
+    """
+
+    text: str
+    line: int
+    code_lines: frozenset[int] = frozenset()
+    equations: dict[int, Equation] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,13 +166,15 @@ class Label:
     """A ``:label:`` or ``:eqlabel:`` defined in this file.
 
     ``kind`` is SECTION, FIGURE, TABLE or EQUATION; ``title`` is the section
-    title, the figure caption or the table caption (None for equations).
+    title, the figure caption or the table caption (None for equations);
+    ``item`` is the Heading, Figure, Table or Equation it names.
     """
 
     name: str
     kind: str
     line: int
     title: str | None = None
+    item: object = None
 
 
 @dataclass
@@ -92,17 +185,6 @@ class Reference:
     role: str
     targets: tuple[str, ...]  # one label, or one or more BibTeX keys
     line: int
-
-
-@dataclass
-class Figure:
-    """An image ``![caption](path)``; ``path`` is as written (relative to the file)."""
-
-    caption: str
-    path: str
-    line: int
-    label: str | None = None
-    width: str | None = None
 
 
 @dataclass
@@ -120,12 +202,21 @@ class Cell:
       :meth:`lines_for`; ``hide`` is "cell", "code", "output" or None.
 
     ``section`` is the heading the cell sits under (None before the first).
+    ``id`` is the cell's identity, the same in every tab's notebook: made from
+    its content and how many cells before it have the same content, not from
+    its line, so that editing other cells keeps it (outputs travel by it from
+    the kernel through the store to the page). Text cells also carry
+    ``blocks`` (the structure pass) and ``text_line``, the line of their
+    text's first line.
     """
 
     kind: str
     line: int
     end_line: int
     text: str = ""
+    text_line: int = 0
+    blocks: list = field(default_factory=list)
+    id: str = ""
     tabs: tuple[str, ...] = ()
     hide: str | None = None
     # CODE: (line number, text) of each line after the tab mark and hide marks
@@ -166,36 +257,61 @@ class Document:
     """Everything later stages need from one chapter file.
 
     ``tabs`` are the tabs converted now (the first is the default tab);
-    ``cells`` are in source order; ``labels`` maps each label defined here to
-    its :class:`Label`; ``references`` lists every :numref:/:ref:/:eqref: and
-    :cite:/:citet:/:citep: of the text (outside code fences); ``toc`` lists
-    the entries of ```toc``` fences as (entry, line); ``required_libs`` comes
-    from the selector cell.
+    ``cells`` are in source order; ``items`` are the headings, figures,
+    tables and labelled equations of the text, in source order (what the book
+    numbers); ``labels`` maps each label defined here to its :class:`Label`;
+    ``references`` lists every :numref:/:ref:/:eqref: and
+    :cite:/:citet:/:citep: of the text (outside code fences); ``tocs`` are the
+    ```toc``` fences and ``toc`` all their entries as (entry, line);
+    ``required_libs`` comes from the selector cell. ``errors`` are misplaced
+    marks (SourceErrors, not raised yet) and ``warnings`` are messages.
     """
 
     path: Path
     tabs: tuple[str, ...]
     cells: list[Cell] = field(default_factory=list)
-    headings: list[Heading] = field(default_factory=list)
+    items: list = field(default_factory=list)
     labels: dict[str, Label] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
-    toc: list[tuple[str, int]] = field(default_factory=list)
+    tocs: list[Toc] = field(default_factory=list)
+    images: list[tuple[str, int]] = field(default_factory=list)  # inline and raw <img> images: (path, line)
     required_libs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+    # tabs named by a tab mark or :begin_tab: other than through `all` (DIALECT 2)
+    named_tabs: set[str] = field(default_factory=set)
+
+    @property
+    def headings(self) -> list[Heading]:
+        return [item for item in self.items if isinstance(item, Heading)]
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [item for item in self.items if isinstance(item, Figure)]
+
+    @property
+    def toc(self) -> list[tuple[str, int]]:
+        return [entry for toc in self.tocs for entry in toc.entries]
 
     @property
     def title(self) -> str | None:
         """The first heading's text: the page title."""
-        return self.headings[0].title if self.headings else None
+        return next((item.title for item in self.items if isinstance(item, Heading)), None)
+
+    def raise_errors(self) -> None:
+        """Raise the collected errors (all of them, in line order), if any."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise SourceErrors(sorted(self.errors, key=lambda e: e.line or 0))
 
     def notebook_tabs(self) -> list[str]:
-        """The tabs that get a notebook for this file (DIALECT 2), in tab order."""
-        code_cells = [cell for cell in self.cells if cell.kind == CODE]
-        if not code_cells:
+        """The tabs that get a notebook for this file (DIALECT 2), in tab order:
+        every tab when the file has no code; else the default tab and the tabs
+        a code cell or tab prose names explicitly (``all`` does not count)."""
+        if not any(cell.kind == CODE for cell in self.cells):
             return list(self.tabs)
-        named = {tab for cell in self.cells if cell.kind != TEXT for tab in cell.tabs}
-        return [tab for i, tab in enumerate(self.tabs) if i == 0 or tab in named]
+        return [tab for i, tab in enumerate(self.tabs) if i == 0 or tab in self.named_tabs]
 
     def cells_for(self, tab: str) -> list[Cell]:
         """The cells of ``tab``'s notebook: shared text, its tab prose, its
@@ -207,16 +323,17 @@ class Document:
         ]
 
 
-def read_document(config, path, tabs=None) -> Document:
+def read_document(config, path, tabs=None, collect=False) -> Document:
     """Read and parse one chapter with the book's tabs (or ``tabs``, e.g. from ``--tabs``).
 
     Tab names valid in marks are the converted tabs plus every framework the
     config knows (an ``[env-<name>]`` with a kernel), so narrowing ``--tabs``
-    does not turn the other frameworks' cells into errors.
+    does not turn the other frameworks' cells into errors. With ``collect``,
+    misplaced marks stay in ``Document.errors`` instead of being raised.
     """
     tabs = tuple(tabs or config.tabs)
     known = set(tabs) | {name for name, env in config.envs.items() if env.kernel}
-    return parse_markdown(read_source(path), path, tabs, known)
+    return parse_markdown(read_source(path), path, tabs, known, collect=collect)
 
 
 def read_source(path) -> str:
@@ -234,16 +351,21 @@ def read_source(path) -> str:
         raise SourceError(path, line, f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded; save the file as UTF-8") from None
 
 
-def parse_markdown(text: str, path, tabs, known_tabs=None) -> Document:
+def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False) -> Document:
     """Parse chapter Markdown ``text`` (from ``path``, for messages) for ``tabs``.
 
     ``tabs`` are the tabs being converted, the first being the default tab;
     ``known_tabs`` are all names allowed in tab marks (default: ``tabs``).
+    Misplaced marks are raised together unless ``collect`` keeps them in
+    ``Document.errors``.
     """
-    return _Parser(Path(path), tuple(tabs), set(known_tabs or ()) | set(tabs)).parse(text)
+    doc = _Parser(Path(path), tuple(tabs), set(known_tabs or ()) | set(tabs)).parse(text)
+    if not collect:
+        doc.raise_errors()
+    return doc
 
 
-def toc_order(config, documents=None) -> list[Path]:
+def toc_order(config, documents=None, collect=False) -> list[Path]:
     """The book's files in reading order: the index page, then depth-first
     the pages its ```toc``` fences list (paths relative to the listing file,
     without ``.md``), then any chapter no toc reaches, sorted.
@@ -258,7 +380,7 @@ def toc_order(config, documents=None) -> list[Path]:
 
     def document(path):
         if path not in documents:
-            documents[path] = read_document(config, path)
+            documents[path] = read_document(config, path, collect=collect)
         return documents[path]
 
     def visit(path):
@@ -289,7 +411,8 @@ def strip_slide_marks(text: str) -> str:
             text = pattern.sub(r"\1", text)
     if "~~" in text:
         for pattern in _SLIDE_DROP:
-            text = pattern.sub("", text)
+            # dropped text leaves its line breaks, so later lines keep their numbers
+            text = pattern.sub(lambda match: "\n" * match.group(0).count("\n"), text)
     return text
 
 
@@ -303,7 +426,7 @@ def _split_names(raw: str) -> list[str]:
 
 
 class _Parser:
-    """The single pass. State: an open code cell, an open text fence, an open
+    """The line pass. State: an open code cell, an open text fence, an open
     tab prose block, and the text lines collected since the last cell."""
 
     def __init__(self, path: Path, tabs: tuple[str, ...], known: set[str]):
@@ -315,10 +438,7 @@ class _Parser:
         self.prose_tabs: tuple[str, ...] | None = None  # open tab prose block
         self.prose_line = 0  # the open block's :begin_tab: line
         self.prose_cell_line = 0  # "line" of its next cell; 0 after a code cell interrupted it
-        self.section: Heading | None = None
-        self.context: tuple[str, object] | None = None  # what a :label: on the next line would label
-        self.label_lines: dict[str, int] = {}
-        self.names_seen: dict[str, tuple[str, ...]] = {}  # raw names of a mark -> its tabs
+        self.names_seen: dict[tuple[str, str], tuple[str, ...]] = {}  # (raw names, mark) -> its tabs
 
     def error(self, line, message):
         raise SourceError(self.path, line, message)
@@ -335,7 +455,6 @@ class _Parser:
         code_body: list[tuple[int, str]] = []
         fence_len = 0  # backticks of the open fence (code cell or text)
         fence_line = 0
-        fence_info = ""
         text_fence = False
         for number, line in enumerate(lines, 1):
             if code_open:
@@ -347,44 +466,23 @@ class _Parser:
                 continue
             if text_fence:
                 self.text.append((number, line, True))
-                stripped = line.strip()
                 if "```" in line and _closes_fence(line, fence_len):
                     text_fence = False
-                    self.context = (TABLE, None) if fence_info == "eval_rst" else None
-                elif fence_info == "toc" and stripped and not stripped.startswith(":"):
-                    self.doc.toc.append((stripped, number))
                 continue
             stripped = line.strip()
-            if not stripped:
-                self.text.append((number, line, False))
-                continue
-            first = stripped[0]
+            first = stripped[:1]
             match = _FENCE_OPEN.match(line) if first == "`" else None
             if match:
                 fence_len, fence_line = len(match.group(1)), number
-                info = match.group(2).strip()
-                if _CODE_INFO.match(info):
+                if _CODE_INFO.match(match.group(2).strip()):
                     self.flush_text()
                     code_open = number
                 else:
-                    fence_info = info.split()[0].lower() if info else ""
                     text_fence = True
                     self.text.append((number, line, True))
                 continue
-            if first == ":":
-                if self.mark_line(number, stripped):
-                    continue
-            elif first == "#":
-                self.heading(number, stripped)
-            elif first == "!":
-                self.figure(number, stripped)
-            else:
-                self.context = self.line_context(stripped)
-            if "`" in line and ":" in line:
-                for match in _ROLE.finditer(line):
-                    role, target = match.groups()
-                    targets = tuple(_split_names(target.replace(",", " "))) if role in _CITE_ROLES else (target.strip(),)
-                    self.doc.references.append(Reference(role, targets, number))
+            if first == ":" and self.tab_prose_mark(number, stripped):
+                continue
             self.text.append((number, line, False))
         if code_open:
             self.error(code_open, f"code cell is never closed: no line of at least {fence_len} backticks after it")
@@ -393,113 +491,46 @@ class _Parser:
         if self.prose_tabs is not None:
             self.error(self.prose_line, ":begin_tab: is never closed by :end_tab:")
         self.flush_text()
+        _Structure(self.doc).read()
+        _assign_ids(self.doc.cells)
         return self.doc
 
-    # -- text lines -------------------------------------------------------------
-
-    def line_context(self, stripped):
-        if stripped.startswith("|"):
-            caption = self.context[1] if self.context and self.context[0] in (TABLE, "caption") else None
-            return (TABLE, caption)
-        if stripped.endswith("$$"):
-            return (EQUATION, None)
-        return None
-
-    def heading(self, number, stripped):
-        match = _HEADING.match(stripped)
-        if not match:
-            self.context = None
-            return
-        heading = Heading(len(match.group(1)), match.group(2), number)
-        self.doc.headings.append(heading)
-        self.section = heading
-        self.context = (SECTION, heading)
-
-    def figure(self, number, stripped):
-        match = _FIGURE.match(stripped)
-        if not match:
-            self.context = None
-            return
-        fig = Figure(match.group(1), match.group(2), number)
-        self.doc.figures.append(fig)
-        self.context = (FIGURE, fig)
-
-    def mark_line(self, number, stripped) -> bool:
-        """Handle a line starting with ':'. True when the line is consumed
-        (tab prose marks are not kept in the Markdown)."""
+    def tab_prose_mark(self, number, stripped) -> bool:
+        """Handle :begin_tab: and :end_tab: (DIALECT 3). True when the line was one."""
         if stripped == ":end_tab:":
             if self.prose_tabs is None:
                 self.error(number, ":end_tab: without a :begin_tab: before it")
             self.flush_text(end_line=number)
             self.prose_tabs = None
             return True
-        match = _MARK_LINE.match(stripped)
-        if not match:
-            if stripped.startswith(":begin_tab:"):
-                self.error(number, ":begin_tab: needs the tab names in backticks, e.g. :begin_tab:`pytorch, mxnet`")
-            # ":Caption text" before a table gives the table its caption
-            self.context = ("caption", stripped[1:].strip()) if not stripped.startswith("::") else None
+        if not stripped.startswith(":begin_tab:"):
             return False
-        kind, value = match.groups()
-        value = value.strip()
-        if kind == "begin_tab":
-            names = self.tab_names(number, value, ":begin_tab:")
-            if self.prose_tabs is not None:
-                warning = f"{self.path}:{number}: warning: :begin_tab: while the tab prose opened at line {self.prose_line} is still open; that block ends here"
-                self.doc.warnings.append(warning)
-                print(warning, file=sys.stderr)
-            self.flush_text()
-            self.prose_tabs, self.prose_line, self.prose_cell_line = names, number, number
-            return True
-        if kind == "width":
-            if self.context and self.context[0] == FIGURE:
-                self.context[1].width = value
-            return False  # :width: keeps the label context of the figure
-        if not value:
-            self.error(number, f":{kind}: needs a name in backticks")
-        context = self.context
-        if kind == "eqlabel":
-            if not context or context[0] != EQUATION:
-                self.error(number, f":eqlabel:`{value}` must be on the line after a $$ ... $$ display")
-            self.define_label(Label(value, EQUATION, number))
-        else:
-            if not context:
-                self.error(number, f":label:`{value}` must follow a heading, a figure or a table")
-            kind_of, item = context
-            if kind_of == SECTION:
-                item.label = value
-                self.define_label(Label(value, SECTION, number, item.title))
-            elif kind_of == FIGURE:
-                item.label = value
-                self.define_label(Label(value, FIGURE, number, item.caption))
-            elif kind_of == TABLE:
-                self.define_label(Label(value, TABLE, number, item))
-            else:
-                self.error(number, f":label:`{value}` must follow a heading, a figure or a table (use :eqlabel: for equations)")
-        return False
-
-    def define_label(self, label: Label):
-        first = self.label_lines.get(label.name)
-        if first is not None:
-            self.error(label.line, f"label '{label.name}' is defined twice in this file: lines {first} and {label.line}")
-        self.label_lines[label.name] = label.line
-        self.doc.labels[label.name] = label
+        match = _MARK_LINE.match(stripped)
+        if not match or match.group(1) != "begin_tab":
+            self.error(number, ":begin_tab: needs the tab names in backticks, e.g. :begin_tab:`pytorch, mxnet`")
+        names = self.tab_names(number, match.group(2).strip(), ":begin_tab:")
+        if self.prose_tabs is not None:
+            warning = f"{self.path}:{number}: warning: :begin_tab: while the tab prose opened at line {self.prose_line} is still open; that block ends here"
+            self.doc.warnings.append(warning)
+            print(warning, file=sys.stderr)
+        self.flush_text()
+        self.prose_tabs, self.prose_line, self.prose_cell_line = names, number, number
+        return True
 
     def tab_names(self, number, raw, mark) -> tuple[str, ...]:
         """Tab names of a mark, `all` expanded, checked against the known tabs."""
-        cached = self.names_seen.get(raw)
+        cached = self.names_seen.get((raw, mark))
         if cached is not None:
             return cached
         names = _split_names(raw)
         if not names:
             self.error(number, f"{mark} names no tab; write e.g. {mark} pytorch, mxnet (or all)")
-        if "all" in names:
-            self.names_seen[raw] = self.tabs
-            return self.tabs
         for name in names:
-            if name not in self.known:
+            if name != "all" and name not in self.known:
                 self.error(number, f"unknown tab '{name}' in {mark}; the configured tabs are: {', '.join(self.known_in_order())}")
-        result = self.names_seen[raw] = tuple(dict.fromkeys(names))
+        if mark != "tab.selected()":  # only cell marks and tab prose make a notebook exist
+            self.doc.named_tabs.update(name for name in names if name != "all")
+        result = self.names_seen[raw, mark] = self.tabs if "all" in names else tuple(dict.fromkeys(names))
         return result
 
     def known_in_order(self):
@@ -534,16 +565,15 @@ class _Parser:
         else:
             text = strip_slide_marks("\n".join(line for _, line, _ in body))
         if prose is None:
-            cell = Cell(TEXT, body[0][0], body[-1][0], text=text, section=self.section)
+            cell = Cell(TEXT, body[0][0], body[-1][0], text=text, text_line=body[0][0])
         else:
-            cell = Cell(TAB_TEXT, prose_line or body[0][0], end_line or body[-1][0], text=text, tabs=prose, section=self.section)
+            cell = Cell(TAB_TEXT, prose_line or body[0][0], end_line or body[-1][0], text=text, tabs=prose, text_line=body[0][0])
         self.doc.cells.append(cell)
 
     # -- code cells -------------------------------------------------------------
 
     def add_code_cell(self, start, end, body):
         """Build a CODE cell from the lines between the fences (or drop the selector cell)."""
-        self.context = None
         if any("d2lbook.tab" in line and "%load_ext" in line for _, line in body):
             for number, line in body:
                 match = _REQUIRED_LIBS.match(line)
@@ -569,12 +599,15 @@ class _Parser:
         plain = "\n".join([line for _, line in body])
         if "\t" not in plain and "@hide" not in plain and "tab.selected" not in plain:
             # the common case: the code is the same in every tab, as written
-            self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body, section=self.section))
+            self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body))
             return
         hide = None
         code: list[tuple[int, str]] = []
         only: dict[int, frozenset[str]] = {}
-        branches: list[tuple[int, frozenset[str]]] = []  # (indent of the if, tabs that keep its body)
+        # The open tab.selected branch: (indent of its `if`, tabs that keep its body).
+        # Branches do not nest (DIALECT 1, as d2lbook): an `if tab.selected` inside
+        # a branch ends it and opens the next, and kept lines lose 4 spaces once.
+        branch: tuple[int, frozenset[str]] | None = None
         for number, line in body:
             if "\t" in line and "\t" in line[: len(line) - len(line.lstrip())]:
                 self.error(number, "tab character in code indentation; indent code with spaces")
@@ -588,31 +621,317 @@ class _Parser:
                         continue
             stripped = line.lstrip(" ")
             if not stripped:
-                if branches:
-                    only[number] = branches[-1][1]
+                if branch:
+                    only[number] = branch[1]
                 code.append((number, ""))
                 continue
             indent = len(line) - len(stripped)
-            while branches and indent <= branches[-1][0]:
-                branches.pop()
+            if branch and indent <= branch[0]:
+                branch = None
             if stripped.startswith("if") and "tab.selected" in stripped:
                 match = _SELECTED_IF.match(line)
                 if match:
                     names = " ".join(m.group(2) for m in _QUOTED.finditer(match.group(2)))
                     selected = frozenset(self.tab_names(number, names, "tab.selected()"))
-                    if branches:
-                        selected &= branches[-1][1]
                     rest = match.group(3)
                     if rest and not rest.startswith("#"):  # `if tab.selected('x'): statement`
+                        branch = None
                         only[number] = selected
-                        code.append((number, " " * (indent - 4 * len(branches)) + rest))
+                        code.append((number, " " * indent + rest))
                     else:
-                        branches.append((indent, selected))
+                        branch = (indent, selected)
                     continue
-            if branches:
-                only[number] = branches[-1][1]
-                code.append((number, line[min(4 * len(branches), indent) :]))
+            if branch:
+                only[number] = branch[1]
+                code.append((number, line[min(4, indent) :]))
             else:
                 code.append((number, line))
-        cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, only=only, section=self.section)
+        cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, only=only)
         self.doc.cells.append(cell)
+
+
+# -- the structure pass -----------------------------------------------------------------
+
+
+@functools.cache
+def _block_parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table"])
+
+
+def _block_tokens(text: str) -> list:
+    """markdown-it's block tokens of ``text`` (no inline pass: only the structure is needed)."""
+    from markdown_it.rules_block import StateBlock
+
+    md = _block_parser()
+    state = StateBlock(text, md, {}, [])
+    md.block.tokenize(state, 0, state.lineMax)
+    return state.tokens
+
+
+class _Structure:
+    """Reads the blocks of every text cell and attaches the marks of DIALECT 4 to them."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.label_lines: dict[str, int] = {}
+
+    def problem(self, line, message):
+        self.doc.errors.append(SourceError(self.doc.path, line, message))
+
+    def warn(self, line, message):
+        self.doc.warnings.append(f"{self.doc.path}:{line}: warning: {message}")
+
+    def read(self) -> None:
+        section = None
+        for cell in self.doc.cells:
+            if cell.kind != CODE:
+                self.read_cell(cell)
+                headings = [block for block in cell.blocks if isinstance(block, Heading)]
+                section = headings[-1] if headings else section
+            cell.section = section
+        self.doc.items.sort(key=lambda item: item.line)
+
+    def read_cell(self, cell: Cell) -> None:
+        first = cell.text_line
+        lines = cell.text.split("\n")
+        fences = _fence_lines(lines)
+        marks: dict[int, tuple[str, str]] = {}
+        for index, line in enumerate(lines):
+            if index not in fences and ":`" in line:
+                match = _STRUCT_MARK.match(line)
+                if match:
+                    marks[index] = (match.group(1), match.group(2).strip())
+        captions = {}
+        for index, line in enumerate(lines):
+            if index in fences or index in marks or not line.startswith(":"):
+                continue
+            match = _CAPTION_LINE.match(line)
+            after = _next_content(lines, index, marks)
+            if match and after is not None and lines[after].lstrip().startswith("|"):
+                captions[index] = match.group(1)
+        blanked = ["" if index in marks or index in captions else line for index, line in enumerate(lines)]
+        tokens = _block_tokens("\n".join(blanked))
+        code_lines = set()
+        owners: dict[int, object] = {}  # line index -> the structural block it belongs to
+        structural = []  # (start, end, block), in order
+        for position, token in enumerate(tokens):
+            if token.type in ("fence", "code_block") and token.map:
+                code_lines.update(range(token.map[0], token.map[1]))
+            if token.level != 0 or not token.map or token.nesting == -1:
+                continue
+            start, end = token.map
+            block = self.block_of(token, tokens, position, blanked, start, end, first)
+            if block is not None:
+                structural.append((start, end, block))
+                for index in range(start, end):
+                    owners[index] = block
+        self.attach_marks(lines, blanked, marks, captions, owners, structural, first)
+        cell.blocks = self.blocks_with_prose(blanked, structural, code_lines, first)
+        for index, line in enumerate(blanked):
+            if index in code_lines:
+                continue
+            if ("](" in line or "<img" in line.lower()) and not isinstance(owners.get(index), Figure):
+                for match in _INLINE_IMAGE.finditer(line):
+                    self.doc.images.append((match.group(1) or match.group(2), first + index))
+            if "`" in line and ":" in line:
+                for match in _ROLE.finditer(line):
+                    role, target = match.groups()
+                    targets = tuple(_split_names(target.replace(",", " "))) if role in _CITE_ROLES else (target.strip(),)
+                    self.doc.references.append(Reference(role, targets, first + index))
+
+    def block_of(self, token, tokens, position, lines, start, end, first):
+        """The structural block a top-level token starts, or None for prose."""
+        line = first + start
+        if token.type == "heading_open":
+            block = Heading(int(token.tag[1:]), tokens[position + 1].content.strip(), line)
+        elif token.type == "table_open":
+            block = Table("\n".join(lines[start:end]), line)
+        elif token.type == "paragraph_open":
+            match = _FIGURE_PARAGRAPH.match(tokens[position + 1].content)
+            if not match:
+                return None
+            rest = match.group("rest").strip()
+            if rest:
+                self.warn(line, f"text after the figure on its line is not part of its caption: '{rest[:40]}'")
+                return None
+            block = Figure(" ".join(match.group("caption").split()), match.group("path"), line)
+        elif token.type == "fence":
+            info = token.info.strip().split()
+            kind = info[0].lower() if info else ""
+            if kind == "toc":
+                return self.toc(token.content, line)
+            if kind == "eval_rst":
+                return self.eval_rst(token.content, line)
+            return None
+        else:
+            return None
+        self.doc.items.append(block)
+        return block
+
+    def toc(self, content: str, line: int) -> Toc:
+        toc = Toc([], line)
+        for offset, entry in enumerate(content.split("\n"), 1):
+            entry = entry.strip()
+            if not entry:
+                continue
+            if entry.startswith(":"):
+                option, _, value = entry[1:].partition(":")
+                if option == "numbered":
+                    toc.numbered = True
+                elif option == "maxdepth" and value.strip().isdigit():
+                    toc.maxdepth = int(value)
+                else:
+                    self.warn(line + offset, f"unknown toc option '{entry}' (known: :maxdepth: N, :numbered:)")
+                continue
+            toc.entries.append((entry, line + offset))
+        self.doc.tocs.append(toc)
+        return toc
+
+    def eval_rst(self, content: str, line: int):
+        """``.. raw:: html`` + ``:file:``: that file's HTML; anything else is reStructuredText this tool does not read."""
+        if content.lstrip().startswith(".. bibliography::"):
+            return Bibliography(line)
+        match = _RAW_HTML_FILE.match(content.rstrip("\n"))
+        left_out = Prose("", line)  # the block's lines become nothing on the page
+        if not match:
+            self.warn(line, "this eval_rst block is reStructuredText, which this tool does not render; it is left out")
+            return left_out
+        path = match.group(1)
+        if not (self.doc.path.parent / path).is_file():
+            self.warn(line, f"eval_rst includes the HTML file '{path}', which does not exist; it is left out")
+            return left_out
+        return RawHtml(path, line)
+
+    def attach_marks(self, lines, blanked, marks, captions, owners, structural, first) -> None:
+        """Give each :label:/:width:/:eqlabel: and table caption its block (DIALECT 4)."""
+        starts = {start: block for start, _end, block in structural}
+        for index, caption in captions.items():
+            table = starts.get(_next_content(blanked, index, marks))
+            if isinstance(table, Table):
+                table.caption = caption
+            else:
+                self.warn(first + index, f"the caption ':{caption}' is not followed by a table; it is left out")
+        for index, (kind, value) in sorted(marks.items()):
+            line = first + index
+            if not value:
+                self.problem(line, f":{kind}: needs a name in backticks")
+                continue
+            before = _previous_content(blanked, index)
+            owner = owners.get(before) if before is not None else None
+            touching = before is not None and all(i in marks or i in captions for i in range(before + 1, index))
+            after_caption = any(i in captions for i in range(before + 1 if before is not None else 0, index))
+            display = before is not None and owner is None and _DISPLAY_END.search(blanked[before] or "")
+            if kind == "width":
+                if isinstance(owner, Figure) and touching:
+                    owner.width = value
+                else:
+                    self.warn(line, f":width:`{value}` does not follow a figure; it is ignored")
+                continue
+            if kind == "eqlabel" or (display and not isinstance(owner, (Heading, Figure, Table))):
+                if not display:
+                    self.problem(line, f":{kind}:`{value}` must be on the line after a $$ ... $$ display")
+                    continue
+                if kind == "label":
+                    self.warn(line, f":label:`{value}` after a display equation is read as :eqlabel:")
+                if not touching:
+                    self.warn(line, f":eqlabel:`{value}` is separated from its display by blank lines")
+                equation = Equation(value, line, first + before)
+                self.doc.items.append(equation)
+                self.define(Label(value, EQUATION, line, None, equation))
+                continue
+            below = starts.get(_next_content(blanked, index, marks))
+            structural_owner = isinstance(owner, (Heading, Figure, Table))
+            if isinstance(below, Table) and (after_caption or not (structural_owner and touching)):
+                target = below  # captioned and labelled above the table, as the d2l.ai books write it
+            elif structural_owner:
+                if not touching:
+                    self.warn(line, f":label:`{value}` is separated by blank lines from the {type(owner).__name__.lower()} it labels")
+                target = owner
+            else:
+                self.problem(line, f":label:`{value}` must follow a heading, a figure or a table (or stand above a table, after its caption)")
+                continue
+            if target.label is not None:
+                self.problem(line, f"a second :label: for the same {type(target).__name__.lower()} (already '{target.label}')")
+                continue
+            target.label = value
+            kind_of = {Heading: SECTION, Figure: FIGURE, Table: TABLE}[type(target)]
+            title = target.caption if not isinstance(target, Heading) else target.title
+            self.define(Label(value, kind_of, line, title, target))
+
+    def define(self, label: Label) -> None:
+        first = self.label_lines.get(label.name)
+        if first is not None:
+            self.problem(label.line, f"label '{label.name}' is defined twice in this file: lines {first} and {label.line}")
+            return
+        self.label_lines[label.name] = label.line
+        self.doc.labels[label.name] = label
+
+    def blocks_with_prose(self, lines, structural, code_lines, first) -> list:
+        """The cell's blocks in order: structural ones, and Prose for the lines between them."""
+        blocks: list = []
+        position = 0
+
+        def prose(start, end):
+            if any(lines[i].strip() for i in range(start, end)):
+                codes = frozenset(first + i for i in range(start, end) if i in code_lines)
+                blocks.append(Prose("\n".join(lines[start:end]), first + start, codes))
+
+        for start, end, block in structural:
+            prose(position, start)
+            blocks.append(block)
+            position = end
+        prose(position, len(lines))
+        equations = [item for item in self.doc.items if isinstance(item, Equation)]
+        for block in blocks:
+            if isinstance(block, Prose):
+                last = block.line + block.text.count("\n")
+                block.equations = {eq.display_line: eq for eq in equations if block.line <= eq.display_line <= last}
+        return blocks
+
+
+def _fence_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines of ``` fences (the line pass keeps text fences in text cells)."""
+    inside, length, result = False, 0, set()
+    for index, line in enumerate(lines):
+        if inside:
+            result.add(index)
+            if "```" in line and _closes_fence(line, length):
+                inside = False
+            continue
+        match = _FENCE_OPEN.match(line) if line.lstrip().startswith("```") else None
+        if match:
+            inside, length = True, len(match.group(1))
+            result.add(index)
+    return result
+
+
+def _previous_content(lines, index):
+    """The index of the last non-blank line before ``index`` (mark lines are blank by now)."""
+    index -= 1
+    while index >= 0 and not lines[index].strip():
+        index -= 1
+    return index if index >= 0 else None
+
+
+def _next_content(lines, index, marks):
+    """The index of the next line after ``index`` that is neither blank nor a mark, or None."""
+    index += 1
+    while index < len(lines) and (not lines[index].strip() or index in marks):
+        index += 1
+    return index if index < len(lines) else None
+
+
+def _assign_ids(cells: list[Cell]) -> None:
+    """Give every cell its identity: kind and content hashed, plus a count for repeats."""
+    seen: dict[str, int] = {}
+    for cell in cells:
+        if cell.kind == CODE:
+            content = "\n".join([cell.hide or "", *cell.tabs, *(text for _, text in cell.code)])
+        else:
+            content = "\n".join([*cell.tabs, cell.text])
+        digest = hashlib.sha1(f"{cell.kind}\0{content}".encode()).hexdigest()[:16]
+        count = seen.get(digest, 0)
+        seen[digest] = count + 1
+        cell.id = f"{cell.kind.replace('_', '-')}-{digest}" + (f"-{count}" if count else "")

@@ -1,12 +1,14 @@
 """Executed notebooks -> the HTML book under ``_build/html``.
 
-For each page of the book (``tabbook.book``), the executed notebooks of all
-tabs (``_build/eval/<tab>/<name>.ipynb``) are merged back into one page by the
-source line in each cell's metadata: shared text once, and every run of code
-cells and tab prose in between as one tab group. The page layout is a Jinja2
-template (``static/templates``); behaviour in the browser (tab switching,
-copy buttons, search) is ``static/js/tabbook.js``; math is MathML made at
-build time, so the book needs no network.
+Each page walks its source's ``Document`` (``tabbook.parse``), numbered by
+``tabbook.book``: shared text once, and every run of code cells and tab prose
+as one tab group. Code cells get their outputs from the executed notebooks
+(``_build/eval/<tab>/<name>.ipynb``) by cell id, through
+``tabbook.notebooks.attach_outputs`` (the one way outputs are attached). The
+page layout and every block's markup are Jinja2 templates
+(``static/templates``); behaviour in the browser (tab switching, copy buttons,
+search) is ``static/js/tabbook.js``; math is MathML made at build time, so the
+book needs no network.
 
 The whole site is rendered in memory first and then replaces ``_build/html``
 in one rename: a failed build leaves the previous one untouched.
@@ -27,15 +29,17 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from markupsafe import Markup
 
-from tabbook.book import Book, Page, load_book
+from tabbook import sanitize
+from tabbook.book import Book, Page, load_book, report
 from tabbook.errors import SourceError
-from tabbook.fileio import atomic_write
+from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
+from tabbook.outputs import DEFAULT_MAX_OUTPUT_MB, cut_output
+from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
 
 TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
 STATIC_DIR = "_static"
@@ -57,42 +61,21 @@ def _relative(url: str, from_url: str) -> str:
     return posixpath.relpath(url, posixpath.dirname(from_url) or ".")
 
 
-# -- merging the tabs' notebooks -----------------------------------------------------
+# -- grouping a page's cells ---------------------------------------------------------
 
 
-@dataclass
-class TabGroup:
-    """Consecutive code cells and tab prose: tab -> its cells, in source order."""
-
-    panes: dict[str, list] = field(default_factory=dict)
-
-
-def merge_notebooks(notebooks: dict, path: str) -> list:
-    """One page's items in source order: a shared text cell, or a TabGroup.
-
-    Cells are matched across notebooks by their source line (metadata
-    ``tabbook.line``): a text cell appears in every notebook and is shown once.
-    """
-    entries: dict[tuple[int, str], dict] = {}
-    for tab, nb in notebooks.items():
-        for index, cell in enumerate(nb["cells"]):
-            meta = cell.get("metadata", {}).get("tabbook")
-            if not meta or "line" not in meta or "kind" not in meta:
-                raise SourceError(path, None, f"cell {index} of the {tab} notebook has no tabbook metadata; rebuild it with `python -m tabbook run`")
-            entries.setdefault((meta["line"], meta["kind"]), {})[tab] = cell
-    items: list = []
-    group = None
-    for (_line, kind), cells in sorted(entries.items()):
-        if kind == "text":
-            group = None
-            items.append(next(iter(cells.values())))
-            continue
-        if group is None:
-            group = TabGroup()
-            items.append(group)
-        for tab, cell in cells.items():
-            group.panes.setdefault(tab, []).append(cell)
-    return items
+def cell_runs(document) -> list:
+    """The page's cells in source order: a shared text cell alone, and each run
+    of code cells and tab prose as one list (shown as one tab group)."""
+    runs: list = []
+    for cell in document.cells:
+        if cell.kind == TEXT:
+            runs.append(cell)
+        elif runs and isinstance(runs[-1], list):
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+    return runs
 
 
 # -- outputs ------------------------------------------------------------------------
@@ -115,6 +98,11 @@ def svg_size(svg: str) -> tuple[int, int] | None:
         scale = _POINTS_TO_PIXELS if match.group(2) == "pt" else 1
         size.append(round(float(match.group(1)) * scale))
     return (size[0], size[1]) if all(size) else None
+
+
+# The sanitizer writes HTML: a standalone SVG file needs its namespaces back.
+_SVG_ROOT = re.compile(r"^<svg\b")
+_SVG_NAMESPACES = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:
@@ -151,17 +139,20 @@ def _text(value) -> str:
 
 
 class OutputRenderer:
-    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML is ours.
+    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML and Markdown outputs
+    are untrusted and sanitized (``tabbook.sanitize``); outputs over the size limit are cut.
 
     Images become files of the site (added to ``files``, named by content under
     ``_static/outputs``) shown by ``<img loading="lazy">``: a plot in a hidden tab
     costs nothing until its tab is shown, and an SVG loaded as an image can run
-    no script. ``root`` is the way from the page to the site's root.
+    no script (it is sanitized all the same, for a reader who opens the file
+    itself). ``root`` is the way from the page to the site's root.
     """
 
-    def __init__(self, collapse_lines: int, files: dict | None = None, root: str = ""):
+    def __init__(self, collapse_lines: int, max_output_mb: float = DEFAULT_MAX_OUTPUT_MB, files: dict | None = None, root: str = ""):
         self.ansi2html = _ansi2html()
         self.collapse_lines = collapse_lines
+        self.max_bytes = int(max_output_mb * 1e6)
         self.files = {} if files is None else files
         self.root = root
 
@@ -170,6 +161,9 @@ class OutputRenderer:
         return Markup("".join(part for part in parts if part))
 
     def render_one(self, output) -> str:
+        if not isinstance(output, dict):  # a damaged notebook: show nothing rather than fail the page
+            return ""
+        output, _cut = cut_output(output, self.max_bytes)
         kind = output.get("output_type")
         if kind == "stream":
             # a progress bar redraws its line with "\r": show only what a terminal would end up showing
@@ -185,18 +179,25 @@ class OutputRenderer:
     def _rich(self, data, metadata) -> str:
         for mime in _IMAGE_TYPES:
             if mime in data:
-                return self._image(mime, _text(data[mime]), metadata.get(mime) or {})
+                size = metadata.get(mime) if isinstance(metadata, dict) else None
+                return self._image(mime, _text(data[mime]), size if isinstance(size, dict) else {})
         if "text/html" in data:
-            return f'<div class="output html">{_text(data["text/html"])}</div>'
+            return f'<div class="output html">{sanitize.clean(_text(data["text/html"]))}</div>'
+        if "text/markdown" in data:
+            return f'<div class="output markdown">{sanitize.clean_markdown(_text(data["text/markdown"]))}</div>'
         if "text/plain" in data:
             return self._text_block(_text(data["text/plain"]), "output result")
         return ""
 
     def _image(self, mime: str, value: str, metadata: dict) -> str:
         if mime == "image/svg+xml":
-            data, size = value.encode("utf-8"), svg_size(value)
+            svg = _SVG_ROOT.sub(_SVG_NAMESPACES, sanitize.clean(value).strip(), count=1)
+            data, size = svg.encode("utf-8"), svg_size(svg)
         else:
-            data = base64.b64decode(value.replace("\n", ""))
+            try:
+                data = base64.b64decode(value.replace("\n", ""), validate=True)
+            except ValueError:  # a damaged output: show nothing rather than fail the page
+                return ""
             size = png_size(data)
         if isinstance(metadata.get("width"), int) and isinstance(metadata.get("height"), int):
             size = (metadata["width"], metadata["height"])  # a retina PNG asks for half its pixels
@@ -270,10 +271,30 @@ class Citations:
         return ", ".join(links) if textual else "(" + "; ".join(links) + ")"
 
     def reference(self, key: str) -> Markup:
+        """The formatted entry, with a link to its DOI or URL when the BibTeX has one."""
         if key not in self._formatted:
             text = self.style.format_entry(key, self.entries[key]).text.render(self.backend)
+            url = self.url(key)
+            if url:
+                text += f' <a class="bib-link" href="{html.escape(url)}" rel="noopener">{html.escape(url)}</a>'
             self._formatted[key] = text
         return Markup(self._formatted[key])
+
+    def url(self, key: str) -> str | None:
+        fields = self.entries[key].fields
+        doi = fields.get("doi", "").strip()
+        if doi:
+            return doi if doi.startswith("http") else f"https://doi.org/{doi}"
+        url = fields.get("url", "").strip()
+        return url if url.startswith(("http://", "https://")) else None
+
+    def plain_reference(self, key: str) -> str:
+        """The entry as plain text (for notebooks), with its DOI or URL."""
+        from pybtex.backends.plaintext import Backend
+
+        text = self.style.format_entry(key, self.entries[key]).text.render(Backend())
+        url = self.url(key)
+        return f"{text} {url}" if url else text
 
     def sort_key(self, key: str):
         return (self.authors(key).lower(), self.year(key), key)
@@ -291,82 +312,51 @@ class PageResolver:
         self.page = page
         self.path = page.rel
         self.cited: list[str] = []
-        self.cell_range: tuple[int | None, int | None] = (None, None)
+        self.anchors: set[str] = set()
 
-    def _find(self, kind, item):
-        return self.page.find(kind, item, *self.cell_range)
-
-    def heading(self, item):
-        target = self._find("section", item)
-        return target.anchor, target.number_text
-
-    def figure(self, item):
-        target = self._find("figure", item)
-        return target.anchor, f"Figure {target.number_text}"
-
-    def table(self, item):
-        if not item.label:
-            return "", ""  # only labelled tables are numbered
-        target = self._find("table", item)
-        return target.anchor, f"Table {target.number_text}"
-
-    def equation(self, label):
-        target = self.book.labels[label]
+    def equation(self, item):
+        target = self.page.target(item)
         return target.anchor, target.number_text
 
     def link(self, target) -> str:
-        is_page_title = target is target.page.targets[0]
         if target.page is self.page:
-            return "#" if is_page_title else f"#{target.anchor}"
-        url = _relative(target.page.url, self.page.url)
-        return url if is_page_title else f"{url}#{target.anchor}"
+            return "#" if target is target.page.targets[0] else f"#{target.anchor}"
+        return target.link(self.page.url)
 
     def role(self, role) -> str:
         if role.name in ("cite", "citep", "citet"):
+            known = [key for key in role.targets if key in self.book.bibliography.entries]
             for key in role.targets:
-                if key not in self.book.bibliography.entries:
-                    raise SourceError(self.path, role.line, f"unknown citation key '{key}' (not in the bibliography)")
-                if key not in self.cited:
+                if key not in known:
+                    self.site.unresolved(self.path, role.line, f"unknown citation key '{key}' (not in the bibliography)")
+                elif key not in self.cited:
                     self.cited.append(key)
-            return self.site.citations.cite(role.targets, textual=role.name == "citet")
+            cited = self.site.citations.cite(known, textual=role.name == "citet") if known else ""
+            broken = "".join(self.site.cells.broken_reference(key) for key in role.targets if key not in known)
+            anchor = f"cite-{role.line}"
+            if anchor in self.anchors:  # several citations on one line: the bibliography links to the first
+                return cited + broken
+            self.anchors.add(anchor)
+            return f'<span class="citation" id="{anchor}">{cited}{broken}</span>'
         links = []
         for label in role.targets:
             target = self.book.labels.get(label)
             if target is None:
-                raise SourceError(self.path, role.line, f":{role.name}: refers to the undefined label '{label}'")
+                self.site.unresolved(self.path, role.line, f":{role.name}: refers to the undefined label '{label}'")
+                links.append(str(self.site.cells.broken_reference(label)))
+                continue
             if role.name == "ref" and target.kind == "section":
                 text = self.site.markdown.render_inline(target.title, target.line, PageResolver(self.site, target.page))
             else:
-                text = html.escape(self.number_name(target, role.name == "eqref"))
+                text = html.escape(target.name(bare_equation=role.name == "eqref"))
             links.append(f'<a class="reference {target.kind}" href="{html.escape(self.link(target))}">{text}</a>')
         return ", ".join(links)
-
-    @staticmethod
-    def number_name(target, bare_equation: bool) -> str:
-        if target.kind == "equation":
-            return f"({target.number_text})" if bare_equation else f"Equation ({target.number_text})"
-        if not target.number:
-            return target.title
-        if target.kind == "section":
-            return f"{'Chapter' if len(target.number) == 1 else 'Section'} {target.number_text}"
-        return f"{target.kind.capitalize()} {target.number_text}"
-
-    def toc(self, content: str, line: int) -> str:
-        """A ```toc``` fence: the pages it lists, with their sections."""
-        items = []
-        for entry in content.split("\n"):
-            entry = entry.strip()
-            if not entry or entry.startswith(":"):
-                continue
-            page = self.book.page_of(self.page.source.parent / f"{entry}.md")
-            items.append(self.site.toc_item_html(page, self.page, depth=2))
-        return f'<ul class="toc-fence">{"".join(items)}</ul>\n'
 
 
 class Site:
     """Renders the whole book: ``render()`` returns every file of the site."""
 
-    def __init__(self, config, book: Book, from_cache: bool = False):
+    def __init__(self, config, book: Book, from_cache: bool = False, keep_going: bool = False):
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
         self.config = config
@@ -383,10 +373,13 @@ class Site:
         self.cells = self.env.get_template("cells.html").module
         self.eval_dir = config.build_dir / "eval"
         self.from_cache = from_cache
+        self.keep_going = keep_going
+        self.broken: list[SourceError] = []  # references left unresolved (keep_going)
         self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
         self.output_files: dict[str, bytes] = {}  # the images of all pages' outputs (OutputRenderer)
+        self._reader = None
 
     # -- pieces -----------------------------------------------------------------
 
@@ -411,83 +404,139 @@ class Site:
         url = html.escape(_relative(page.url, current.url))
         return f'<li><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
 
-    def notebooks_of(self, page: Page) -> dict:
-        """tab -> executed notebook of this page, for the tabs that have one.
+    def unresolved(self, path: str, line: int, message: str) -> None:
+        """A reference that resolves to nothing: fatal, or shown as ?? with ``keep_going``."""
+        error = SourceError(path, line, message)
+        if not self.keep_going:
+            raise error
+        self.broken.append(error)
 
-        With ``from_cache`` (``html --no-run``) nothing was run first, so a
-        notebook may be missing or older than its source: then the page shows
-        the source as it is now, with the outputs of the code cells that did not
-        change, and the notebook is reported.
+    def toc_html(self, toc: Toc, page: Page) -> str:
+        """A ```toc``` fence: the pages it lists, with their sections down to its ``:maxdepth:``."""
+        items = []
+        for entry, _line in toc.entries:
+            try:
+                child = self.book.page_of(page.source.parent / f"{entry}.md")
+            except KeyError:  # a missing page, reported by the book's checks
+                continue
+            items.append(self.toc_item_html(child, page, depth=toc.maxdepth or 2))
+        return f'<ul class="toc-fence">{"".join(items)}</ul>\n'
+
+    def bibliography_html(self, page: Page) -> str:
+        """Every work the book cites, each with links back to where it is cited."""
+        cited_at: dict[str, list[tuple[Page, int]]] = {}
+        for other in self.book.pages:
+            for reference in other.document.references:
+                if reference.role in ("cite", "citep", "citet"):
+                    for key in reference.targets:
+                        places = cited_at.setdefault(key, [])
+                        if key in self.citations.entries and (other, reference.line) not in places:
+                            places.append((other, reference.line))
+        entries = []
+        for key in sorted((key for key in cited_at if key in self.citations.entries), key=self.citations.sort_key):
+            backlinks = [
+                (f"{_relative(other.url, page.url)}#cite-{line}", other.number_text or _strip_tags(self.title_html(other)))
+                for other, line in cited_at[key]
+            ]
+            entries.append((key, self.citations.reference(key), backlinks))
+        return str(self.cells.bibliography(entries))
+
+    def outputs_of(self, page: Page) -> dict[str, dict]:
+        """tab -> {cell id: executed cell} for the tabs that get a notebook.
+
+        The executed notebook's outputs are attached to the notebook converted
+        from the source as it is now (``tabbook.notebooks.attach_outputs``): a
+        code cell whose code changed since it ran shows no outputs, and with
+        ``from_cache`` (``html --no-run``) such a notebook is reported as stale.
         """
-        converted = None
-        if self.from_cache:
-            from tabbook.notebooks import build_notebooks
+        from tabbook.notebooks import attach_outputs, notebook_dicts
 
-            converted = build_notebooks(self.config, page.source)
-        notebooks = {}
-        for tab in page.document.notebook_tabs():
+        current = notebook_dicts(self.config, page.document)
+        outputs = {}
+        for tab, shared in current.items():
+            nb = dict(shared, cells=[dict(cell) for cell in shared["cells"]])  # cells alike in all tabs are shared
             path = self.eval_dir / tab / f"{page.name}.ipynb"
             # Plain JSON: nbformat's import and validation would be most of the build time.
-            executed = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-            if converted is None:
-                if executed is None:
-                    raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
-                notebooks[tab] = executed
-                continue
-            current = json.loads(json.dumps(converted[tab]))
+            executed = read_notebook_json(path) if path.is_file() else None
             if executed is None:
+                if not self.from_cache:
+                    raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
                 self.unexecuted.append(f"{tab}/{page.name}")
-                notebooks[tab] = current
-            elif _cell_keys(executed) == _cell_keys(current):
-                notebooks[tab] = executed
-            else:
+            elif attach_outputs(nb, executed):
                 self.stale.append(f"{tab}/{page.name}")
-                notebooks[tab] = _with_outputs_of(current, executed)
-        return notebooks
+            outputs[tab] = {cell["id"]: cell for cell in nb["cells"]}
+        return outputs
 
     def text_html(self, cell, resolver: PageResolver) -> str:
-        meta = cell["metadata"]["tabbook"]
-        resolver.cell_range = (meta["line"], meta.get("end_line", meta["line"]))
-        # Tab prose starts after its :begin_tab: line (items are also found by content, see Page.find).
-        first = meta["line"] + (1 if meta["kind"] == "tab_text" else 0)
-        return self.markdown.render(_text(cell["source"]), first, resolver)
+        """A text cell's blocks, in order (numbers from the book, markup from the templates)."""
+        page = resolver.page
+        parts = []
+        for block in cell.blocks:
+            if isinstance(block, Prose):
+                parts.append(self.markdown.render(block.text, block.line, resolver, block.code_lines, block.equations))
+            elif isinstance(block, Heading):
+                target = page.target(block)
+                title = Markup(self.markdown.render_inline(block.title, block.line, resolver))
+                parts.append(self.cells.heading(block.level, target.anchor, target.number_text, title))
+            elif isinstance(block, Figure):
+                target = page.target(block)
+                caption = Markup(self.markdown.render_inline(block.caption, block.line, resolver))
+                parts.append(self.cells.figure(target.anchor, f"Figure {target.number_text}", block.path, _strip_tags(caption), block.width, caption))
+            elif isinstance(block, Table):
+                target = page.target_of.get(block)
+                body = Markup(self.markdown.render(block.text, block.line, resolver))
+                caption = Markup(self.markdown.render_inline(block.caption or "", block.line, resolver))
+                prefix = f"Table {target.number_text}" if target and block.label else ""
+                parts.append(self.cells.table(target.anchor if target else "", prefix, caption, body))
+            elif isinstance(block, Toc):
+                parts.append(self.toc_html(block, page))
+            elif isinstance(block, RawHtml):
+                # the author's own HTML file, as d2lbook includes it
+                parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+            elif isinstance(block, Bibliography):
+                parts.append(self.bibliography_html(page))
+        return "".join(str(part) for part in parts)
 
-    def code_html(self, cell, outputs: OutputRenderer) -> str:
-        hide = cell["metadata"].get("tabbook", {}).get("hide")
-        if hide == "cell":
+    def code_html(self, cell, tab: str, outputs: dict, renderer: OutputRenderer) -> str:
+        if cell.hide == "cell":
             return ""
-        code = None if hide == "code" else Markup(highlight(_text(cell["source"]), "python"))
-        rendered = None if hide == "output" else outputs.render(cell.get("outputs", []))
+        source = cell.source_for(tab)
+        code = None if cell.hide == "code" else Markup(highlight(source, "python"))
+        executed = outputs.get(cell.id)
+        rendered = None if cell.hide == "output" or executed is None else renderer.render(executed.get("outputs", []))
         return self.cells.code_cell(code, rendered)
 
-    def group_html(self, group: TabGroup, page_tabs: list[str], resolver, outputs) -> str:
+    def group_html(self, cells: list, page_tabs: list[str], resolver, outputs: dict, renderer) -> str:
         panes = {}
         for tab in self.tabs:
             if tab not in page_tabs:
                 panes[tab] = Markup(self.cells.missing(tab_title(tab), True))
                 continue
-            cells = group.panes.get(tab, [])
-            parts = [
-                self.text_html(cell, resolver) if cell["cell_type"] == "markdown" else self.code_html(cell, outputs)
-                for cell in cells
-            ]
+            parts = []
+            for cell in cells:
+                if tab not in cell.tabs:
+                    continue
+                if cell.kind == TAB_TEXT:
+                    parts.append(self.text_html(cell, resolver))
+                elif cell.kind == CODE and cell.source_for(tab):
+                    parts.append(self.code_html(cell, tab, outputs.get(tab, {}), renderer))
             panes[tab] = Markup("".join(parts) or self.cells.missing(tab_title(tab), False))
         return self.cells.tabgroup(self.tabs, self.config.default_tab, panes)
 
     def render_page(self, page: Page, index: int) -> tuple[str, list]:
         """(page HTML, search index entries)."""
-        notebooks = self.notebooks_of(page)
-        page_tabs = [tab for tab in self.tabs if tab in notebooks]
+        outputs = self.outputs_of(page)
+        page_tabs = [tab for tab in self.tabs if tab in outputs]
         resolver = PageResolver(self, page)
         url = page.url
         root = _relative("index.html", url)[: -len("index.html")]
-        outputs = OutputRenderer(self.config.collapse_lines, self.output_files, root)
+        renderer = OutputRenderer(self.config.collapse_lines, files=self.output_files, root=root)
         parts = []
-        for item in merge_notebooks(notebooks, page.rel):
-            if isinstance(item, TabGroup):
-                parts.append(self.group_html(item, page_tabs, resolver, outputs))
+        for run in cell_runs(page.document):
+            if isinstance(run, list):
+                parts.append(self.group_html(run, page_tabs, resolver, outputs, renderer))
             else:
-                parts.append(self.text_html(item, resolver))
+                parts.append(self.text_html(run, resolver))
         content = "".join(parts)
         references = [(key, self.citations.reference(key)) for key in sorted(resolver.cited, key=self.citations.sort_key)]
         pages = self.book.pages
@@ -505,18 +554,31 @@ class Site:
             "prev": self.nav_link(pages[index - 1], page) if index > 0 else None,
             "next": self.nav_link(pages[index + 1], page) if index + 1 < len(pages) else None,
             "downloads": [
-                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in notebooks)
+                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in outputs)
                 if (self.eval_dir / tab / f"{page.name}.ipynb").is_file()
-                else (tab_title(tab), None, tab in notebooks)
+                else (tab_title(tab), None, tab in outputs)
                 for tab in self.tabs
             ],
             "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],
             "references": references,
+            **self.publish_links(page, outputs),
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))
+
+    def publish_links(self, page: Page, outputs: dict) -> dict:
+        """Launch links per framework, "Discuss" and "Edit on GitHub", from ``[publish]`` (none without it)."""
+        publish = self.config.publish
+        launch = []
+        if publish.notebooks_repo:
+            for tab in self.tabs:
+                if tab in outputs and any(cell.kind == CODE for cell in page.document.cells):
+                    where = f"{publish.notebooks_repo}/blob/{publish.notebooks_branch}/{tab}/{page.name}.ipynb"
+                    launch.append((tab_title(tab), f"https://colab.research.google.com/github/{where}", f"https://studiolab.sagemaker.aws/import/github/{where}"))
+        edit = f"https://github.com/{publish.source_repo}/edit/{publish.source_branch}/{page.rel}" if publish.source_repo else None
+        return {"launch": launch, "discuss": publish.discussion(page.name), "edit": edit}
 
     def sidebar_item(self, page: Page, current: Page) -> str:
         number = f'<span class="secnum">{page.number_text}</span> ' if page.number else ""
@@ -577,10 +639,26 @@ class Site:
         root = self.config.root.resolve()
         files = {}
         for page in self.book.pages:
-            for figure in page.document.figures:
-                path = (page.source.parent / figure.path).resolve()
-                files[path.relative_to(root).as_posix()] = path.read_bytes()
+            paths = [figure.path for figure in page.document.figures] + [path for path, _line in page.document.images]
+            for name in paths:
+                path = (page.source.parent / name).resolve()
+                if path.is_relative_to(root) and path.is_file():  # anything else is an error of the book's checks
+                    files[path.relative_to(root).as_posix()] = path.read_bytes()
         return files
+
+    def reader_notebook(self, page: Page, path: Path) -> bytes:
+        """An executed notebook as Jupyter readers download it (``tabbook.reader``)."""
+        from tabbook.notebooks import notebook_json
+
+        try:
+            executed = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return path.read_bytes()
+        if self._reader is None:
+            from tabbook.reader import ReaderNotebooks
+
+            self._reader = ReaderNotebooks(self.book, self.citations, self.config.publish.site_url)
+        return notebook_json(self._reader.notebook(page, executed)).encode("utf-8")
 
     def notebook_files(self) -> dict[str, bytes]:
         """Each executed notebook for download, and a zip per tab (with the figures they show)."""
@@ -592,31 +670,13 @@ class Site:
                 for page in self.book.pages:
                     path = self.eval_dir / tab / f"{page.name}.ipynb"
                     if path.is_file():
-                        data = path.read_bytes()
+                        data = self.reader_notebook(page, path)
                         files[f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb"] = data
                         _add_to_zip(archive, f"{page.name}.ipynb", data)
                 for name, data in sorted(figures.items()):
                     _add_to_zip(archive, name, data)
             files[self.zip_name(tab)] = buffer.getvalue()
         return files
-
-
-def _cell_keys(nb) -> list:
-    return [(c["cell_type"], _text(c["source"]), c["metadata"].get("tabbook")) for c in nb["cells"]]
-
-
-def _with_outputs_of(current, executed):
-    """``current`` (converted from the source now) with the outputs of ``executed``'s identical code cells."""
-    done: dict[str, list] = {}
-    for cell in executed["cells"]:
-        if cell["cell_type"] == "code":
-            done.setdefault(_text(cell["source"]), []).append(cell)
-    for cell in current["cells"]:
-        same = done.get(_text(cell["source"])) if cell["cell_type"] == "code" else None
-        if same:
-            old = same.pop(0)
-            cell["outputs"], cell["execution_count"] = old.get("outputs", []), old.get("execution_count")
-    return current
 
 
 def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -680,11 +740,21 @@ def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
         raise
 
 
-def build_html(config, jobs=None, run=True, out=None) -> Path:
-    """Run what is stale (unless ``run`` is False), then render the book into ``_build/html``."""
+def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
+    """Run what is stale (unless ``run`` is False), then render the book into ``_build/html``.
+
+    The book's problems stop the build before anything runs, all reported at
+    once; with ``keep_going`` the site is built anyway (unresolved references
+    shown as ``??``), the problems are listed, and the build then fails.
+    """
     out = out or sys.stdout
     started, cpu_started = time.perf_counter(), time.process_time()
-    book = load_book(config)  # a dangling reference fails now, before any notebook runs
+    book = load_book(config)
+    text = report(book)
+    if text:
+        print(text, file=out)
+    if not keep_going:
+        book.raise_errors()  # a dangling reference fails now, before any notebook runs
     failed = []
     if run:
         from tabbook.execute import OK, run_book
@@ -695,27 +765,39 @@ def build_html(config, jobs=None, run=True, out=None) -> Path:
         # the timing below is the HTML's own: leave the run out
         started += time.perf_counter() - run_started
         cpu_started += time.process_time() - run_cpu_started
-    for orphan in book.orphans:
-        print(f"{orphan.relative_to(config.root)}: warning: no toc lists this file; it is not part of the book", file=out)
-    site = Site(config, book, from_cache=not run)
+    site = Site(config, book, from_cache=not run, keep_going=keep_going)
     files = site.render()
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if site.unexecuted:
-        print(f"html: warning: never executed, shown without outputs: {', '.join(site.unexecuted)}", file=out)
+        print(f"html: warning: never executed, shown without outputs: {_some(site.unexecuted)}", file=out)
     if site.stale:
-        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {', '.join(site.stale)}", file=out)
+        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {_some(site.stale)}", file=out)
     print(f"html: {len(book.pages)} pages x {len(config.tabs)} tabs -> {html_dir} in {seconds:.2f} s ({cpu_seconds:.2f} s CPU)", file=out)
     if failed:
         names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
         raise SourceError(config.build_dir / "eval" / "summary.json", None, f"the HTML was built, but these notebooks failed: {names}")
+    if book.errors:
+        print(f"html: {len(site.broken)} unresolved reference(s) shown as ??:", file=out)
+        for error in site.broken:
+            print(f"  {error}", file=out)
+        raise SourceError(config.config_path, None, f"the HTML was built with --keep-going, but the book has {len(book.errors)} error(s), listed above")
     return html_dir
+
+
+def _some(names: list[str], shown: int = 8) -> str:
+    """A list of notebook names for a message, cut short when long."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more ({len(names)} notebooks)"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=None, help="notebooks executed at once (default: [build] jobs)")
     parser.add_argument("--no-run", action="store_true", help="render what _build/eval holds; execute nothing")
+    parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the site is written (default: [build] build_dir)")
+    parser.add_argument("--keep-going", action="store_true", help="build the site despite errors in the book (unresolved references show as ??), then list them")
     parser.add_argument("--screenshots", action="store_true", help="then save screenshots of every page in every tab (desktop and phone, light and dark) under _build/screenshots")
 
 
@@ -723,7 +805,11 @@ def run_command(args) -> int:
     from tabbook.config import load_config
 
     config = load_config()
-    html_dir = build_html(config, jobs=args.jobs, run=not args.no_run)
+    if args.build_dir:
+        from dataclasses import replace
+
+        config = replace(config, build_dir=args.build_dir.resolve())
+    html_dir = build_html(config, jobs=args.jobs, run=not args.no_run, keep_going=args.keep_going)
     if args.screenshots:
         shots = take_screenshots(html_dir, config.build_dir / "screenshots", config.tabs)
         print(f"screenshots: {len(shots)} under {config.build_dir / 'screenshots'}")

@@ -13,11 +13,11 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 
 
-def run_tabbook(*args, cwd) -> subprocess.CompletedProcess:
+def run_tabbook(*args, cwd, timeout=120) -> subprocess.CompletedProcess:
     """Run ``python -m tabbook ARGS`` in ``cwd`` with this checkout's tabbook; capture output."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     return subprocess.run(
-        [sys.executable, "-m", "tabbook", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tabbook", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -85,7 +85,7 @@ def test_cross_book_errors_name_file_and_line(book_dir, file, old, new, message)
     path = book_dir / file
     edit(path, old, new)
     with pytest.raises(SourceError) as error:
-        load_book(load_config(book_dir))
+        load_book(load_config(book_dir)).raise_errors()
     assert error.value.path == file
     assert error.value.line == line_of(path, new)
     assert message in error.value.message
@@ -94,20 +94,19 @@ def test_cross_book_errors_name_file_and_line(book_dir, file, old, new, message)
 def test_a_label_defined_in_two_files_names_both_places(book_dir):
     second = book_dir / "chapter_demo" / "second.md"
     edit(second, ":label:`tab_sizes`", ":label:`fig_demo`")
-    with pytest.raises(SourceError) as error:
-        load_book(load_config(book_dir))
+    errors = [str(error) for error in load_book(load_config(book_dir)).errors]
     first_line = line_of(book_dir / "chapter_demo" / "first.md", ":label:`fig_demo`") - 1
-    assert str(error.value) == (
+    assert (
         f"chapter_demo/second.md:{line_of(second, ':label:`fig_demo`')}: "
         f"label 'fig_demo' is already defined at chapter_demo/first.md:{first_line}"
-    )
+    ) in errors
 
 
 def test_a_page_listed_twice_is_an_error(book_dir):
     index = book_dir / "chapter_demo" / "index.md"
     edit(index, "second\n", "second\nfirst\n")
     with pytest.raises(SourceError) as error:
-        load_book(load_config(book_dir))
+        load_book(load_config(book_dir)).raise_errors()
     lines = index.read_text(encoding="utf-8").splitlines()
     first, again = [n for n, line in enumerate(lines, 1) if line == "first"]
     assert str(error.value) == f"chapter_demo/index.md:{again}: toc entry 'first' is already listed at chapter_demo/index.md:{first}"
@@ -116,10 +115,8 @@ def test_a_page_listed_twice_is_an_error(book_dir):
 def test_a_missing_toc_entry_is_an_error(book_dir):
     index = book_dir / "chapter_demo" / "index.md"
     edit(index, "second\n", "third\n")
-    with pytest.raises(SourceError) as error:
-        load_book(load_config(book_dir))
-    assert error.value.line == line_of(index, "third")
-    assert "third" in error.value.message
+    errors = load_book(load_config(book_dir)).errors
+    assert f"chapter_demo/index.md:{line_of(index, 'third')}: toc entry 'third': no file chapter_demo/third.md" in map(str, errors)
 
 
 def test_unknown_bibfile_is_an_error(book_dir):

@@ -27,7 +27,7 @@ from tabbook.cli import main
 from tabbook.config import load_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "execute" / "book"
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]  # real kernels
 
 
 def make_book(tmp_path: Path, monkeypatch, store: Path | None = None) -> Path:

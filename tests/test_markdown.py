@@ -1,11 +1,12 @@
-"""tabbook.markdown: the dialect's marks, roles and math on top of markdown-it-py."""
+"""tabbook.markdown: rendering Markdown, math and roles (the structure is tabbook.parse's)."""
 
 from __future__ import annotations
 
 import pytest
 
 from tabbook.errors import SourceError
-from tabbook.markdown import Markdown, scan_marks, to_mathml
+from tabbook.markdown import Markdown, to_mathml
+from tabbook.parse import Prose, parse_markdown
 
 
 class FakeResolver:
@@ -14,11 +15,18 @@ class FakeResolver:
     def role(self, role):
         return f"[{role.name}:{','.join(role.targets)}@{role.line}]"
 
-    def equation(self, label):
-        return label, "9.9"
+    def equation(self, item):
+        return item.label, "9.9"
 
-    def heading(self, item):
-        return "h", ""
+
+def prose_of(text, first_line=1):
+    """The Prose blocks of ``text`` as tabbook.parse reads them."""
+    doc = parse_markdown("\n" * (first_line - 1) + text, "page.md", ("pytorch",))
+    return [block for cell in doc.cells for block in cell.blocks if isinstance(block, Prose)]
+
+
+def render_prose(text, first_line=1):
+    return "".join(Markdown().render(b.text, b.line, FakeResolver(), b.code_lines, b.equations) for b in prose_of(text, first_line))
 
 
 def test_math_is_protected_from_markdown_and_code_from_math():
@@ -31,24 +39,10 @@ def test_math_is_protected_from_markdown_and_code_from_math():
 
 def test_roles_and_labelled_display_math_keep_their_lines():
     text = "Intro\n\n$$\nx = 1\n$$\n:eqlabel:`eq_x`\n\nSee :numref:`sec_y`, :citep:`A.1,B.2`.\n"
-    out = Markdown().render(text, 10, FakeResolver())
+    out = render_prose(text, 10)
     assert "[numref:sec_y@17]" in out and "[citep:A.1,B.2@17]" in out
     assert '<span class="eqn" id="eq_x"><math display="block">' in out and "(9.9)" in out
     assert ":eqlabel:" not in out
-
-
-def test_only_labelled_or_captioned_tables_get_a_caption():
-    class Tables(FakeResolver):
-        def table(self, item):
-            return ("tab_x", "Table 9.1") if item.label else ("", "")
-
-    plain = Markdown().render("| a |\n|---|\n| 1 |\n", 1, Tables())
-    assert plain.startswith("<table>") and "figure" not in plain
-    captioned = Markdown().render(":Just a caption\n\n| a |\n|---|\n| 1 |\n", 1, Tables())
-    assert '<figure class="table"><figcaption>Just a caption</figcaption>' in captioned
-    labelled = Markdown().render("| a |\n|---|\n| 1 |\n:label:`tab_x`\n", 1, Tables())
-    assert '<figure class="table" id="tab_x"><figcaption>Table 9.1</figcaption>' in labelled
-    assert ":label:" not in labelled
 
 
 def test_bad_math_fails_with_file_and_line():
@@ -57,14 +51,6 @@ def test_bad_math_fails_with_file_and_line():
     assert (error.value.path, error.value.line) == ("page.md", 22)
     with pytest.raises(SourceError, match=r"unknown command \\nosuchcommand"):
         to_mathml(r"\nosuchcommand{x}", False, "page.md", 3)
-
-
-def test_scan_marks_attaches_labels_and_rejects_stray_marks():
-    marks = scan_marks("# T\n:label:`sec_t`\n\n![cap](a.png)\n:width:`10px`\n:label:`fig_a`\n", "p.md", 1)
-    assert (marks.headings[0].label, marks.figures[0].label, marks.figures[0].width) == ("sec_t", "fig_a", "10px")
-    assert marks.lines == ["# T", "", "", "", "", "", ""]
-    with pytest.raises(SourceError, match="p.md:3: :label: must be on the line after a heading"):
-        scan_marks("text\n\n:label:`x`\n", "p.md", 1)
 
 
 @pytest.mark.parametrize(
@@ -83,21 +69,12 @@ def test_the_chapters_math_converts(latex, expected):
     assert expected in to_mathml(latex, True, "p.md", 1)
 
 
-def test_headings_and_captions_carry_math_and_the_resolvers_numbers():
-    class Numbers(FakeResolver):
-        def heading(self, item):
-            return "sec-x", "2.3"
-
-        def figure(self, item):
-            return "fig_x", "Figure 2.3.1"
-
-    out = Markdown().render("## The $\\mathbf{x}$ Case\n\n![A plot of $y$.](img/p.svg)\n:label:`fig_x`\n:width:`200px`\n", 1, Numbers())
-    assert out.startswith('<h2 id="sec-x"><span class="secnum">2.3</span> The <math display="inline">')
-    assert '<figure class="figure" id="fig_x"><img src="img/p.svg" alt="A plot of $y$." style="width: 200px">' in out
-    assert '<span class="caption-number">Figure 2.3.1:</span> A plot of <math display="inline">' in out
-
-
-def test_fences_stay_code_and_sphinx_directives_vanish():
-    out = Markdown().render("```python\nx = '$a$' + ':numref:`y`'\n```\n\n```eval_rst\n.. bibliography::\n```\n", 1, FakeResolver())
-    assert '<pre class="highlight"><code>' in out and "$a$" in out and "[numref" not in out
+def test_code_lines_from_the_parse_stay_code_and_sphinx_directives_vanish():
+    out = render_prose("```python\nx = '$a$' + ':numref:`y`'\n```\n\n    indented = '$b$'\n\n```eval_rst\n.. bibliography::\n```\n")
+    assert '<pre class="highlight"><code>' in out and "$a$" in out and "$b$" in out and "[numref" not in out
     assert "bibliography" not in out
+
+
+def test_inline_titles_carry_math():
+    out = Markdown().render_inline("The $\\mathbf{x}$ Case", 3, FakeResolver())
+    assert out.startswith('The <math display="inline">') and out.endswith(" Case")

@@ -15,6 +15,10 @@ from tabbook.parse import (
     TAB_TEXT,
     TABLE,
     TEXT,
+    Equation,
+    Prose,
+    RawHtml,
+    Table,
     parse_markdown,
     read_document,
     toc_order,
@@ -124,13 +128,26 @@ def test_selected_branches_keep_and_dedent_the_matching_body(config):
     assert cell.source_for("tensorflow") == "x = 1\n\nw = 2"
 
 
-def test_nested_and_indented_branches(config):
+def test_a_branch_inside_a_branch_ends_it_and_is_dedented_once(config):
+    # DIALECT 1's Module example: branches do not nest, kept lines lose 4 spaces once
     cell = code_cells(doc_of(config, "selected.md"))[1]
-    assert cell.source_for("pytorch") == "def f(X):\n    a = 1\n    return a\n    return None"
-    assert cell.source_for("jax") == "def f(X):\n    a = 1\n    for i in range(3):\n        a += i\n    return a\n    return None"
-    assert cell.source_for("mxnet") == "def f(X):\n    return 0\n    return None"
-    # a one-line `if tab.selected(...): statement`
-    assert cell.source_for("tensorflow") == "def f(X):\n    return None\nprint('one line')"
+    plot = "    def plot(self):\n        pass"
+    init = "class Module(d2l.nn_Module):\n    def __init__(self):\n        super().__init__()\n"
+    assert cell.source_for("tensorflow") == init + "        self.training = None\n" + plot + "\nprint('one line')"
+    assert cell.source_for("mxnet") == init + plot
+    forward = "class Module(d2l.nn_Module):\n    def forward(self, X):\n        return X\n" + plot
+    assert cell.source_for("pytorch") == cell.source_for("jax") == forward
+
+
+def test_a_line_after_an_inner_branch_is_outside_every_branch():
+    # as d2lbook: the inner `if` ended the outer branch, so `c = 3` is shared and kept as written
+    cell = code_cells(parse(
+        "```{.python .input}\n%%tab all\nif tab.selected('pytorch', 'jax'):\n    a = 1\n"
+        "    if tab.selected('jax'):\n        b = 2\n    c = 3\n```\n"
+    ))[0]
+    assert cell.source_for("pytorch") == "a = 1\n    c = 3"
+    assert cell.source_for("jax") == "a = 1\n    b = 2\n    c = 3"
+    assert cell.source_for("mxnet") == "    c = 3"
 
 
 def test_cell_empty_for_a_tab_is_left_out_of_its_notebook(config):
@@ -146,8 +163,17 @@ def test_cell_empty_for_a_tab_is_left_out_of_its_notebook(config):
 
 def test_only_tabs_named_by_code_or_prose_get_notebooks(config):
     assert doc_of(config, "tabs.md").notebook_tabs() == list(TABS)
+    # selected.md's cells are all `%%tab all`; tab.selected() names do not count either
+    assert doc_of(config, "selected.md").notebook_tabs() == ["pytorch"]
     assert doc_of(config, "selector.md").notebook_tabs() == ["pytorch"]
     assert doc_of(config, "prose_tab.md").notebook_tabs() == ["pytorch", "jax"]
+
+
+def test_tab_all_alone_makes_no_notebook_for_a_non_default_tab():
+    doc = parse("```{.python .input}\n%%tab all\nx = 1\n```\n\n```{.python .input}\n%%tab all, jax\ny = 2\n```\n")
+    assert doc.notebook_tabs() == ["pytorch", "jax"]
+    doc = parse("```{.python .input}\n%%tab all\nx = 1\n```\n\n:begin_tab:`all`\nEveryone.\n:end_tab:\n")
+    assert doc.notebook_tabs() == ["pytorch"]
 
 
 def test_a_file_without_code_gets_every_tab(config):
@@ -333,3 +359,80 @@ def test_other_frameworks_names_are_known_when_tabs_are_narrowed(config):
     doc = read_document(config, DIALECT / "tabs.md", tabs=("jax",))
     assert doc.notebook_tabs() == ["jax"]
     assert [c.tabs for c in doc.cells_for("jax") if c.kind == CODE] == [("jax",), ("jax",), ("jax",), ("tensorflow", "jax")]
+
+
+# -- the structure of text cells (one model: blocks and items) --------------------------------
+
+
+def blocks(doc):
+    return [block for cell in doc.cells for block in cell.blocks]
+
+
+def test_an_indented_hash_line_is_code_not_a_heading():
+    doc = parse("# Title\n\nSome text.\n\n    # not a heading, code\n\n## Real\n:label:`sec_real`\n")
+    assert [(h.level, h.title, h.label) for h in doc.headings] == [(1, "Title", None), (2, "Real", "sec_real")]
+    prose = [b for b in blocks(doc) if isinstance(b, Prose)]
+    assert 5 in prose[0].code_lines  # the renderer leaves math and roles alone there
+
+
+def test_figure_with_text_after_it_warns_and_its_label_is_an_error_everywhere():
+    doc = parse_markdown("# T\n\n![c](a.svg) see above\n:label:`fig_x`\n", "t.md", TABS, collect=True)
+    assert doc.figures == [] and "fig_x" not in doc.labels
+    assert any("t.md:3: warning: text after the figure" in w for w in doc.warnings)
+    assert [(e.line, "must follow a heading, a figure or a table" in e.message) for e in doc.errors] == [(4, True)]
+
+
+def test_table_captioned_and_labelled_above_it():
+    doc = parse("# T\n\n:Dataset vs. computer memory\n:label:`tab_decade`\n\n|Decade|Dataset|\n|:--|:-|\n|1970|100|\n")
+    table = next(b for b in blocks(doc) if isinstance(b, Table))
+    assert (table.line, table.caption, table.label) == (6, "Dataset vs. computer memory", "tab_decade")
+    assert doc.labels["tab_decade"].kind == TABLE and doc.labels["tab_decade"].title == "Dataset vs. computer memory"
+    assert ":Dataset" not in table.text
+
+
+def test_multi_line_figure_captions_with_width_before_or_after_the_label():
+    for marks in (":width:`300px`\n:label:`fig_long`", ":label:`fig_long`\n:width:`300px`"):
+        doc = parse(f"# T\n\n![A caption that runs\nover two lines.](../img/a.svg)\n{marks}\n")
+        (figure,) = doc.figures
+        assert (figure.caption, figure.path, figure.line, figure.label, figure.width) == (
+            "A caption that runs over two lines.", "../img/a.svg", 3, "fig_long", "300px")
+
+
+def test_eqlabel_after_a_display_in_slide_marks():
+    doc = parse("# T\n\n[**the derivative**]\n\n(**$$f'(x) = \\lim_{h \\to 0} \\frac{f(x+h) - f(x)}{h}.$$**)\n:eqlabel:`eq_derivative`\n")
+    (equation,) = [item for item in doc.items if isinstance(item, Equation)]
+    assert (equation.label, equation.line, equation.display_line) == ("eq_derivative", 6, 5)
+    prose = [b for b in blocks(doc) if isinstance(b, Prose) and b.equations]
+    assert prose[0].equations == {5: equation}
+
+
+def test_eval_rst_includes_an_existing_raw_html_file_and_warns_otherwise(tmp_path):
+    (tmp_path / "front.html").write_text("<div>front</div>")
+    text = "# T\n\n```eval_rst\n.. raw:: html\n   :file: front.html\n```\n\n```eval_rst\n.. raw:: html\n   :file: gone.html\n```\n\n```eval_rst\n.. only:: html\n```\n"
+    doc = parse_markdown(text, tmp_path / "index.md", TABS)
+    assert [(b.path, b.line) for b in blocks(doc) if isinstance(b, RawHtml)] == [("front.html", 3)]
+    assert [w.split(": warning: ")[0].rsplit(":", 1)[1] for w in doc.warnings] == ["8", "13"]
+    assert "gone.html" in doc.warnings[0] and "reStructuredText" in doc.warnings[1]
+
+
+def test_toc_options():
+    doc = parse("# Book\n\n```toc\n:maxdepth: 3\n:numbered:\n\na/index\nb/index\n```\n\n```toc\n:maxdepth: 1\n\nreferences\n```\n")
+    assert [(t.maxdepth, t.numbered, t.entries) for t in doc.tocs] == [
+        (3, True, [("a/index", 7), ("b/index", 8)]),
+        (1, False, [("references", 14)]),
+    ]
+
+
+def test_prose_edits_keep_the_ids_of_every_other_cell():
+    source = "# T\n\nIntro.\n\n```{.python .input}\nx = 1\n```\n\n```{.python .input}\nx = 1\n```\n"
+    before = [cell.id for cell in parse(source).cells]
+    after = [cell.id for cell in parse(source.replace("Intro.", "A longer\nintroduction.")).cells]
+    assert before[1:] == after[1:] and before[0] != after[0]
+    assert len(set(before)) == 3  # two identical cells still get distinct ids
+
+
+def test_every_misplaced_mark_of_a_file_is_collected():
+    doc = parse_markdown("# T\n\ntext\n:label:`a`\n\nmore\n:eqlabel:`b`\n", "t.md", TABS, collect=True)
+    assert [e.line for e in doc.errors] == [4, 7]
+    with pytest.raises(SourceError, match="2 errors"):
+        parse("# T\n\ntext\n:label:`a`\n\nmore\n:eqlabel:`b`\n")

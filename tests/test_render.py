@@ -6,6 +6,7 @@ in-process (tests/fixtures/html/make_book.py), so no kernel is needed.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
 import json
@@ -17,7 +18,8 @@ import pytest
 
 from tabbook.book import load_book
 from tabbook.errors import SourceError
-from tabbook.render import OutputRenderer, Site, build_html, merge_notebooks, page_urls, svg_size
+from tabbook.parse import parse_markdown
+from tabbook.render import OutputRenderer, Site, build_html, cell_runs, page_urls, svg_size
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
 PAGE_BUDGET = 300 * 1024
@@ -104,10 +106,10 @@ def test_outputs_ansi_images_html_collapse_and_hiding(built):
     pngs = re.findall(r'<div class="output image"><img src="(\.\./_static/outputs/[0-9a-f]{20}\.png)" alt="Output image" loading="lazy" width="16" height="8"></div>', first)
     assert len(svgs) == 3 and len(set(svgs)) == 1 and len(pngs) == 3 and len(set(pngs)) == 1
     html_dir = built[1]
-    assert (html_dir / "chapter_demo" / svgs[0]).resolve().read_text().startswith("<?xml")
+    assert (html_dir / "chapter_demo" / svgs[0]).resolve().read_text().startswith('<svg xmlns="http://www.w3.org/2000/svg" ')
     assert (html_dir / "chapter_demo" / pngs[0]).resolve().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" not in first and "data:image" not in first
-    assert "<table class='frame'><tr><td>rich cell</td></tr></table>" in first
+    assert "<table><tbody><tr><td>rich cell</td></tr></tbody></table>" in first  # sanitized: the class is dropped
     assert '<details class="long-output"><summary>Output: 20 lines (click to show)</summary>' in first
     assert "a hidden cell" not in first
     assert "output without its code</pre>" in first and "print</span><span class=\"p\">(</span><span class=\"s2\">&quot;output without" not in first
@@ -134,7 +136,7 @@ def test_math_is_mathml_with_numbered_equations(built):
 def test_cross_references_and_citations(built):
     first = page(built, "chapter_demo/first.html")
     assert '<a class="cite" href="#ref-Nair.Hinton.2010">Nair and Hinton, 2010</a>' in first
-    assert 'As <a class="cite" href="#ref-Cybenko.1989">Cybenko (1989)</a> showed' in first
+    assert re.search(r'As <span class="citation" id="cite-\d+"><a class="cite" href="#ref-Cybenko.1989">Cybenko \(1989\)</a></span> showed', first)
     assert '(<a class="cite" href="#ref-Cybenko.1989">Cybenko, 1989</a>; <a class="cite" href="#ref-Nair.Hinton.2010">Nair and Hinton, 2010</a>)' in first
     assert 'See <a class="reference equation" href="#eq_relu">(1.1.1)</a> and <a class="reference figure" href="#fig_demo">Figure 1.1.1</a>.' in first
     references = first[first.index('<section class="references"'):]
@@ -263,7 +265,8 @@ def test_from_the_cache_a_stale_page_shows_its_source_with_the_outputs_still_val
     log = io.StringIO()
     html_dir = build_html(config, run=False, out=log)
     assert "html: warning: never executed, shown without outputs: jax/chapter_demo/first" in log.getvalue()
-    assert "older than the source, shown with the outputs of unchanged cells: pytorch/chapter_demo/first, mxnet/chapter_demo/first" in log.getvalue()
+    # a prose edit keeps every cell's identity: only the notebook whose code changed is stale
+    assert "older than the source, shown with the outputs of unchanged cells: mxnet/chapter_demo/first\n" in log.getvalue()
     page = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
     assert "A new paragraph, not yet executed." in page
     assert "hello from pytorch</pre>" in page  # unchanged cell: its output stays
@@ -289,28 +292,10 @@ def test_a_failed_build_keeps_the_previous_one(built, tmp_path):
 # -- pieces -------------------------------------------------------------------------
 
 
-def notebook(tab, cells):
-    return {"metadata": {"tabbook": {"tab": tab}}, "cells": cells}
-
-
-def cell(kind, line, text, cell_type=None):
-    return {"cell_type": cell_type or ("code" if kind == "code" else "markdown"), "source": text,
-            "metadata": {"tabbook": {"line": line, "end_line": line, "kind": kind}}}
-
-
-def test_merge_matches_cells_by_line_and_groups_runs():
-    a = notebook("a", [cell("text", 1, "intro"), cell("code", 3, "a1"), cell("tab_text", 6, "about a"), cell("text", 9, "end")])
-    b = notebook("b", [cell("text", 1, "intro"), cell("code", 3, "b1"), cell("code", 5, "b only"), cell("text", 9, "end")])
-    items = merge_notebooks({"a": a, "b": b}, "x.md")
-    assert items[0]["source"] == "intro" and items[2]["source"] == "end"
-    group = items[1]
-    assert {tab: [c["source"] for c in cells] for tab, cells in group.panes.items()} == {"a": ["a1", "about a"], "b": ["b1", "b only"]}
-
-
-def test_merge_rejects_cells_without_metadata():
-    bad = notebook("a", [{"cell_type": "markdown", "source": "x", "metadata": {}}])
-    with pytest.raises(SourceError, match="cell 0 of the a notebook has no tabbook metadata"):
-        merge_notebooks({"a": bad}, "x.md")
+def test_cell_runs_group_code_and_tab_prose_between_shared_text():
+    text = "intro\n\n```{.python .input}\na1\n```\n\n:begin_tab:`mxnet`\nabout mxnet\n:end_tab:\n\n```{.python .input}\n%%tab mxnet\nb1\n```\n\nend\n"
+    runs = cell_runs(parse_markdown(text, "x.md", ("pytorch", "mxnet")))
+    assert [run.text if not isinstance(run, list) else [c.kind for c in run] for run in runs] == ["intro", ["code", "tab_text", "code"], "end"]
 
 
 def test_output_renderer_escapes_colours_redraws_and_collapses():
@@ -336,9 +321,175 @@ def test_output_images_become_files_named_by_content():
     [(name, data)] = files.items()
     assert name.startswith("_static/outputs/") and name.endswith(".png") and data == b"\x89PNG\r\n\x1a\n"
     assert html == f'<div class="output image"><img src="../{name}" alt="Output image" loading="lazy" width="300" height="200"></div>'
+    # an SVG is sanitized even as a file of its own: a reader may open it directly
+    files.clear()
+    svg = '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="30pt" height="15pt" onload="alert(1)"><script>alert(2)</script><rect width="5" height="5"/></svg>'
+    html = renderer.render_one({"output_type": "display_data", "data": {"image/svg+xml": svg}})
+    [(name, data)] = files.items()
+    assert data.decode() == '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="30pt" height="15pt"><rect width="5" height="5"></rect></svg>'
+    assert name.endswith(".svg") and 'width="40" height="20"' in html
+    assert renderer.render_one({"output_type": "display_data", "data": {"image/png": "not base64!"}}) == ""
 
 
 def test_site_renders_the_fixture_pages_in_memory(built):
     config, _ = built
     files = Site(config, load_book(config)).render()
     assert {"index.html", "chapter_demo/first.html", "_static/tabbook.css", "_static/tabbook.js"} <= set(files)
+
+
+# -- one model: numbers asserted exactly ------------------------------------------------------
+
+NUMBERING = Path(__file__).resolve().parent / "fixtures" / "numbering"
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory):
+    import shutil
+
+    from tabbook.config import load_config
+
+    root = tmp_path_factory.mktemp("numbering") / "book"
+    shutil.copytree(NUMBERING, root)
+    log = io.StringIO()
+    html_dir = build_html(load_config(root), run=False, out=log)
+    return html_dir, log.getvalue()
+
+
+def test_a_page_numbers_its_headings_figures_tables_and_equations_exactly(numbered):
+    html_dir, _log = numbered
+    page = (html_dir / "chapter_a" / "page.html").read_text(encoding="utf-8")
+    headings = re.findall(r'<h(\d) id="([^"]+)"><span class="secnum">([\d.]+)</span> ([^<]+)<a', page)
+    assert headings == [
+        ("1", "sec_page", "1.2", "The Page"),
+        ("2", "subsec_one", "1.2.1", "Sub One"),
+        ("3", "subsubsec", "1.2.1.1", "Sub Sub"),
+        ("2", "subsec_two", "1.2.2", "Sub Two"),
+    ]
+    assert "<pre><code># a comment, not a heading" in page  # an indented block is code, as in CommonMark
+    assert re.findall(r'<figure class="figure" id="([^"]+)">.*?<span class="caption-number">(Figure [\d.]+):</span> ([^<]+)</figcaption>', page) == [
+        ("fig_two_lines", "Figure 1.2.1", "A caption that runs over two lines.")
+    ]
+    assert 'style="width: 200px"' in page
+    assert re.findall(r'<figure class="table" id="([^"]+)"><figcaption>([^<]+)</figcaption>', page) == [
+        ("tab_above", "Table 1.2.1: Captioned and labelled above"),
+        ("tab_below", "Table 1.2.2"),
+    ]
+    assert page.count("<table>") == 3  # the plain table has no number and no caption
+    assert re.findall(r'<span class="eqn" id="([^"]+)">.*?<span class="eqno">\(([\d.]+)\)</span>', page) == [
+        ("eq_mass", "1.2.1"),
+        ("eq_pythagoras", "1.2.2"),
+    ]
+    references = re.findall(r'<a class="reference (\w+)" href="([^"]+)">([^<]+)</a>', page)
+    assert references == [
+        ("figure", "#fig_two_lines", "Figure 1.2.1"),
+        ("table", "#tab_above", "Table 1.2.1"),
+        ("table", "#tab_below", "Table 1.2.2"),
+        ("equation", "#eq_mass", "(1.2.1)"),
+        ("equation", "#eq_pythagoras", "(1.2.2)"),
+        ("section", "#subsubsec", "Section 1.2.1.1"),
+        ("figure", "first.html#fig_first", "Figure 1.1.1"),
+        ("section", "index.html", "Chapter 1"),
+    ]
+    assert "<p><img src=\"../img/plot.svg\" alt=\"Another figure.\" /> with words after it</p>" in page
+    assert (html_dir / "img" / "plot.svg").is_file()
+
+
+def test_a_toc_without_numbered_gives_unnumbered_pages(numbered):
+    html_dir, log = numbered
+    front = (html_dir / "index.html").read_text(encoding="utf-8")
+    assert '<span class="secnum">1</span> Chapter A' in front
+    references = (html_dir / "references.html").read_text(encoding="utf-8")
+    assert re.search(r'<h1 id="references">References<a', references)
+    assert "chapter_a/page.md:50: warning: text after the figure" in log
+
+
+def test_keep_going_builds_the_site_and_shows_unresolved_references(tmp_path):
+    import shutil
+
+    from tabbook.config import load_config
+
+    root = tmp_path / "book"
+    shutil.copytree(NUMBERING, root)
+    page = root / "chapter_a" / "page.md"
+    page.write_text(page.read_text(encoding="utf-8").replace(":numref:`chap_a`", ":numref:`chap_elsewhere`"), encoding="utf-8")
+    with pytest.raises(SourceError, match="undefined label 'chap_elsewhere'"):
+        build_html(load_config(root), run=False)
+    assert not (root / "_build" / "html").exists()
+    log = io.StringIO()
+    with pytest.raises(SourceError, match="built with --keep-going, but the book has 1 error"):
+        build_html(load_config(root), run=False, out=log, keep_going=True)
+    html = (root / "_build" / "html" / "chapter_a" / "page.html").read_text(encoding="utf-8")
+    assert "<a class=\"reference broken\" title=\"unresolved reference: no label 'chap_elsewhere' in this book\">??</a>" in html
+    assert "1 unresolved reference(s) shown as ??:\n  chapter_a/page.md:47: :numref: refers to the undefined label 'chap_elsewhere'" in log.getvalue()
+
+
+def test_the_references_page_lists_every_cited_work_with_links_and_back_links(numbered):
+    html_dir, _log = numbered
+    references = (html_dir / "references.html").read_text(encoding="utf-8")
+    entries = re.findall(r'<li id="bib-([^"]+)">(.*?)</li>', references, re.S)
+    assert [key for key, _ in entries] == ["Babbage.1864", "Lovelace.1843"]  # sorted by author
+    babbage, lovelace = (text for _, text in entries)
+    assert '<a class="bib-link" href="https://example.org/babbage"' in babbage
+    assert '<a class="bib-link" href="https://doi.org/10.1000/ada.1843"' in lovelace
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', lovelace.split("Cited in")[1]) == [
+        ("chapter_a/first.html#cite-7", "1.1"),
+        ("chapter_a/page.html#cite-48", "1.2"),
+    ]
+    first = (html_dir / "chapter_a" / "first.html").read_text(encoding="utf-8")
+    assert '<span class="citation" id="cite-7">' in first  # where the back-link lands
+    assert "https://doi.org/10.1000/ada.1843" in first  # each page's own list links the DOI too
+
+
+def test_downloaded_notebooks_read_as_plain_markdown_with_figures_inside(built):
+    nb = json.loads((built[1] / "notebooks" / "pytorch" / "chapter_demo" / "first.ipynb").read_text(encoding="utf-8"))
+    text = "\n".join(cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]) for cell in nb["cells"] if cell["cell_type"] == "markdown")
+    for mark in (":label:", ":numref:", ":cite:", ":citet:", ":eqref:", ":width:", ":eqlabel:"):
+        assert mark not in text
+    assert "# 1.1 First Steps" in text and "## 1.1.1 Activation Functions" in text
+    assert "The rectified linear unit (Nair and Hinton, 2010) is" in text
+    assert "As Cybenko (1989) showed" in text and "See (1.1.1) and Figure 1.1.1." in text
+    assert "\\tag{1.1.1}$$" in text
+    figure = next(cell for cell in nb["cells"] if cell.get("attachments"))
+    assert '<img src="attachment:demo.svg" alt="A demo network diagram." width="300">' in "".join(figure["source"])
+    svg = base64.b64decode(figure["attachments"]["demo.svg"]["image/svg+xml"])
+    assert svg == (built[0].root / "static" / "img" / "demo.svg").read_bytes()
+    executed = json.loads((built[0].build_dir / "eval" / "pytorch" / "chapter_demo" / "first.ipynb").read_text(encoding="utf-8"))
+    code = [(c["id"], c["source"], c["outputs"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code == [(c["id"], c["source"], c["outputs"]) for c in executed["cells"] if c["cell_type"] == "code"]
+
+
+def test_publish_settings_add_launch_discussion_and_edit_links(tmp_path):
+    config = load_make_book()(tmp_path / "book")
+    text = config.config_path.read_text(encoding="utf-8")
+    text += "\n[publish]\nnotebooks_repo = someone/demo-notebooks\nsource_repo = someone/demo-book\nsite_url = https://demo.example.org\ndiscussions = chapter_demo/first https://discuss.example.org/t/1\n"
+    config.config_path.write_text(text, encoding="utf-8")
+    from tabbook.config import load_config
+
+    html_dir = build_html(load_config(config.root), run=False, out=io.StringIO())
+    first = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
+    assert '<a href="https://colab.research.google.com/github/someone/demo-notebooks/blob/main/jax/chapter_demo/first.ipynb" rel="noopener">Open in Colab</a>' in first
+    assert '<a href="https://studiolab.sagemaker.aws/import/github/someone/demo-notebooks/blob/main/pytorch/chapter_demo/first.ipynb" rel="noopener">Open in Studio Lab</a>' in first
+    assert '<a class="discuss" href="https://discuss.example.org/t/1"' in first
+    assert '<a class="edit" href="https://github.com/someone/demo-book/edit/main/chapter_demo/first.md"' in first
+    second = (html_dir / "chapter_demo" / "second.html").read_text(encoding="utf-8")
+    assert "Discuss</a>" not in second
+    nb = json.loads((html_dir / "notebooks" / "pytorch" / "chapter_demo" / "second.ipynb").read_text(encoding="utf-8"))
+    assert "[Section 1.1](https://demo.example.org/chapter_demo/first.html)" in "".join("".join(c["source"]) for c in nb["cells"])
+    plain = build_html(config, run=False, out=io.StringIO())  # the config as it was, without [publish]
+    assert "Open in Colab" not in (plain / "chapter_demo" / "first.html").read_text(encoding="utf-8")
+
+
+def test_publish_notebooks_writes_executed_notebooks_with_an_install_cell(built, tmp_path, tabbook):
+    config, _html = built
+    import shutil
+
+    shutil.copytree(Path(__file__).resolve().parent.parent / "envs", config.root / "envs", dirs_exist_ok=True)
+    result = tabbook("publish-notebooks", tmp_path / "out", "--no-run", cwd=config.root)
+    assert result.returncode == 0, result.stderr
+    nb = json.loads((tmp_path / "out" / "mxnet" / "chapter_demo" / "first.ipynb").read_text(encoding="utf-8"))
+    install = nb["cells"][0]
+    source = "".join(install["source"])
+    assert install["cell_type"] == "code" and source.splitlines()[1].startswith("%pip install -q ")
+    assert '"mxnet==1.9.1"' in source and "ipykernel" not in source
+    assert any("hello from mxnet" in "".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert ":numref:" not in json.dumps(nb)

@@ -24,6 +24,7 @@ from tabbook.render import CHROMIUM, CHROMIUM_ARGS, build_html, page_urls, serve
 pytestmark = pytest.mark.browser
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module", autouse=True)

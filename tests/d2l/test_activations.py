@@ -6,21 +6,22 @@ exact form x * Phi(x) with Phi the standard normal CDF (via erf, not the tanh ap
 beta = 1, x * sigmoid(x) (also called silu). Each framework computes them with its own operations and its
 own automatic differentiation (relu's and prelu's derivatives are compared away from x = 0, where
 they are undefined), in float64 where it allows (jax: float32, since float64 is a process-wide
-switch there). Each run saves its arrays to _build/d2l-activations/<framework>.npz so the run of another
-framework can compare against them.
+switch there).
+
+Agreement between frameworks: with D2L_ACTIVATIONS_DIR set (``make test-d2l`` sets it, after emptying
+it), each framework's run saves its arrays there as <framework>.npz; once every framework has run,
+``activations_agree.py`` compares them all in one step and fails on any disagreement or missing framework.
 """
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from activations_agree import NAMES, TOL, disagreements, save
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT_DIR = ROOT / '_build' / 'd2l-activations'
-NAMES = ('relu', 'prelu', 'sigmoid', 'tanh', 'gelu', 'swish')
 ALPHA = 0.25
-TOL = 1e-5
 
 
 def closed_forms(x):
@@ -106,7 +107,10 @@ COMPUTE = {'pytorch': _torch, 'mxnet': _mxnet, 'tensorflow': _tensorflow, 'jax':
 
 @pytest.fixture(scope='module')
 def computed(framework):
-    return COMPUTE[framework]()
+    values = COMPUTE[framework]()
+    if os.environ.get('D2L_ACTIVATIONS_DIR'):  # for the comparison step after every framework has run
+        save(Path(os.environ['D2L_ACTIVATIONS_DIR']), framework, values)
+    return values
 
 
 def test_grid_is_arange(computed):
@@ -127,30 +131,10 @@ def test_values_and_gradients_match_closed_forms(computed, name):
     assert np.max(np.abs(grad - expected_grad)[defined]) <= TOL, f'{name} gradients'
 
 
-def test_save_for_the_other_frameworks(computed, framework):
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for name in NAMES:
-        x, y, grad = computed[name]
-        arrays[f'{name}_x'], arrays[f'{name}_y'], arrays[f'{name}_grad'] = x, y, grad
-    tmp = OUT_DIR / f'.{framework}.npz.tmp.npz'
-    np.savez(tmp, **arrays)
-    tmp.replace(OUT_DIR / f'{framework}.npz')
-    with np.load(OUT_DIR / f'{framework}.npz') as saved:
-        assert sorted(saved.files) == sorted(arrays)
-
-
-def test_agree_with_the_other_frameworks(computed, framework):
-    others = sorted(p for p in OUT_DIR.glob('*.npz') if p.stem != framework)
-    if not others:
-        pytest.skip('no other framework has saved its activations yet (run make test-d2l)')
-    for path in others:
-        with np.load(path) as saved:
-            for name in NAMES:
-                x, y, grad = computed[name]
-                np.testing.assert_allclose(saved[f'{name}_x'], x, atol=1e-6, err_msg=f'{path.stem} {name} grid')
-                # Away from relu's kink (where float32 and float64 grids fall on different sides of 0).
-                away = np.abs(x) > 1e-3
-                assert np.max(np.abs(saved[f'{name}_y'] - y)) <= TOL, f'{name} values vs {path.stem}'
-                assert np.max(np.abs(saved[f'{name}_grad'][away] - grad[away])) <= TOL, \
-                    f'{name} gradients vs {path.stem}'
+def test_the_comparison_agrees_with_itself_and_catches_a_disagreement(computed, framework):
+    """The cross-framework step must be able to fail: a value off by 1e-4 in one function is reported."""
+    assert disagreements({framework: computed, 'copy': computed}) == []
+    changed = {name: tuple(np.array(a, copy=True) for a in arrays) for name, arrays in computed.items()}
+    changed['gelu'][1][100] += 1e-4
+    found = disagreements({framework: computed, 'other': changed})
+    assert len(found) == 1 and 'gelu values' in found[0] and 'other' in found[0]

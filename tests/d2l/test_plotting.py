@@ -16,6 +16,7 @@ TOOL_PYTHON = ROOT / '.venv' / 'bin' / 'python'
 MODULE = {'pytorch': 'torch', 'mxnet': 'mxnet', 'jax': 'jax', 'tensorflow': 'tensorflow'}
 
 
+@pytest.mark.slow  # a fresh framework process
 def test_scripts_plot_headless(framework, tmp_path):
     """A script without a display or MPLBACKEND draws with Agg, prints nothing and can save figures."""
     script = f"""
@@ -105,6 +106,7 @@ NOTEBOOK_CELLS = [
 ]
 
 
+@pytest.mark.slow  # a real kernel
 def test_executed_notebook_keeps_one_figure_per_cell(framework, tmp_path):
     """Redraws update one display output in place, so nbclient records one figure per cell."""
     if not TOOL_PYTHON.exists():

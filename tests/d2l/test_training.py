@@ -8,6 +8,8 @@ import pytest
 
 from d2l import _common
 
+pytestmark = pytest.mark.slow  # trains models for epochs
+
 _np = _common.as_numpy
 
 

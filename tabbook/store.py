@@ -1,0 +1,347 @@
+"""The execution store: successful executions by content key (``$TABBOOK_CACHE/eval``).
+
+Why a module of its own: the store outlives checkouts and runs, is shared by
+concurrent runs and merged from other machines, so it must never serve
+something it cannot vouch for. Each entry is a notebook (``<key>.ipynb``)
+whose ``tabbook_execution`` metadata records
+
+- the key's inputs other than the code (format, tab, kernel, environment,
+  book hash, working directory), so the key can be recomputed from the entry's
+  own code cells: an entry proves that it belongs under its name;
+- a SHA256 digest of the entry's content, so a damaged or hand-edited entry
+  is noticed.
+
+Before an entry is used it is validated (nbformat schema, our metadata, the
+key, the digest). An invalid entry is reported once, moved to ``corrupt/``,
+and the notebook executes again: never a traceback. Concurrent runs take a
+lock per key (``locks/<key>.lock``), so one run executes a notebook while the
+other waits for it and uses its result. ``tabbook cache`` reports, prunes and
+imports (modelled on jupyter-cache's ``cache list`` / ``clear`` / ``add``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabbook.envs import cache_dir
+from tabbook.errors import SourceError
+from tabbook.fileio import atomic_write, notebook_text
+
+# Bump when the stored format or the meaning of a key changes: old entries are then never looked up.
+STORE_FORMAT = "tabbook-eval-3"  # 3: code cells carry content-derived ids, which the key covers
+CORRUPT_DIR = "corrupt"
+LOCK_DIR = "locks"
+# Files next to the entries that are not entries (the data-fingerprint memo).
+_NOT_ENTRIES = {"data-fingerprints.json"}
+
+
+def store_dir() -> Path:
+    return cache_dir() / "eval"
+
+
+def code_cells(nb) -> list:
+    return [cell for cell in nb["cells"] if cell.get("cell_type") == "code"]
+
+
+def key_of(code, inputs: dict) -> str:
+    """The content key: a hash of the code cells (source and hide mark) and the key's other inputs."""
+    payload = {**inputs, "format": STORE_FORMAT, "code": code}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def code_of(nb) -> list:
+    """What of the code cells a key covers: their ids, sources and hide marks, not their outputs or the prose.
+
+    The ids (made from each cell's content by tabbook.parse) are what outputs
+    travel by (``tabbook.notebooks.attach_outputs``), so an entry matches a
+    notebook only when every output has its cell.
+    """
+    result = []
+    for cell in code_cells(nb):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        result.append([cell.get("id"), source, (cell.get("metadata", {}).get("tabbook") or {}).get("hide")])
+    return result
+
+
+def content_digest(nb) -> str:
+    """SHA256 of an entry's whole content, its own digest field left out."""
+    data = json.loads(json.dumps(nb))
+    info = data.get("metadata", {}).get("tabbook_execution")
+    if isinstance(info, dict):
+        info.pop("digest", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class InvalidEntry(Exception):
+    """An entry that must not be served: what is wrong with it."""
+
+
+def validate_entry(text: str, key: str):
+    """The entry ``text`` stored under ``key`` as a notebook, or InvalidEntry saying why not."""
+    import nbformat
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidEntry(f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidEntry(f"not a notebook (a JSON {type(data).__name__})")
+    if data.get("nbformat") != 4:
+        raise InvalidEntry(f"not an nbformat 4 notebook (nbformat {data.get('nbformat')!r})")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise InvalidEntry(f"not a valid notebook: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # nbformat's reader trips over shapes the schema would reject
+        raise InvalidEntry(f"not a valid notebook ({type(exc).__name__}: {exc})") from None
+    info = nb.metadata.get("tabbook_execution")
+    if not isinstance(info, dict):
+        raise InvalidEntry("no tabbook_execution metadata")
+    if info.get("key") != key:
+        raise InvalidEntry(f"it claims the key {info.get('key')!r}")
+    if info.get("status") != "ok":
+        raise InvalidEntry(f"its status is {info.get('status')!r}, not 'ok'")
+    inputs = info.get("key_inputs")
+    if not isinstance(inputs, dict) or key_of(code_of(nb), inputs) != key:
+        raise InvalidEntry("its code and key inputs do not hash to its key")
+    if info.get("digest") != content_digest(nb):
+        raise InvalidEntry("its content does not match its digest")
+    return nb
+
+
+@dataclass
+class Entry:
+    key: str
+    path: Path
+    size: int
+    mtime: float
+
+
+class Store:
+    """The store at ``root`` (default ``$TABBOOK_CACHE/eval``)."""
+
+    def __init__(self, root: Path | None = None, say=None):
+        self.root = Path(root) if root is not None else store_dir()
+        self.say = say or (lambda text: None)
+        self._local = threading.local()
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.ipynb"
+
+    # -- reading
+
+    def load(self, key: str):
+        """The valid entry for ``key``, or None. An invalid one is reported and set aside."""
+        try:
+            text = self.path(key).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            return self._set_aside(key, f"unreadable ({exc})")
+        try:
+            return validate_entry(text, key)
+        except InvalidEntry as exc:
+            return self._set_aside(key, str(exc))
+
+    def _set_aside(self, key: str, reason: str) -> None:
+        """Move an invalid entry to ``corrupt/`` (kept for a look, never read again) and say so once."""
+        source = self.path(key)
+        target = self.root / CORRUPT_DIR / f"{key}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}.ipynb"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            where = f"moved to {target}"
+        except FileNotFoundError:  # another run set it aside first
+            return None
+        except OSError as exc:
+            where = f"could not be moved ({exc.strerror}); delete {source}"
+        self.say(f"store: the entry {source} is invalid: {reason}; {where}; the notebook is executed again")
+        return None
+
+    # -- writing
+
+    def save(self, key: str, nb, inputs: dict) -> None:
+        """Store ``nb`` (a successful execution) under ``key``, with its key inputs and digest."""
+        import nbformat
+
+        entry = copy.deepcopy(nb)
+        info = entry.metadata.setdefault("tabbook_execution", {})
+        info.update({"key": key, "status": "ok", "key_inputs": inputs})
+        info.pop("digest", None)
+        nbformat.validate(entry)
+        # The digest of the entry as it will be read back (nbformat joins split lines on reading).
+        entry = nbformat.reads(notebook_text(entry), as_version=4)
+        entry.metadata.tabbook_execution["digest"] = content_digest(entry)
+        atomic_write(self.path(key), notebook_text(entry))
+
+    # -- one run per key at a time
+
+    @contextlib.contextmanager
+    def lock(self, key: str, stop: threading.Event | None = None, on_wait=None):
+        """Hold the lock of ``key`` (across processes) while executing it; waits while another run holds it.
+
+        ``stop`` (Ctrl-C) ends the wait with KeyboardInterrupt; ``on_wait()`` is called once if we wait.
+        """
+        path = self.root / LOCK_DIR / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            waited = False
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not waited and on_wait is not None:
+                        on_wait()
+                    waited = True
+                    if stop is not None and stop.wait(0.2):
+                        raise KeyboardInterrupt from None
+                    if stop is None:
+                        time.sleep(0.2)
+            try:
+                yield waited
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- the cache command
+
+    def entries(self) -> list[Entry]:
+        found = []
+        for path in sorted(self.root.glob("*.ipynb")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append(Entry(path.stem, path, stat.st_size, stat.st_mtime))
+        return found
+
+    def leftovers(self, older_than: float) -> list[Path]:
+        """Temporary files of writes that never finished (a killed run), older than ``older_than``."""
+        old = []
+        for path in self.root.glob(".*.tmp"):
+            try:
+                if path.stat().st_mtime < older_than:
+                    old.append(path)
+            except OSError:
+                continue
+        return old
+
+    def prune(self, keep: set[str], older_than: float) -> tuple[list[Path], int]:
+        """Remove entries not in ``keep``, set-aside entries and old temporary files; return them and the bytes freed."""
+        removed, freed = [], 0
+        doomed = [entry.path for entry in self.entries() if entry.key not in keep]
+        doomed += sorted((self.root / CORRUPT_DIR).glob("*"))
+        doomed += self.leftovers(older_than)
+        for path in doomed:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+            freed += size
+        return removed, freed
+
+    def import_from(self, other: Path) -> dict[str, list]:
+        """Copy the valid entries of the store at ``other`` that this one lacks.
+
+        Entries are content-addressed, so an entry present on both sides is the
+        same execution of the same code: nothing to merge and no conflict.
+        """
+        result = {"added": [], "present": [], "invalid": []}
+        if not other.is_dir():
+            raise SourceError(other, None, "no such store (a folder of <key>.ipynb entries)")
+        for path in sorted(other.glob("*.ipynb")):
+            key = path.stem
+            if self.path(key).is_file() and self.load(key) is not None:
+                result["present"].append(key)
+                continue
+            try:
+                nb = validate_entry(path.read_text(encoding="utf-8"), key)
+            except (OSError, UnicodeDecodeError, InvalidEntry) as exc:
+                result["invalid"].append(f"{path}: {exc}")
+                continue
+            atomic_write(self.path(key), notebook_text(nb))
+            result["added"].append(key)
+        return result
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return ""
+
+
+def _current_keys(config) -> set[str]:
+    """The keys of every notebook of the book as it is now (nothing executed)."""
+    from tabbook.execute import plan
+
+    return {job.key for job in plan(config, config.chapter_files(), list(config.tabs))}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", nargs="?", choices=["import"], help="import: merge the stores DIR... into this one")
+    parser.add_argument("dirs", nargs="*", metavar="DIR", help="stores to import (other machines' $TABBOOK_CACHE/eval)")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove entries no current notebook of the book uses, set-aside entries and leftover temporary files",
+    )
+
+
+def run_command(args) -> int:
+    from tabbook.config import load_config
+
+    store = Store(say=print)
+    if args.action == "import":
+        if not args.dirs:
+            raise SourceError("tabbook cache import", None, "name at least one store folder to import")
+        bad = 0
+        for folder in args.dirs:
+            result = store.import_from(Path(folder))
+            print(
+                f"{folder}: {len(result['added'])} added, {len(result['present'])} already here, "
+                f"{len(result['invalid'])} invalid (not imported)"
+            )
+            for line in result["invalid"]:
+                print(f"  invalid: {line}")
+            bad += len(result["invalid"])
+        return 1 if bad else 0
+    if args.dirs:
+        raise SourceError("tabbook cache", None, f"unexpected arguments {' '.join(args.dirs)}; did you mean 'cache import'?")
+    if args.prune:
+        config = load_config()
+        # Leftovers of writes older than an hour cannot belong to a write still in progress.
+        removed, freed = store.prune(_current_keys(config), time.time() - 3600)
+        print(f"store {store.root}: removed {len(removed)} file(s), {_size(freed)} freed")
+    entries = store.entries()
+    for entry in entries:
+        print(f"  {entry.key}  {_describe(entry.path):<48} {_size(entry.size):>9}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.mtime))}")
+    corrupt = list((store.root / CORRUPT_DIR).glob("*"))
+    print(f"store {store.root}: {len(entries)} entries, {_size(sum(entry.size for entry in entries))}")
+    if corrupt:
+        print(f"  {len(corrupt)} invalid entries set aside in {store.root / CORRUPT_DIR} ('tabbook cache --prune' removes them)")
+    return 0
+
+
+def _describe(path: Path) -> str:
+    """Which notebook an entry is: 'tab source', or what is wrong with it."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+        tab = metadata["tabbook_execution"]["key_inputs"]["tab"]
+        return f"{tab} {metadata['tabbook']['source']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "(not a valid entry)"

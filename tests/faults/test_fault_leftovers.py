@@ -1,0 +1,55 @@
+"""The store over time: `tabbook cache` reports it, --prune clears what no notebook uses
+(and a killed run's temporary files), `cache import` merges other machines' stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+
+def test_cache_report_prune_and_leftovers(book):
+    assert book.cli("run", "--tabs", "pytorch", "chapter/two.md").returncode == 0
+    [old] = book.entries()
+    book.edit("chapter/two.md", "x = 6 * 7", "x = 6 * 8")
+    assert book.cli("run", "--tabs", "pytorch", "chapter/two.md").returncode == 0
+    leftover = book.store / f".{old.name}.abc123.tmp"  # what a SIGKILL in the middle of a write leaves
+    leftover.write_text('{"cells": [')
+    os.utime(leftover, (time.time() - 7200, time.time() - 7200))
+    report = book.cli("cache")
+    assert report.returncode == 0
+    assert f"store {book.store}: 2 entries" in report.stdout
+    assert "pytorch chapter/two.md" in report.stdout
+    pruned = book.cli("cache", "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "removed 2 file(s)" in pruned.stdout and "1 entries" in pruned.stdout
+    assert not old.exists() and not leftover.exists() and len(book.entries()) == 1
+    # What the book uses now is still served.
+    assert "1 cached" in book.cli("run", "--tabs", "pytorch", "chapter/two.md").stdout.replace("0 executed, ", "")
+
+
+def test_cache_import_merges_stores_from_other_runners(book, tmp_path):
+    # Two "runners" execute different tabs into their own stores.
+    runners = []
+    for tab in ("pytorch", "jax"):
+        env_cache = tmp_path / f"runner-{tab}"
+        result = book.cli("run", "--tabs", tab)  # into the book's store, then moved: one store per runner
+        assert result.returncode == 0
+        shutil.move(book.store, env_cache)
+        runners.append(env_cache)
+    shutil.rmtree(book.eval)
+    (runners[1] / "ffffffffffffffffffffffffffffffff.ipynb").write_text("[]")
+    merged = book.cli("cache", "import", *runners)
+    assert merged.returncode == 1  # the invalid entry is refused and reported
+    assert f"{runners[0]}: 2 added, 0 already here, 0 invalid" in merged.stdout
+    assert f"{runners[1]}: 2 added, 0 already here, 1 invalid" in merged.stdout
+    assert "not a notebook (a JSON list)" in merged.stdout
+    again = book.cli("cache", "import", runners[0])
+    assert "0 added, 2 already here" in again.stdout
+    # The merged store serves the whole book: nothing executes.
+    result = book.cli("run")
+    assert result.returncode == 0 and "0 executed, 4 cached" in result.stdout
