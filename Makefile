@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html clean
+.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html bench-d2lbook clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -82,6 +82,10 @@ bench-run: setup lib
 # Rendering the whole book from the executed notebooks, nothing executed.
 bench-html: setup lib
 	$(PY) -m tabbook html --no-run
+
+# Our converter against d2lbook 1.0.3's splitting, on the d2l.ai excerpt, in one run.
+bench-d2lbook: setup
+	$(PY) bench/convert_vs_d2lbook.py
 
 clean:
 	rm -rf _build

@@ -6,8 +6,8 @@ as one tab group. Code cells get their outputs from the executed notebooks
 (``_build/eval/<tab>/<name>.ipynb``) by cell id, through
 ``tabbook.notebooks.attach_outputs`` (the one way outputs are attached). The
 page layout and every block's markup are Jinja2 templates
-(``static/templates``); behaviour in the browser (tab switching, copy buttons,
-search) is ``static/js/tabbook.js``; math is MathML made at build time, so the
+(``tabbook/static/templates``); behaviour in the browser (tab switching, copy buttons,
+search) is ``tabbook/static/js/tabbook.js``; math is MathML made at build time, so the
 book needs no network.
 
 The whole site is rendered in memory first and then replaces ``_build/html``
@@ -364,7 +364,7 @@ class Site:
         self.markdown = Markdown()
         self.citations = Citations(book.bibliography)
         self.tabs = list(config.tabs)
-        templates = Path(__file__).resolve().parent.parent / "static" / "templates"
+        templates = Path(__file__).resolve().parent / "static" / "templates"
         self.env = Environment(
             loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
         )
@@ -380,6 +380,7 @@ class Site:
         self._titles: dict[str, Markup] = {}
         self.output_files: dict[str, bytes] = {}  # the images of all pages' outputs (OutputRenderer)
         self._reader = None
+        self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
 
     # -- pieces -----------------------------------------------------------------
 
@@ -564,6 +565,10 @@ class Site:
             **self.publish_links(page, outputs),
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
+            "header_links": self.config.header_links,
+            "favicon": self.site_path(self.config.favicon),
+            "logo": self.site_path(self.config.html_logo),
+            "extra_css": [css for css in map(self.site_path, self.config.include_css) if css],
         }
         page_html = self.page_template.render(context)
         return page_html, search_entries(page, content, self.title_html(page))
@@ -617,13 +622,37 @@ class Site:
         files.update(self.output_files)
         files.update(self.static_files())
         files.update(self.figure_files())
+        files.update(self.book_files())
         files.update(self.notebook_files())
         return files
+
+    def book_files(self) -> dict[str, bytes]:
+        """The book's own files for the site, as d2lbook copies them: ``[build] resources``,
+        the favicon, the logo and extra CSS (``[html]``). A missing one is reported, not fatal."""
+        config = self.config
+        root = config.root.resolve()
+        paths = list(config.resource_files()) + [p for p in (config.favicon, config.html_logo, *config.include_css) if p]
+        files = {}
+        for path in paths:
+            path = Path(path).resolve()
+            if not path.is_relative_to(root):
+                self.missing_files.append(f"{path} (outside the book)")
+            elif not path.is_file():
+                self.missing_files.append(path.relative_to(root).as_posix())
+            elif not path.is_relative_to(config.build_dir.resolve()):
+                files[path.relative_to(root).as_posix()] = path.read_bytes()
+        return files
+
+    def site_path(self, path) -> str | None:
+        """A book file's path in the site (relative to its root), or None when there is none."""
+        if path is None or not Path(path).is_file():
+            return None
+        return Path(path).resolve().relative_to(self.config.root.resolve()).as_posix()
 
     def static_files(self) -> dict[str, bytes | str]:
         from pygments.formatters import HtmlFormatter
 
-        static = Path(__file__).resolve().parent.parent / "static"
+        static = Path(__file__).resolve().parent / "static"
         css = (static / "css" / "tabbook.css").read_text(encoding="utf-8")
         css += "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
         css += "\n/* Pygments, dark mode */\n" + HtmlFormatter(style="github-dark").get_style_defs('[data-theme="dark"] .highlight')
@@ -756,6 +785,7 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     if not keep_going:
         book.raise_errors()  # a dangling reference fails now, before any notebook runs
     failed = []
+    run = run and config.eval_notebook  # d2lbook's eval_notebook = False: show the code, run nothing
     if run:
         from tabbook.execute import OK, run_book
 
@@ -770,7 +800,9 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    if site.unexecuted:
+    if site.missing_files:
+        print(f"html: warning: files named in config.ini that do not exist were left out: {_some(sorted(set(site.missing_files)))}", file=out)
+    if site.unexecuted and config.eval_notebook:
         print(f"html: warning: never executed, shown without outputs: {_some(site.unexecuted)}", file=out)
     if site.stale:
         print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {_some(site.stale)}", file=out)

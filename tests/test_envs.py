@@ -36,6 +36,24 @@ def test_env_is_keyed_by_its_requirements(tmp_path, cache):
     assert envs.env_dir(spec) != first  # a new pin means a new environment
 
 
+def test_no_deps_and_the_tools_own_python_are_keyed_too(tmp_path, cache):
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("numpy==2.4.6\n")
+    assert envs.env_dir(EnvSpec("demo", reqs, None, no_deps=True)) != envs.env_dir(EnvSpec("demo", reqs, None))
+    # a tab without [env-<tab>] (a d2lbook book) has no requirements: its key names the kernel
+    own = EnvSpec("jax", None, "python3")
+    assert envs.requirements_hash(own) == envs.requirements_hash(EnvSpec("jax", None, "python3"))
+    assert envs.requirements_hash(own) != envs.requirements_hash(EnvSpec("jax", None, "d2l-jax"))
+
+
+def test_d2lbook_env_holds_its_pins_and_not_their_dependencies():
+    """[env-d2lbook] sets no_deps: d2lbook 1.0.3 is there, Sphinx (which it requires) is not."""
+    python = envs.env_python(load_config(ROOT).envs["d2lbook"])
+    assert python.exists(), "run 'make setup'"
+    code = "import importlib.metadata as m, importlib.util as u; print(m.version('d2lbook'), u.find_spec('sphinx') is None)"
+    assert subprocess.run([str(python), "-c", code], capture_output=True, text=True).stdout.split() == ["1.0.3", "True"]
+
+
 @pytest.mark.slow  # builds virtual environments
 def test_build_env_is_idempotent_and_rebuilds_half_built(tmp_path, cache):
     reqs = tmp_path / "reqs.txt"

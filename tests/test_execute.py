@@ -207,9 +207,9 @@ def test_force_executes_even_cached_notebooks(book):
 
 
 def test_key_depends_on_code_and_hide_marks_only():
-    def notebook(prose, code, hide=None):
+    def notebook(prose, code, hide=None, cell_id="code-1"):
         meta = {"tabbook": {"kind": "code", "line": 3, **({"hide": hide} if hide else {})}}
-        return new_notebook(cells=[new_markdown_cell(prose), new_code_cell(code, metadata=meta)])
+        return new_notebook(cells=[new_markdown_cell(prose), new_code_cell(code, metadata=meta, id=cell_id)])
 
     def key(nb, **changes):
         args = {"tab": "jax", "source_dir": "chapter", "kernel": "k", "env_hash": "e", "book_hash": "b", **changes}
@@ -219,6 +219,7 @@ def test_key_depends_on_code_and_hide_marks_only():
     assert key(notebook("other text", "x = 1")) == base
     assert key(notebook("text", "x = 2")) != base
     assert key(notebook("text", "x = 1", hide="output")) != base
+    assert key(notebook("text", "x = 1", cell_id="code-2")) != base  # outputs travel by id: the key covers it
     for change in ({"kernel": "k2"}, {"env_hash": "e2"}, {"book_hash": "b2"}, {"tab": "mxnet"}, {"source_dir": "."}):
         assert key(notebook("text", "x = 1"), **change) != base
 

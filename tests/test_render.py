@@ -493,3 +493,47 @@ def test_publish_notebooks_writes_executed_notebooks_with_an_install_cell(built,
     assert '"mxnet==1.9.1"' in source and "ipykernel" not in source
     assert any("hello from mxnet" in "".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert ":numref:" not in json.dumps(nb)
+
+
+def test_header_links_of_the_config_are_in_every_page_header(tmp_path):
+    from dataclasses import replace
+
+    from tabbook.config import HeaderLink
+
+    config = load_make_book()(tmp_path / "book")
+    links = (HeaderLink("GitHub", "https://github.com/x/y", "fab fa-github"), HeaderLink("PDF & more", "/book.pdf", "fas fa-file-pdf"))
+    html_dir = build_html(replace(config, header_links=links), run=False)
+    for name in ("index.html", "chapter_demo/first.html"):
+        header = (html_dir / name).read_text(encoding="utf-8").split("</header>")[0]
+        assert '<a class="header-link" href="https://github.com/x/y" data-icon="fab fa-github">GitHub</a>' in header
+        assert '<a class="header-link" href="/book.pdf" data-icon="fas fa-file-pdf">PDF &amp; more</a>' in header
+    assert "header-link" not in (build_html(config, run=False) / "index.html").read_text(encoding="utf-8")
+
+
+def test_d2lbook_site_settings_resources_favicon_logo_css_and_eval_notebook(tmp_path):
+    import shutil
+
+    from tabbook.config import load_config
+
+    root = tmp_path / "book"
+    shutil.copytree(NUMBERING, root)
+    (root / "static").mkdir()
+    (root / "static" / "favicon.png").write_bytes(b"\x89PNG fake icon")
+    (root / "static" / "logo.png").write_bytes(b"\x89PNG fake logo")
+    (root / "static" / "extra.css").write_text(".extra { color: red; }", encoding="utf-8")
+    (root / "data").mkdir()
+    (root / "data" / "table.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    config = (root / "config.ini").read_text(encoding="utf-8")
+    config = config.replace("[html]\n", "[html]\nfavicon = static/favicon.png\nhtml_logo = static/logo.png\ninclude_css = static/extra.css static/gone.css\n")
+    config = config.replace("[build]\n", "[build]\nresources = data/ img/\neval_notebook = False\n")
+    (root / "config.ini").write_text(config, encoding="utf-8")
+    log = io.StringIO()
+    html_dir = build_html(load_config(root), run=True, out=log)  # eval_notebook = False: nothing runs, no kernel needed
+    page = (html_dir / "chapter_a" / "page.html").read_text(encoding="utf-8")
+    assert '<link rel="icon" href="../static/favicon.png">' in page
+    assert '<link rel="stylesheet" href="../static/extra.css">' in page and "gone.css" not in page
+    assert '<img class="book-logo" src="../static/logo.png" alt="">' in page
+    for name in ("static/favicon.png", "static/logo.png", "static/extra.css", "data/table.csv", "img/plot.svg"):
+        assert (html_dir / name).is_file(), name
+    assert "files named in config.ini that do not exist were left out: static/gone.css" in log.getvalue()
+    assert "never executed" not in log.getvalue()

@@ -15,8 +15,9 @@ INPUTS = {"tab": "pytorch", "kernel": "python3", "env": "e", "book": "b", "cwd":
 
 
 def executed(text: str = "42"):
-    cell = new_code_cell("print(6 * 7)", execution_count=1, outputs=[new_output("stream", name="stdout", text=text + "\n")])
-    nb = new_notebook(cells=[new_markdown_cell("# Prose"), cell])
+    # ids as tabbook.parse gives them: made from the cell's content, so every machine agrees
+    cell = new_code_cell("print(6 * 7)", id="code-6d4a1c", execution_count=1, outputs=[new_output("stream", name="stdout", text=text + "\n")])
+    nb = new_notebook(cells=[new_markdown_cell("# Prose", id="text-0b1f2e"), cell])
     nb.metadata["tabbook"] = {"source": "chapter/two.md"}
     return nb
 
