@@ -247,6 +247,8 @@ def _encode(value, level: int, out: list) -> None:
         out.append("true" if value else "false")
     elif kind is int:
         out.append(int.__repr__(value))
+    elif kind is float:  # an executed notebook's metadata holds its run time
+        out.append(json.dumps(value))
     elif kind is dict:
         if not value:
             out.append("{}")
