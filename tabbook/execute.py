@@ -10,17 +10,21 @@ hash of its code cells (sources and hide marks, not the prose), its kernel, its
 environment's requirements hash, the ``d2l`` package's source and the
 Fashion-MNIST files. Successful executions are stored under
 ``$TABBOOK_CACHE/eval/<key>.ipynb`` (default ``~/.cache/tabbook/eval``),
-outside the checkout, so fresh clones and CI reuse them. On a hit the stored
-outputs are attached to the new notebook's code cells, so the prose in
-``_build/eval`` is always the current text.
+outside the checkout, so fresh clones and CI reuse them; ``tabbook.store``
+validates each entry before it is used and holds a lock per key, so
+concurrent runs execute each notebook once. On a hit the stored outputs are
+attached to the new notebook's code cells, so the prose in ``_build/eval`` is
+always the current text.
 
 Failures: a failing, timed-out or dead notebook stops only itself; it is still
 written to ``_build/eval`` (with its error shown in the failing cell, so the
 HTML shows it) but never enters the store, so the next run executes it again.
-Ctrl-C (or SIGTERM) interrupts the running kernels, shuts them down, writes
-the summary and leaves no notebook of the interrupted run behind: only
+Ctrl-C (or SIGTERM) interrupts the running kernels, shuts them down (a
+second one kills them at once), writes the summary and leaves no notebook of
+the interrupted run behind, even one that finished after the interrupt: only
 complete, successful executions are ever stored, and every file is written
-atomically.
+atomically. A file that cannot be written (disk full) fails its notebook with
+the path; the records of what finished are still written.
 
 Speed: up to ``-j`` kernels run at once, each with its share of the cores for
 its numeric libraries' thread pools. An unchanged rerun only converts the
@@ -53,7 +57,7 @@ from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
 from tabbook.notebooks import attach_outputs
 from tabbook.outputs import cut_outputs
-from tabbook.store import Store, code_cells, code_of, key_of, store_dir
+from tabbook.store import STORE_ONLY, Store, code_cells, code_of, key_of, store_dir
 
 # The distribution whose version the summary reports for each tab; the first installed one wins.
 # A tab not listed here reports the distribution named like the tab, if any.
@@ -644,14 +648,19 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome, store: Store, stop: 
         except OSError as exc:
             outcome.status = WRITE_ERROR
             outcome.failure = {"error": f"could not write {path}: {exc.strerror or exc}", "traceback_tail": []}
-            store.path(job.key).unlink(missing_ok=True)  # a stored result without its notebook is fine, but be plain
-            job.target.unlink(missing_ok=True)
+            job.target.unlink(missing_ok=True)  # no older notebook may pass for this run's result
     job.row = _row(job, config, outcome.status, False, outcome.seconds, info, outcome.failure)
 
 
 def _use_stored(config: BookConfig, job: Job, stored) -> None:
     """Give ``job`` the outputs of its valid store entry and write its notebook."""
     attach_outputs(job.nb, stored)
+    # The store's own bookkeeping (key inputs, digest) stays in the store: a notebook from the
+    # store is then the same file as one executed here.
+    info = dict(job.nb.metadata.get("tabbook_execution", {}))
+    for name in STORE_ONLY:
+        info.pop(name, None)
+    job.nb.metadata["tabbook_execution"] = info
     write_if_changed(job.nb, job.target)
     job.row = _row(job, config, OK, True, 0.0, stored.metadata["tabbook_execution"])
 

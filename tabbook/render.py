@@ -531,7 +531,7 @@ class Site:
         resolver = PageResolver(self, page)
         url = page.url
         root = _relative("index.html", url)[: -len("index.html")]
-        renderer = OutputRenderer(self.config.collapse_lines, files=self.output_files, root=root)
+        renderer = OutputRenderer(self.config.collapse_lines, self.config.max_output_mb, files=self.output_files, root=root)
         parts = []
         for run in cell_runs(page.document):
             if isinstance(run, list):

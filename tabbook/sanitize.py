@@ -101,6 +101,8 @@ _DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,", re.
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     """Per-value checks the allow-lists cannot express: where URLs may point."""
+    if ":" not in value and "(" not in value and attribute not in ("href", "src"):
+        return value  # the bulk of a plot's attributes (coordinates, colours): nothing to check
     if _ACTIVE.search(value) or _FOREIGN_URL.search(value):
         return None
     if tag in _SVG_TAGS and attribute == "href":

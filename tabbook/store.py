@@ -40,6 +40,8 @@ from tabbook.fileio import atomic_write, notebook_text
 STORE_FORMAT = "tabbook-eval-3"  # 3: code cells carry content-derived ids, which the key covers
 CORRUPT_DIR = "corrupt"
 LOCK_DIR = "locks"
+# What an entry's tabbook_execution metadata holds for the store alone.
+STORE_ONLY = ("key_inputs", "digest")
 # Files next to the entries that are not entries (the data-fingerprint memo).
 _NOT_ENTRIES = {"data-fingerprints.json"}
 
@@ -341,7 +343,9 @@ def _describe(path: Path) -> str:
     """Which notebook an entry is: 'tab source', or what is wrong with it."""
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
-        tab = metadata["tabbook_execution"]["key_inputs"]["tab"]
-        return f"{tab} {metadata['tabbook']['source']}"
+        info = metadata["tabbook_execution"]
+        if "key_inputs" not in info:
+            return "(an older tool's entry, never used)"
+        return f"{info['key_inputs']['tab']} {metadata['tabbook']['source']}"
     except (OSError, ValueError, KeyError, TypeError):
         return "(not a valid entry)"

@@ -41,6 +41,7 @@ def test_cache_import_merges_stores_from_other_runners(book, tmp_path):
         assert result.returncode == 0
         shutil.move(book.store, env_cache)
         runners.append(env_cache)
+    executed_here = {path.relative_to(book.eval): path.read_bytes() for path in book.eval.rglob("*.ipynb")}
     shutil.rmtree(book.eval)
     (runners[1] / "ffffffffffffffffffffffffffffffff.ipynb").write_text("[]")
     merged = book.cli("cache", "import", *runners)
@@ -53,3 +54,5 @@ def test_cache_import_merges_stores_from_other_runners(book, tmp_path):
     # The merged store serves the whole book: nothing executes.
     result = book.cli("run")
     assert result.returncode == 0 and "0 executed, 4 cached" in result.stdout
+    # ... and gives the very notebooks the runners executed.
+    assert {path.relative_to(book.eval): path.read_bytes() for path in book.eval.rglob("*.ipynb")} == executed_here
