@@ -603,3 +603,52 @@ def test_search_lists_each_place_once_and_arrow_keys_move_through_it(site, watch
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_url(urls[1])
+
+
+# -- references, launch links (issue 12 items 4 and 6) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """The numbering fixture book with [publish] settings, built and served: (html dir, base URL)."""
+    import shutil
+
+    from tabbook.config import load_config
+
+    root = tmp_path_factory.mktemp("published") / "book"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "numbering", root)
+    with open(root / "config.ini", "a", encoding="utf-8") as config:
+        config.write("\n[publish]\nnotebooks_repo = someone/numbering-notebooks\nsource_repo = someone/numbering\n")
+        config.write("discussions = chapter_a/first https://discuss.example.org/t/7\n")
+    html_dir = build_html(load_config(root), run=False)
+    with serve_directory(html_dir) as base:
+        yield html_dir, base
+
+
+@pytest.mark.browser
+def test_a_back_link_on_the_references_page_lands_on_the_citation(published, browser):
+    _html, base = published
+    with watched_context(browser, viewport={"width": 1280, "height": 900}) as watched:
+        page = watched.page
+        page.goto(base + "references.html")
+        entry = page.locator("#bib-Lovelace\\.1843")
+        assert "https://doi.org/10.1000/ada.1843" in entry.inner_text()
+        entry.locator(".backlinks a", has_text="1.2").click()
+        page.wait_for_url("**/chapter_a/page.html#cite-48")
+        citation = page.locator("#cite-48")
+        assert citation.is_visible() and "Lovelace" in citation.inner_text()
+        assert page.evaluate("document.querySelector('#cite-48').getBoundingClientRect().top") < 900
+
+
+@pytest.mark.browser
+def test_launch_discussion_and_edit_links_show_per_framework(published, browser):
+    _html, base = published
+    with watched_context(browser, viewport={"width": 1280, "height": 900}) as watched:
+        page = watched.page
+        page.goto(base + "chapter_a/first.html")
+        links = page.locator(".page-links")
+        assert links.is_visible()
+        assert page.locator(".page-links a.discuss").get_attribute("href") == "https://discuss.example.org/t/7"
+        assert page.locator(".page-links a.edit").get_attribute("href") == "https://github.com/someone/numbering/edit/main/chapter_a/first.md"
+        page.goto(base + "chapter_a/page.html")
+        assert page.locator(".page-links a.discuss").count() == 0  # no discussion configured for this page
