@@ -16,10 +16,11 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html clean
+.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html clean
 
 setup:
 	sh scripts/system-deps.sh
+	sh scripts/vendor-js.sh
 	python3 -m tabbook.envs
 
 book: setup lib
@@ -30,6 +31,13 @@ notebooks: setup
 
 lib: setup
 	$(PY) -m tabbook lib
+
+# One PDF per framework, and slide decks, from the executed notebooks (run what is stale first).
+pdf: run
+	$(PY) -m tabbook pdf
+
+slides: run
+	$(PY) -m tabbook slides
 
 check: setup
 	$(PY) -m tabbook check

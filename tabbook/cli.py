@@ -19,6 +19,8 @@ COMMANDS = {
     "check": ("tabbook.book", "check the whole book: labels, references, citations, figures"),
     "run": ("tabbook.execute", "execute every notebook (cached by content, in parallel)"),
     "html": ("tabbook.render", "build the HTML book under _build/html"),
+    "pdf": ("tabbook.pdf", "print one PDF book per framework under _build/pdf (from the executed notebooks)"),
+    "slides": ("tabbook.slides", "write slide decks under _build/slides from the sections' slide marks"),
     "bench": ("tabbook.bench", "print the converter's speed figure"),
 }
 

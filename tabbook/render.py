@@ -427,19 +427,22 @@ class Site:
             panes[tab] = Markup("".join(parts) or self.cells.missing(tab_title(tab), False))
         return self.cells.tabgroup(self.tabs, self.config.default_tab, panes)
 
-    def render_page(self, page: Page, index: int) -> tuple[str, list]:
-        """(page HTML, search index entries)."""
-        outputs = self.outputs_of(page)
+    def content_html(self, page: Page, resolver: PageResolver, outputs: dict, renderer: OutputRenderer) -> str:
+        """The page's body: its text cells and tab groups, in source order."""
         page_tabs = [tab for tab in self.tabs if tab in outputs]
-        resolver = PageResolver(self, page)
-        renderer = OutputRenderer(self.config.collapse_lines)
         parts = []
         for run in cell_runs(page.document):
             if isinstance(run, list):
                 parts.append(self.group_html(run, page_tabs, resolver, outputs, renderer))
             else:
                 parts.append(self.text_html(run, resolver))
-        content = "".join(parts)
+        return "".join(parts)
+
+    def render_page(self, page: Page, index: int) -> tuple[str, list]:
+        """(page HTML, search index entries)."""
+        outputs = self.outputs_of(page)
+        resolver = PageResolver(self, page)
+        content = self.content_html(page, resolver, outputs, OutputRenderer(self.config.collapse_lines))
         references = [(key, self.citations.reference(key)) for key in sorted(resolver.cited, key=self.citations.sort_key)]
         pages = self.book.pages
         url = page.url

@@ -1,0 +1,212 @@
+"""The PDF books: the fixture book printed by headless Chromium, read back with poppler.
+
+The fixture book (tests/fixtures/html, executed in-process by its
+make_book.py) gets one more section of its second page: many short
+subsections of growing length, so that headings fall near page ends, and a
+code line far longer than the page is wide. Its PyTorch and MXNet PDFs are
+printed once per module; the tests read them with ``pdftotext`` (text and its
+place on the page), ``pdfimages`` (raster images) and the PDF's own link
+annotations, and two pages are rendered to PNG (``pdftoppm``) as artifacts
+under the build's ``pdf/png``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tabbook.pdf import build_pdfs, pdf_path
+
+pytestmark = pytest.mark.browser
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
+LONG_LINE = "values = [" + ", ".join(f"'item{i:03d}'" for i in range(40)) + "]  # WRAPPED_TO_THE_END"
+FILLER = "Filler prose keeps the pages full so that headings fall near the bottom of a page. "
+
+
+def extra_section() -> str:
+    parts = ["\n## Many Short Parts\n", f"```{{.python .input}}\n%%tab all\n{LONG_LINE}\nlen(values)\n```\n"]
+    for k in range(1, 25):
+        parts.append(f"\n### Part Number {k}\n\n{FILLER * (1 + (k * 7) % 9)}\n")
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """(config, {tab: pdf path}) of the fixture book with the extra section, printed for two tabs."""
+    assert shutil.which("pdftotext"), "pdftotext is missing: run 'make setup' (it installs Debian's poppler-utils)"
+    spec = importlib.util.spec_from_file_location("html_fixture_make_book", FIXTURE / "make_book.py")
+    make_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_book)
+    config = make_book.make_book(tmp_path_factory.mktemp("pdf") / "book")
+
+    from tabbook.fileio import write_notebook
+    from tabbook.notebooks import build_notebooks
+
+    second = config.root / "chapter_demo" / "second.md"
+    second.write_text(second.read_text(encoding="utf-8") + extra_section(), encoding="utf-8")
+    for tab, nb in build_notebooks(config, second).items():
+        make_book.run_notebook(nb)
+        write_notebook(nb, config.build_dir / "eval" / tab / "chapter_demo" / "second.ipynb")
+    build_pdfs(config, ["pytorch", "mxnet"])
+    return config, {tab: pdf_path(config, tab) for tab in ("pytorch", "mxnet")}
+
+
+def page_count(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+
+
+def body_text(pdf: Path, page: int) -> str:
+    """The text of one page without its running head and page number (the top and bottom margins cut off)."""
+    # A4 is 595 x 842 points; the margins are 24 mm (68 pt) at the top and 22 mm (62 pt) at the bottom.
+    crop = ["-x", "0", "-y", "60", "-W", "595", "-H", "722"]
+    args = ["pdftotext", "-layout", "-f", str(page), "-l", str(page), *crop, str(pdf), "-"]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def all_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+HEADINGS = [
+    "1 The Demo Chapter",
+    "1.1 First Steps",
+    "1.1.1 Activation Functions",
+    "1.1.2 Hidden Things",
+    "1.2 Second Steps",
+    "1.2.1 Many Short Parts",
+]
+
+
+def heading_pages(pdf: Path) -> dict[str, int]:
+    """Each numbered heading -> the page whose body shows it as a line of its own (after the contents)."""
+    found = {}
+    for number in range(3, page_count(pdf) + 1):
+        for line in lines(body_text(pdf, number)):
+            if re.fullmatch(r"\d+(\.\d+)* \S.*", line) and line not in found:
+                found[line] = number
+    return found
+
+
+def test_title_page_and_the_sections_in_order(book):
+    _config, pdfs = book
+    first = lines(body_text(pdfs["pytorch"], 1))
+    assert first[:2] == ["Demo Book", "PyTorch edition"]
+    assert "Release 0.0.1" in first
+    pages = heading_pages(pdfs["pytorch"])
+    assert [title for title in pages if title in HEADINGS] == HEADINGS
+    assert [pages[title] for title in HEADINGS] == sorted(pages[title] for title in HEADINGS)
+    text = all_text(pdfs["pytorch"])
+    assert text.rindex("Bibliography") > text.index("1.2.1") > text.index("1.1.1")
+
+
+def test_the_contents_page_numbers_are_where_the_headings_land(book):
+    _config, pdfs = book
+    for pdf in pdfs.values():
+        contents = lines(body_text(pdf, 2))
+        assert contents[0] == "Contents"
+        toc = {}
+        for line in contents[1:]:
+            match = re.fullmatch(r"(\d+(?:\.\d+)*) (.+) (\d+)", line)
+            assert match, f"not a contents line: {line!r}"
+            toc[f"{match.group(1)} {match.group(2)}"] = int(match.group(3))
+        assert list(toc) == ["1 The Demo Chapter", "1.1 First Steps", "1.2 Second Steps"]
+        pages = heading_pages(pdf)
+        assert toc == {title: pages[title] for title in toc}
+        assert toc["1 The Demo Chapter"] > 2 and toc["1.2 Second Steps"] > toc["1.1 First Steps"]
+
+
+def test_references_show_their_targets_numbers_and_link_to_them(book):
+    _config, pdfs = book
+    text = " ".join(lines(all_text(pdfs["pytorch"])))
+    assert "Its chapter is Chapter 1." in text
+    assert "See (1.1.1) and Figure 1.1.1." in text
+    assert "Figure 1.1.1: A demo network diagram." in text
+    assert re.search(r"ReLU ?\(𝑥\) = max ?\(𝑥, 0\) ?\. \(1\.1\.1\)", text)
+    assert "refers back to Section 1.1, to Section 1.1.1, to (1.1.2) and to Table 1.2.1." in text
+    assert "Table 1.2.1: Sizes of the layers" in text
+    # the references are links to named destinations inside the PDF, one per target
+    data = pdfs["pytorch"].read_bytes()
+    links = set(re.findall(rb"/Subtype /Link\n(?:/[^\n]*\n)*?/Dest /([\w.-]+)", data))
+    for anchor in (b"chapter_demo-index--chap_demo", b"chapter_demo-first--fig_demo", b"chapter_demo-first--eq_relu", b"chapter_demo-second--tab_sizes"):
+        assert anchor in links
+        assert data.count(b"/" + anchor) >= 2, f"no destination {anchor!r} in the PDF"
+    assert b"/URI" not in data, "a reference points outside the PDF"
+
+
+def test_citations_and_the_bibliography(book):
+    _config, pdfs = book
+    text = " ".join(lines(all_text(pdfs["pytorch"])))
+    assert "The rectified linear unit (Nair and Hinton, 2010) is" in text
+    assert "As Cybenko (1989) showed" in text
+    bibliography = text[text.rindex("Bibliography") :]
+    assert bibliography.index("Cybenko") < bibliography.index("Nair")
+    assert "Approximation by superpositions of a sigmoidal function" in bibliography
+
+
+def test_each_framework_gets_its_own_code_and_outputs(book):
+    _config, pdfs = book
+    torch, mxnet = all_text(pdfs["pytorch"]), all_text(pdfs["mxnet"])
+    assert "hello from pytorch" in torch and "hello from mxnet" not in torch
+    assert "hello from mxnet" in mxnet and "hello from pytorch" not in mxnet
+    assert "torch.relu computes" in torch and "torch.relu computes" not in mxnet
+    # a long output is printed whole, never collapsed
+    assert "line 19" in mxnet and "click to show" not in mxnet
+    assert "MXNet edition" in mxnet
+
+
+def test_plots_are_vectors_and_only_raster_outputs_are_images(book):
+    _config, pdfs = book
+    listing = subprocess.run(["pdfimages", "-list", str(pdfs["pytorch"])], capture_output=True, text=True, check=True).stdout
+    images = [line.split() for line in listing.splitlines()[2:]]
+    # the SVG plot and the SVG figure are drawn as vectors: the one image is the 16x8 PNG output
+    assert [(row[3], row[4]) for row in images] == [("16", "8")]
+
+
+def test_code_wraps_and_no_page_ends_with_a_heading(book):
+    _config, pdfs = book
+    pdf = pdfs["pytorch"]
+    text = " ".join(lines(all_text(pdf)))
+    assert "WRAPPED_TO_THE_END" in text and "'item039'" in text
+    headings = set(heading_pages(pdf))
+    parts = [line for line in headings if "Part Number" in line]
+    assert len(parts) == 24
+    for number in range(1, page_count(pdf) + 1):
+        body = lines(body_text(pdf, number))
+        assert not body or body[-1] not in headings, f"page {number} ends with the heading {body[-1]!r}"
+
+
+def test_two_pages_rendered_to_png(book):
+    """Artifacts to look at: the page with math, a figure and a plot, and the one with the long code line."""
+    config, pdfs = book
+    pdf = pdfs["pytorch"]
+    pages = heading_pages(pdf)
+    out = config.build_dir / "pdf" / "png"
+    out.mkdir(parents=True, exist_ok=True)
+    for number in (pages["1.1.1 Activation Functions"], pages["1.2.1 Many Short Parts"]):
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", str(number), "-l", str(number), str(pdf), str(out / "page")], check=True)
+    pngs = sorted(out.glob("page-*.png"))
+    assert len(pngs) == 2
+    assert all(png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000 for png in pngs)
+
+
+def test_pdf_command_prints_from_the_cache_and_checks_its_tabs(book, tabbook):
+    config, pdfs = book
+    before = pdfs["mxnet"].stat().st_mtime_ns
+    result = tabbook("pdf", "--tabs", "mxnet", cwd=config.root)
+    assert result.returncode == 0, result.stderr
+    assert "demo-book-mxnet.pdf" in result.stdout
+    assert pdfs["mxnet"].stat().st_mtime_ns > before
+    bad = tabbook("pdf", "--tabs", "pytorch,keras", cwd=config.root)
+    assert bad.returncode == 1
+    assert "unknown tab(s) keras" in bad.stderr
