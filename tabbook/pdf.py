@@ -185,7 +185,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the PDFs written (default: [build] build_dir)")
 
 
-def run_command(args) -> int:
+def command_config(args):
+    """(config, tabs) of a ``pdf`` or ``slides`` command line: ``--build-dir`` and ``--tabs`` applied."""
     from dataclasses import replace
 
     from tabbook.config import load_config
@@ -193,11 +194,16 @@ def run_command(args) -> int:
     config = load_config()
     if args.build_dir:
         config = replace(config, build_dir=args.build_dir.resolve())
-    tabs = None
-    if args.tabs:
-        tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()]
-        unknown = [tab for tab in tabs if tab not in config.tabs]
-        if unknown:
-            raise SourceError(config.config_path, None, f"--tabs: unknown tab(s) {', '.join(unknown)}; the book's tabs are {', '.join(config.tabs)}")
+    if not args.tabs:
+        return config, None
+    tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()]
+    unknown = [tab for tab in tabs if tab not in config.tabs]
+    if unknown:
+        raise SourceError(config.config_path, None, f"--tabs: unknown tab(s) {', '.join(unknown)}; the book's tabs are {', '.join(config.tabs)}")
+    return config, tabs
+
+
+def run_command(args) -> int:
+    config, tabs = command_config(args)
     build_pdfs(config, tabs)
     return 0
