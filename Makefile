@@ -52,8 +52,8 @@ lint: setup
 	$(PY) -m ruff check .
 
 # Everything: lint, the tool's tests (browser tests included), d2l in each
-# framework's own environment, then the chapter run in every framework and
-# the tests that read its executed notebooks.
+# framework's own environment, then the chapter run in every framework, its
+# PDFs and slide decks, and the tests that read them.
 test: setup lint test-tool test-d2l test-chapter
 
 test-tool: setup
@@ -65,7 +65,8 @@ test-d2l: setup
 	  D2L_FRAMEWORK=$$tab $$(python3 -m tabbook.envs --print-dir $$tab)/bin/python -m pytest tests/d2l; \
 	done
 
-test-chapter: run
+# The chapter's executed notebooks, and the PDFs and decks made from them (no further execution).
+test-chapter: run pdf slides
 	$(PY) -m pytest tests/chapter
 
 bench: bench-convert bench-d2l

@@ -207,3 +207,34 @@ def run_command(args) -> int:
     config, tabs = command_config(args)
     build_pdfs(config, tabs)
     return 0
+
+
+# -- in the HTML book ---------------------------------------------------------------
+
+
+def printed_files(config) -> dict[str, bytes]:
+    """The PDFs and slide decks built so far, as files of the HTML site (``pdf/``, ``slides/``)."""
+    files = {}
+    for folder in ("pdf", "slides"):
+        base = config.build_dir / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            # the print documents are only the PDFs' sources; the decks' notebooks are for Jupyter
+            if path.is_file() and not (folder == "pdf" and path.suffix != ".pdf"):
+                files[f"{folder}/{path.relative_to(base).as_posix()}"] = path.read_bytes()
+    return files
+
+
+def print_links(config, page: Page, available) -> list[tuple[str, str | None, str | None]]:
+    """(framework title, PDF url, deck url) for each tab with a PDF or a deck for ``page``, as site paths."""
+    from tabbook.slides import deck_url
+
+    links = []
+    for tab in config.tabs:
+        pdf = f"pdf/{pdf_path(config, tab).name}"
+        deck = deck_url(tab, page)
+        pdf, deck = (pdf if pdf in available else None), (deck if deck in available else None)
+        if pdf or deck:
+            links.append((tab_title(tab), pdf, deck))
+    return links

@@ -312,6 +312,7 @@ class Site:
         self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
+        self._printed: dict[str, bytes] | None = None  # the PDFs and decks copied into the site
 
     # -- pieces -----------------------------------------------------------------
 
@@ -463,6 +464,7 @@ class Site:
                 for tab in self.tabs
             ],
             "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],
+            "prints": [(title, pdf and _relative(pdf, url), deck and _relative(deck, url)) for title, pdf, deck in self.print_links(page)],
             "references": references,
             "tabs": self.tabs,
             "default_tab": self.config.default_tab,
@@ -490,6 +492,20 @@ class Site:
     def nav_link(self, target: Page, current: Page) -> dict:
         return {"url": _relative(target.url, current.url), "number": target.number_text, "title": self.title_html(target)}
 
+    def printed(self) -> dict[str, bytes]:
+        """The PDFs and decks built so far (``tabbook pdf``, ``tabbook slides``), copied into the site."""
+        from tabbook.pdf import printed_files
+
+        if self._printed is None:
+            self._printed = printed_files(self.config)
+        return self._printed
+
+    def print_links(self, page: Page) -> list:
+        """(framework, PDF, deck) of ``page`` for each tab that has either."""
+        from tabbook.pdf import print_links
+
+        return print_links(self.config, page, self.printed())
+
     def zip_name(self, tab: str) -> str:
         return f"{NOTEBOOK_DIR}/{self.config.project['name']}-{tab}.zip"
 
@@ -507,6 +523,7 @@ class Site:
         files.update(self.static_files())
         files.update(self.figure_files())
         files.update(self.notebook_files())
+        files.update(self.printed())
         return files
 
     def static_files(self) -> dict[str, bytes | str]:

@@ -214,6 +214,11 @@ def deck_notebook(cells: list[SlideCell], kernel_name: str | None, tab: str) -> 
     return nb
 
 
+def deck_url(tab: str, page: Page) -> str:
+    """Where ``page``'s deck for ``tab`` sits in the HTML site (and, without ``slides/``, under ``_build/slides``)."""
+    return f"slides/{tab}/{page.url}"
+
+
 class SlideResolver(PageResolver):
     """References on a slide point into the HTML book, where the deck is copied (``slides/<tab>/``)."""
 
@@ -236,8 +241,7 @@ class DeckSite(Site):
         self.deck_template = self.env.get_template("slides.html")
 
     def deck_html(self, page: Page, cells: list[SlideCell]) -> str:
-        deck_url = f"slides/{self.tab}/{page.url}"
-        resolver = SlideResolver(self, page, deck_url)
+        resolver = SlideResolver(self, page, deck_url(self.tab, page))
         renderer = OutputRenderer(collapse_lines=sys.maxsize)
         slides: list[list[Markup]] = []
         for cell in cells:

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pdf_text import all_text, body_text, contents, heading_pages, lines, page_count
 
 from tabbook.pdf import build_pdfs, pdf_path
 
@@ -57,27 +58,6 @@ def book(tmp_path_factory):
     return config, {tab: pdf_path(config, tab) for tab in ("pytorch", "mxnet")}
 
 
-def page_count(pdf: Path) -> int:
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
-
-
-def body_text(pdf: Path, page: int) -> str:
-    """The text of one page without its running head and page number (the top and bottom margins cut off)."""
-    # A4 is 595 x 842 points; the margins are 24 mm (68 pt) at the top and 22 mm (62 pt) at the bottom.
-    crop = ["-x", "0", "-y", "60", "-W", "595", "-H", "722"]
-    args = ["pdftotext", "-layout", "-f", str(page), "-l", str(page), *crop, str(pdf), "-"]
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
-
-
-def all_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-
-
-def lines(text: str) -> list[str]:
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
-
-
 HEADINGS = [
     "1 The Demo Chapter",
     "1.1 First Steps",
@@ -86,16 +66,6 @@ HEADINGS = [
     "1.2 Second Steps",
     "1.2.1 Many Short Parts",
 ]
-
-
-def heading_pages(pdf: Path) -> dict[str, int]:
-    """Each numbered heading -> the page whose body shows it as a line of its own (after the contents)."""
-    found = {}
-    for number in range(3, page_count(pdf) + 1):
-        for line in lines(body_text(pdf, number)):
-            if re.fullmatch(r"\d+(\.\d+)* \S.*", line) and line not in found:
-                found[line] = number
-    return found
 
 
 def test_title_page_and_the_sections_in_order(book):
@@ -113,13 +83,7 @@ def test_title_page_and_the_sections_in_order(book):
 def test_the_contents_page_numbers_are_where_the_headings_land(book):
     _config, pdfs = book
     for pdf in pdfs.values():
-        contents = lines(body_text(pdf, 2))
-        assert contents[0] == "Contents"
-        toc = {}
-        for line in contents[1:]:
-            match = re.fullmatch(r"(\d+(?:\.\d+)*) (.+) (\d+)", line)
-            assert match, f"not a contents line: {line!r}"
-            toc[f"{match.group(1)} {match.group(2)}"] = int(match.group(3))
+        toc = contents(pdf)
         assert list(toc) == ["1 The Demo Chapter", "1.1 First Steps", "1.2 Second Steps"]
         pages = heading_pages(pdf)
         assert toc == {title: pages[title] for title in toc}
@@ -210,3 +174,15 @@ def test_pdf_command_prints_from_the_cache_and_checks_its_tabs(book, tabbook):
     bad = tabbook("pdf", "--tabs", "pytorch,keras", cwd=config.root)
     assert bad.returncode == 1
     assert "unknown tab(s) keras" in bad.stderr
+
+
+def test_the_html_book_links_the_pdfs(book):
+    from tabbook.render import build_html
+
+    config, pdfs = book
+    html_dir = build_html(config, run=False)
+    first = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
+    assert 'PyTorch <a href="../pdf/demo-book-pytorch.pdf">PDF</a>' in first
+    assert 'MXNet <a href="../pdf/demo-book-mxnet.pdf">PDF</a>' in first
+    assert "JAX <a" not in first  # no JAX PDF was printed
+    assert (html_dir / "pdf" / "demo-book-pytorch.pdf").read_bytes() == pdfs["pytorch"].read_bytes()

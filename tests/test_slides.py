@@ -95,8 +95,8 @@ def test_a_bad_mark_stops_the_build_with_file_and_line(decks, tabbook):
     finally:
         marked.write_text(original, encoding="utf-8")
     assert result.returncode == 1
-    line = original.split("\n").index("[**We plot the rectifier**], as :numref:`sec_marked` promised,") + 1
-    assert f"chapter_talk/marked.md:{line}: slide mark [** is not closed before the [** of line {line + 1}" in result.stderr
+    line = original.split("\n").index("[**We plot the rectifier**], as (**:numref:`sec_marked` promised**),") + 1
+    assert f"chapter_talk/marked.md:{line}: slide mark [** is not closed before the (** of line {line}" in result.stderr
 
 
 # -- the decks --------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_the_notebook_carries_slide_types_marked_text_and_code_with_outputs(deck
     assert cells == [
         ("markdown", "slide", "# Rectifiers on Slides\n\nA rectifier keeps the positive part of its input.\nSay it aloud: max of x and zero\n$$\\operatorname{ReLU}(x) = \\max(x, 0)$$"),
         ("code", "-", 'print("mxnet says relu")'),
-        ("markdown", "slide", "We plot the rectifier"),
+        ("markdown", "slide", "We plot the rectifier\n:numref:`sec_marked` promised"),
         ("code", "-", "xs = list(range(-3, 4))\n\nshow_svg(SVG)"),
         ("markdown", "slide", "MXNet users read this on a slide"),
     ]
@@ -185,3 +185,36 @@ def test_stepping_through_a_deck_in_the_browser(decks):
         assert dropped not in text
     assert errors == []
     assert all(url.startswith("file://") for url in requests)
+
+
+@pytest.mark.browser
+def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
+    from playwright.sync_api import sync_playwright
+
+    from tabbook.render import build_html, serve_directory
+
+    config, _slides = decks
+    html_dir = build_html(config, run=False)
+    marked = (html_dir / "chapter_talk" / "marked.html").read_text(encoding="utf-8")
+    assert 'PyTorch <a href="../slides/pytorch/chapter_talk/marked.html">slides</a>' in marked
+    assert 'MXNet <a href="../slides/mxnet/chapter_talk/marked.html">slides</a>' in marked
+    assert "PDF and slides" not in (html_dir / "chapter_talk" / "plain.html").read_text(encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            failed = []
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+            with serve_directory(html_dir) as base:
+                page.goto(f"{base}chapter_talk/marked.html")
+                page.click(".print-link a >> nth=0")
+                page.wait_for_function("window.Reveal && Reveal.isReady()")
+                assert "Rectifiers on Slides" in page.locator("section.present").inner_text()
+                # a reference on a slide leads back into the book
+                page.keyboard.press("ArrowRight")
+                page.click("section.present a.reference")
+                page.wait_for_url("**/chapter_talk/marked.html")
+        finally:
+            browser.close()
+    assert failed == []
