@@ -71,6 +71,19 @@ class PrintResolver(PageResolver):
 
 
 _HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>#</a>')
+_PRE = re.compile(r"<pre\b.*?</pre>", re.S)
+_BLANK_TEXT = re.compile(r">([ \t\n]+)<")
+
+
+def keep_code_spaces(fragment: str) -> str:
+    """Code whose spaces survive Paged.js: a ``<pre>`` split over two pages loses its
+    whitespace-only text nodes (between highlighted tokens), so their spaces become
+    no-break spaces and each line break gets one before it."""
+
+    def pre(match):
+        return _BLANK_TEXT.sub(lambda m: ">" + m.group(1).replace(" ", "\u00a0").replace("\n", "\u00a0\n") + "<", match.group(0))
+
+    return _PRE.sub(pre, fragment)
 _RELATIVE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?![a-zA-Z][\w+.-]*:|/|#)([^"]+)"')
 
 
@@ -91,7 +104,7 @@ class PrintSite(Site):
         """One page of the book as a fragment of the print document, and the keys it cites."""
         resolver = PrintResolver(self, page)
         content = self.content_html(page, resolver, self.outputs_of(page), renderer)
-        content = _HEADERLINK.sub("", content)
+        content = keep_code_spaces(_HEADERLINK.sub("", content))
         # figures are files next to the page's source
         base = page.source.parent
         content = _RELATIVE_SRC.sub(lambda m: f'{m.group(1)}{(base / m.group(2)).resolve().as_uri()}"', content)
@@ -170,9 +183,13 @@ def build_pdfs(config, tabs=None, out=None) -> list[Path]:
                 html_path = pdf_path(config, tab).with_suffix(".html")
                 atomic_write(html_path, site.document())
                 atomic_write(pdf_path(config, tab), print_pdf(browser, html_path))
-                missing = [name for name in site.unexecuted if name.startswith(f"{tab}/")]
-                if missing:
-                    print(f"pdf: warning: never executed, printed without outputs: {', '.join(missing)}", file=out)
+                # (the site reads every tab's notebooks: only this tab's matter here)
+                unexecuted = [name for name in site.unexecuted if name.startswith(f"{tab}/")]
+                stale = [name for name in site.stale if name.startswith(f"{tab}/")]
+                if unexecuted:
+                    print(f"pdf: warning: never executed, printed without outputs: {', '.join(unexecuted)}", file=out)
+                if stale:
+                    print(f"pdf: warning: older than the source, printed with the outputs of unchanged cells only: {', '.join(stale)}", file=out)
                 print(f"pdf: {pdf_path(config, tab)} in {time.perf_counter() - started:.1f} s", file=out)
                 written.append(pdf_path(config, tab))
         finally:

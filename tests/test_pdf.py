@@ -27,11 +27,14 @@ pytestmark = pytest.mark.browser
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
 LONG_LINE = "values = [" + ", ".join(f"'item{i:03d}'" for i in range(40)) + "]  # WRAPPED_TO_THE_END"
+# code that cannot fit on one page: its lines, split over two pages, must keep their spaces and breaks
+SPLIT_CODE = [f"if step_{k} in (1, 2):  # step {k} of the long cell" if k % 2 else f"    total = total + {k}" for k in range(1, 91)]
 FILLER = "Filler prose keeps the pages full so that headings fall near the bottom of a page. "
 
 
 def extra_section() -> str:
     parts = ["\n## Many Short Parts\n", f"```{{.python .input}}\n%%tab all\n{LONG_LINE}\nlen(values)\n```\n"]
+    parts.append("\nA code cell longer than a page:\n\n```{.python .input}\n%%tab all\n" + "\n".join(SPLIT_CODE) + "\n```\n")
     for k in range(1, 25):
         parts.append(f"\n### Part Number {k}\n\n{FILLER * (1 + (k * 7) % 9)}\n")
     return "".join(parts)
@@ -142,6 +145,8 @@ def test_code_wraps_and_no_page_ends_with_a_heading(book):
     pdf = pdfs["pytorch"]
     text = " ".join(lines(all_text(pdf)))
     assert "WRAPPED_TO_THE_END" in text and "'item039'" in text
+    printed = set(lines(all_text(pdf)))
+    assert [line for line in SPLIT_CODE if " ".join(line.split()) not in printed] == []
     headings = set(heading_pages(pdf))
     parts = [line for line in headings if "Part Number" in line]
     assert len(parts) == 24
