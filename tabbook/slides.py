@@ -35,7 +35,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from tabbook.book import Page, load_book, report
-from tabbook.errors import SourceError, SourceErrors
+from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, write_notebook
 from tabbook.markdown import highlight
 from tabbook.parse import CODE, TAB_TEXT, TEXT, strip_slide_marks
@@ -96,6 +96,18 @@ def slide_marks(text: str, path, first_line: int) -> list[Mark]:
     if opened is not None:
         raise SourceError(path, opened[2], f"slide mark {opened[0]} is never closed: no {_CLOSER[opened[0]]} after it in this paragraph")
     return marks
+
+
+def mark_errors(page: Page) -> list[SourceError]:
+    """The slide-mark errors of a page, one per text cell at most (for the book's checks)."""
+    errors = []
+    for cell in page.document.cells:
+        if cell.kind in (TEXT, TAB_TEXT):
+            try:
+                slide_marks(cell.raw_text, page.rel, cell.text_line)
+            except SourceError as error:
+                errors.append(error)
+    return errors
 
 
 def _blank_fences(text: str) -> str:
@@ -275,7 +287,7 @@ class DeckSite(Site):
 def build_slides(config, tabs=None, out=None) -> list[Path]:
     """Write every deck under ``_build/slides/<tab>/`` from ``_build/eval``; execute nothing.
 
-    Every mark of the book is checked first: a bad one anywhere writes no deck.
+    The book's checks (bad slide marks among them) come first: a problem anywhere writes no deck.
     """
     out = out or sys.stdout
     started = time.perf_counter()
@@ -283,17 +295,7 @@ def build_slides(config, tabs=None, out=None) -> list[Path]:
     text = report(book)
     if text:
         print(text, file=out)
-    book.raise_errors()
-    errors = []
-    for page in book.pages:
-        for cell in page.document.cells:
-            if cell.kind in (TEXT, TAB_TEXT):
-                try:
-                    slide_marks(cell.raw_text, page.rel, cell.text_line)
-                except SourceError as error:
-                    errors.append(error)
-    if errors:
-        raise errors[0] if len(errors) == 1 else SourceErrors(errors)
+    book.raise_errors()  # bad slide marks included (mark_errors)
     slides_dir = config.build_dir / "slides"
     written = []
     for tab in tabs or config.tabs:

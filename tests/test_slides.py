@@ -92,11 +92,13 @@ def test_a_bad_mark_stops_the_build_with_file_and_line(decks, tabbook):
     try:
         marked.write_text(original.replace("[**We plot the rectifier**]", "[**We plot the rectifier"), encoding="utf-8")
         result = tabbook("slides", cwd=config.root)
+        check = tabbook("check", cwd=config.root)
     finally:
         marked.write_text(original, encoding="utf-8")
     assert result.returncode == 1
     line = original.split("\n").index("[**We plot the rectifier**], as (**:numref:`sec_marked` promised**),") + 1
     assert f"chapter_talk/marked.md:{line}: slide mark [** is not closed before the (** of line {line}" in result.stderr
+    assert check.returncode == 1 and f"chapter_talk/marked.md:{line}: slide mark [**" in check.stderr
 
 
 # -- the decks --------------------------------------------------------------------------
