@@ -138,13 +138,13 @@ class SlideCell:
 
 
 def _slide_text(marks: list[Mark]) -> str:
-    """The marks' texts, one per line, each starting with a capital and the last without trailing punctuation."""
+    """The marks' texts, one paragraph each, each starting with a capital and the last without trailing punctuation."""
     parts = []
     for mark in marks:
         text = _STRUCTURE_ROLE.sub("", _STRUCTURE_LINE.sub("", mark.text)).strip()
         if text:
             parts.append(text[0].upper() + text[1:])
-    text = "\n".join(parts)
+    text = "\n\n".join(parts)
     # a display ends the slide's sentence: no full stop or comma left before its closing $$
     text = re.sub(r"[.,]\s*\$\$", "$$", text)
     return text.rstrip(",.;: \n")

@@ -120,9 +120,9 @@ def test_the_notebook_carries_slide_types_marked_text_and_code_with_outputs(deck
     nb = json.loads((slides / "mxnet" / "chapter_talk" / "marked.ipynb").read_text(encoding="utf-8"))
     cells = [(c["cell_type"], c["metadata"]["slideshow"]["slide_type"], "".join(c["source"])) for c in nb["cells"]]
     assert cells == [
-        ("markdown", "slide", "# Rectifiers on Slides\n\nA rectifier keeps the positive part of its input.\nSay it aloud: max of x and zero\n$$\\operatorname{ReLU}(x) = \\max(x, 0)$$"),
+        ("markdown", "slide", "# Rectifiers on Slides\n\nA rectifier keeps the positive part of its input.\n\nSay it aloud: max of x and zero\n\n$$\\operatorname{ReLU}(x) = \\max(x, 0)$$"),
         ("code", "-", 'print("mxnet says relu")'),
-        ("markdown", "slide", "We plot the rectifier\n:numref:`sec_marked` promised"),
+        ("markdown", "slide", "We plot the rectifier\n\n:numref:`sec_marked` promised"),
         ("code", "-", "xs = list(range(-3, 4))\n\nshow_svg(SVG)"),
         ("markdown", "slide", "MXNet users read this on a slide"),
     ]
