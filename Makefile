@@ -23,8 +23,12 @@ setup:
 	sh scripts/vendor-js.sh
 	python3 -m tabbook.envs
 
+# The HTML book, then its PDFs and decks, then the HTML again (nothing runs) so that it links them.
 book: setup lib
 	$(PY) -m tabbook html $(J)
+	$(PY) -m tabbook pdf
+	$(PY) -m tabbook slides
+	$(PY) -m tabbook html --no-run
 
 notebooks: setup
 	$(PY) -m tabbook notebooks --out _build/notebooks
