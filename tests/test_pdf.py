@@ -111,6 +111,15 @@ def test_references_show_their_targets_numbers_and_link_to_them(book):
     assert b"/URI" not in data, "a reference points outside the PDF"
 
 
+
+def test_the_print_document_loads_only_local_files(book):
+    _config, pdfs = book
+    document = pdfs["pytorch"].with_suffix(".html").read_text(encoding="utf-8")
+    loaded = re.findall(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)"', document)
+    assert loaded and all(url.startswith(("file:///", "data:")) for url in loaded)
+    assert any(url.endswith("pagedjs/dist/paged.polyfill.js") for url in loaded)
+
+
 def test_citations_and_the_bibliography(book):
     _config, pdfs = book
     text = " ".join(lines(all_text(pdfs["pytorch"])))
