@@ -35,12 +35,17 @@ def lines(text: str) -> list[str]:
 
 
 def heading_pages(pdf: Path) -> dict[str, int]:
-    """Each numbered line of its own (a heading) -> the first page after the contents that shows it."""
+    """Each numbered line of its own (a heading) -> the first page after the contents that shows it.
+
+    A heading too long for one line is also found joined with its next line.
+    """
     found = {}
     for number in range(CONTENTS_PAGE + 1, page_count(pdf) + 1):
-        for line in lines(body_text(pdf, number)):
-            if _NUMBERED_LINE.fullmatch(line) and line not in found:
-                found[line] = number
+        body = lines(body_text(pdf, number))
+        for index, line in enumerate(body):
+            if _NUMBERED_LINE.fullmatch(line):
+                for heading in (line, " ".join(body[index : index + 2])):
+                    found.setdefault(heading, number)
     return found
 
 
