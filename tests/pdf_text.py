@@ -9,7 +9,7 @@ from pathlib import Path
 # The contents start on page 2, after the title page; the book's pages follow them.
 CONTENTS_PAGE = 2
 _NUMBERED_LINE = re.compile(r"\d+(\.\d+)* \S.*")
-_CONTENTS_LINE = re.compile(r"(\d+(?:\.\d+)*) (.+) (\d+)")
+_CONTENTS_LINE = re.compile(r"(?:(\d+(?:\.\d+)*) )?(.+) (\d+)")
 
 
 def page_count(pdf: Path) -> int:
@@ -50,12 +50,13 @@ def heading_pages(pdf: Path) -> dict[str, int]:
 
 
 def contents(pdf: Path) -> dict[str, int]:
-    """The table of contents: "number title" -> its page number. Fails on any other line."""
+    """The table of contents: "number title" (or an unnumbered title) -> its page number. Fails on any other line."""
     found = lines(body_text(pdf, CONTENTS_PAGE))
     assert found[0] == "Contents", f"page {CONTENTS_PAGE} is not the contents: {found[:3]}"
     toc = {}
     for line in found[1:]:
         match = _CONTENTS_LINE.fullmatch(line)
         assert match, f"not a contents line: {line!r}"
-        toc[f"{match.group(1)} {match.group(2)}"] = int(match.group(3))
+        number, title, page = match.groups()
+        toc[f"{number} {title}" if number else title] = int(page)
     return toc

@@ -87,9 +87,11 @@ def test_the_contents_page_numbers_are_where_the_headings_land(book):
     _config, pdfs = book
     for pdf in pdfs.values():
         toc = contents(pdf)
-        assert list(toc) == ["1 The Demo Chapter", "1.1 First Steps", "1.2 Second Steps"]
+        assert list(toc) == ["1 The Demo Chapter", "1.1 First Steps", "1.2 Second Steps", "Bibliography"]
         pages = heading_pages(pdf)
+        bibliography = toc.pop("Bibliography")
         assert toc == {title: pages[title] for title in toc}
+        assert lines(body_text(pdf, bibliography))[0] == "Bibliography"
         assert toc["1 The Demo Chapter"] > 2 and toc["1.2 Second Steps"] > toc["1.1 First Steps"]
 
 
