@@ -94,7 +94,7 @@ def slide_marks(text: str, path, first_line: int) -> list[Mark]:
         marks.append(Mark(opened[0], text[opened[1] : match.start()], opened[2]))
         opened = None
     if opened is not None:
-        raise SourceError(path, opened[2], f"slide mark {opened[0]} is never closed: no {_CLOSER[opened[0]]} after it in this paragraph")
+        raise SourceError(path, opened[2], f"slide mark {opened[0]} is never closed: no {_CLOSER[opened[0]]} after it before the next code cell")
     return marks
 
 
