@@ -16,21 +16,32 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html bench-d2lbook clean
+.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html bench-d2lbook clean
 
 setup:
 	sh scripts/system-deps.sh
 	sh scripts/vendor-js.sh
 	python3 -m tabbook.envs
 
+# The HTML book, then its PDFs and decks, then the HTML again (nothing runs) so that it links them.
 book: setup lib
 	$(PY) -m tabbook html $(J)
+	$(PY) -m tabbook pdf
+	$(PY) -m tabbook slides
+	$(PY) -m tabbook html --no-run
 
 notebooks: setup
 	$(PY) -m tabbook notebooks --out _build/notebooks
 
 lib: setup
 	$(PY) -m tabbook lib
+
+# One PDF per framework, and slide decks, from the executed notebooks (run what is stale first).
+pdf: run
+	$(PY) -m tabbook pdf
+
+slides: run
+	$(PY) -m tabbook slides
 
 check: setup
 	$(PY) -m tabbook check
@@ -45,8 +56,8 @@ lint: setup
 	$(PY) -m ruff check .
 
 # Everything: lint, the tool's tests (browser tests included), d2l in each
-# framework's own environment, then the chapter run in every framework and
-# the tests that read its executed notebooks.
+# framework's own environment, then the chapter run in every framework, its
+# PDFs and slide decks, and the tests that read them.
 test: setup lint test-tool test-d2l test-chapter
 
 # PYTEST_FLAGS="-m 'not browser and not slow'" gives the fast subset (about a minute).
@@ -64,7 +75,8 @@ test-d2l: setup
 	echo "== the frameworks agree"; \
 	$$(python3 -m tabbook.envs --print-dir $(firstword $(TABS)))/bin/python tests/d2l/activations_agree.py $(ACTIVATIONS) $(TABS)
 
-test-chapter: run
+# The chapter's executed notebooks, and the PDFs and decks made from them (no further execution).
+test-chapter: run pdf slides
 	$(PY) -m pytest tests/chapter
 
 bench: bench-convert bench-d2l

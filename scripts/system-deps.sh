@@ -1,10 +1,11 @@
-#!/bin/sh
 # System packages the book needs beside its Python environments:
-# - Debian's headless Chromium, which the browser tests drive through Playwright;
-# - Debian's fonts-lmodern for Latin Modern Math, the OpenType math font the
-#   HTML book serves from its own _static/fonts (MathML needs a font with a
+# - Debian's headless Chromium: browser tests, PDF books, slides (through Playwright);
+# - fonts-lmodern for Latin Modern Math, the OpenType math font the HTML book
+#   serves from its own _static/fonts and the PDF uses (MathML needs a font with a
 #   MATH table to stretch radicals and brackets). The font file is pinned by
-#   its SHA-256: it has not changed since 2014, whatever the Debian release.
+#   its SHA-256: it has not changed since 2014, whatever the Debian release;
+# - poppler-utils: the PDF tests read PDFs with pdftotext;
+# - nodejs and npm: npm vendors Paged.js, reveal.js and axe-core (scripts/vendor-js.sh).
 # Quiet and quick when they are already there.
 set -e
 MATH_FONT=/usr/share/texmf/fonts/opentype/public/lm-math/latinmodern-math.otf
@@ -12,6 +13,9 @@ MATH_FONT_SHA256=6075562b771f8b82f0c179e363389684f2dd09de30038269e2628e504bd7be0
 
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium chromium-driver"
+command -v pdftotext >/dev/null 2>&1 || missing="$missing poppler-utils"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -f "$MATH_FONT" ] || missing="$missing fonts-lmodern"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

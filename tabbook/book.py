@@ -210,8 +210,11 @@ def load_book(config) -> Book:
     for page in pages:
         _structure(page, labels, errors)
     bibliography = load_bibliography(config.bibfile)
+    from tabbook.slides import mark_errors
+
     for page in pages:
         _check_page(page, labels, bibliography, root, errors)
+        errors.extend(mark_errors(page))
     listed = {page.source for page in pages}
     orphans = [path.resolve() for path in config.chapter_files() if path.resolve() not in listed]
     errors.sort(key=lambda error: (error.path, error.line or 0))

@@ -21,6 +21,8 @@ COMMANDS = {
     "html": ("tabbook.render", "build the HTML book under _build/html"),
     "publish-notebooks": ("tabbook.reader", "write the executed notebooks for readers (Colab, Studio Lab) into DIR"),
     "cache": ("tabbook.store", "report the execution store; --prune it; 'cache import DIR...' merges other stores"),
+    "pdf": ("tabbook.pdf", "print one PDF book per framework under _build/pdf (from the executed notebooks)"),
+    "slides": ("tabbook.slides", "write slide decks under _build/slides from the sections' slide marks"),
     "bench": ("tabbook.bench", "print the converter's speed figure"),
 }
 

@@ -225,6 +225,8 @@ class Cell:
     code: list[tuple[int, str]] = field(default_factory=list)
     only: dict[int, frozenset[str]] = field(default_factory=dict)
     section: Heading | None = None
+    # TEXT / TAB_TEXT: the text as written, slide marks kept (tabbook.slides reads them); its first line is text_line
+    raw_text: str = ""
     _source: str | None = None  # the code when it is the same in every tab
 
     @property
@@ -564,10 +566,11 @@ class _Parser:
             text = "\n".join(parts)
         else:
             text = strip_slide_marks("\n".join(line for _, line, _ in body))
+        raw = "\n".join(line for _, line, _ in body)
         if prose is None:
-            cell = Cell(TEXT, body[0][0], body[-1][0], text=text, text_line=body[0][0])
+            cell = Cell(TEXT, body[0][0], body[-1][0], text=text, text_line=body[0][0], raw_text=raw)
         else:
-            cell = Cell(TAB_TEXT, prose_line or body[0][0], end_line or body[-1][0], text=text, tabs=prose, text_line=body[0][0])
+            cell = Cell(TAB_TEXT, prose_line or body[0][0], end_line or body[-1][0], text=text, tabs=prose, text_line=body[0][0], raw_text=raw)
         self.doc.cells.append(cell)
 
     # -- code cells -------------------------------------------------------------

@@ -381,6 +381,7 @@ class Site:
         self.output_files: dict[str, bytes] = {}  # the images of all pages' outputs (OutputRenderer)
         self._reader = None
         self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
+        self._printed: dict[str, bytes] | None = None  # the PDFs and decks copied into the site
 
     # -- pieces -----------------------------------------------------------------
 
@@ -524,21 +525,25 @@ class Site:
             panes[tab] = Markup("".join(parts) or self.cells.missing(tab_title(tab), False))
         return self.cells.tabgroup(self.tabs, self.config.default_tab, panes)
 
-    def render_page(self, page: Page, index: int) -> tuple[str, list]:
-        """(page HTML, search index entries)."""
-        outputs = self.outputs_of(page)
+    def content_html(self, page: Page, resolver: PageResolver, outputs: dict, renderer: OutputRenderer) -> str:
+        """The page's body: its text cells and tab groups, in source order."""
         page_tabs = [tab for tab in self.tabs if tab in outputs]
-        resolver = PageResolver(self, page)
-        url = page.url
-        root = _relative("index.html", url)[: -len("index.html")]
-        renderer = OutputRenderer(self.config.collapse_lines, self.config.max_output_mb, files=self.output_files, root=root)
         parts = []
         for run in cell_runs(page.document):
             if isinstance(run, list):
                 parts.append(self.group_html(run, page_tabs, resolver, outputs, renderer))
             else:
                 parts.append(self.text_html(run, resolver))
-        content = "".join(parts)
+        return "".join(parts)
+
+    def render_page(self, page: Page, index: int) -> tuple[str, list]:
+        """(page HTML, search index entries)."""
+        outputs = self.outputs_of(page)
+        resolver = PageResolver(self, page)
+        url = page.url
+        root = _relative("index.html", url)[: -len("index.html")]
+        renderer = OutputRenderer(self.config.collapse_lines, self.config.max_output_mb, files=self.output_files, root=root)
+        content = self.content_html(page, resolver, outputs, renderer)
         references = [(key, self.citations.reference(key)) for key in sorted(resolver.cited, key=self.citations.sort_key)]
         pages = self.book.pages
         context = {
@@ -561,6 +566,7 @@ class Site:
                 for tab in self.tabs
             ],
             "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],
+            "prints": [(title, pdf and _relative(pdf, url), deck and _relative(deck, url)) for title, pdf, deck in self.print_links(page)],
             "references": references,
             **self.publish_links(page, outputs),
             "tabs": self.tabs,
@@ -605,6 +611,20 @@ class Site:
     def nav_link(self, target: Page, current: Page) -> dict:
         return {"url": _relative(target.url, current.url), "number": target.number_text, "title": self.title_html(target)}
 
+    def printed(self) -> dict[str, bytes]:
+        """The PDFs and decks built so far (``tabbook pdf``, ``tabbook slides``), copied into the site."""
+        from tabbook.pdf import printed_files
+
+        if self._printed is None:
+            self._printed = printed_files(self.config)
+        return self._printed
+
+    def print_links(self, page: Page) -> list:
+        """(framework, PDF, deck) of ``page`` for each tab that has either."""
+        from tabbook.pdf import print_links
+
+        return print_links(self.config, page, self.printed())
+
     def zip_name(self, tab: str) -> str:
         return f"{NOTEBOOK_DIR}/{self.config.project['name']}-{tab}.zip"
 
@@ -624,6 +644,7 @@ class Site:
         files.update(self.figure_files())
         files.update(self.book_files())
         files.update(self.notebook_files())
+        files.update(self.printed())
         return files
 
     def book_files(self) -> dict[str, bytes]:

@@ -1,0 +1,223 @@
+"""Slide decks: the marks' semantics (d2lbook's), their errors, the notebook, and the deck in a browser.
+
+The fixture book (tests/fixtures/slides) has one section with slide marks and
+one without; its notebooks are "executed" in-process by the HTML fixture's
+make_book.run_notebook, so no kernel is needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tabbook.errors import SourceError
+from tabbook.parse import parse_markdown
+from tabbook.render import CHROMIUM, CHROMIUM_ARGS
+from tabbook.slides import build_slides, slide_marks
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    """(config, slides dir) of the slide fixture book, executed and its decks written."""
+    spec = importlib.util.spec_from_file_location("html_fixture_make_book", FIXTURES / "html" / "make_book.py")
+    make_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_book)
+    from tabbook.config import load_config
+    from tabbook.fileio import write_notebook
+    from tabbook.notebooks import build_notebooks
+
+    root = tmp_path_factory.mktemp("slides") / "book"
+    shutil.copytree(FIXTURES / "slides", root)
+    config = load_config(root)
+    for path in config.chapter_files():
+        for tab, nb in build_notebooks(config, path).items():
+            make_book.run_notebook(nb)
+            write_notebook(nb, config.build_dir / "eval" / tab / f"{config.notebook_name(path)}.ipynb")
+    build_slides(config)
+    return config, config.build_dir / "slides"
+
+
+# -- the marks ------------------------------------------------------------------------
+
+
+def texts(text: str) -> list[tuple[str, str, int]]:
+    return [(mark.opener, mark.text, mark.line) for mark in slide_marks(text, "s.md", 10)]
+
+
+def test_marks_in_order_with_their_lines():
+    text = "We [**keep this**] and\n(**that $x$**) but (~~only on slides~~).\n[~~slide\nonly~~]"
+    assert texts(text) == [("[**", "keep this", 10), ("(**", "that $x$", 11), ("(~~", "only on slides", 11), ("[~~", "slide\nonly", 12)]
+
+
+def test_a_bold_link_and_code_fences_hold_no_marks():
+    assert texts("a [**bold link**](https://example.org) and **bold** (in parentheses)") == []
+    assert texts("```python\nx = [**y**]\n```\n[**after**]") == [("[**", "after", 13)]
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("one\n[**never closed", 11, "slide mark [** is never closed"),
+        ("one\ntwo **] three", 11, "slide mark **] closes nothing: no [** before it"),
+        ("[**outer\n(**inner**) end**]", 10, "slide mark [** is not closed before the (** of line 11 (slide marks do not nest)"),
+        ("x\n(**wrong end**]", 11, "slide mark (** (line 11) is closed by **]; expected **)"),
+        ("(~~a~~) b ~~)", 10, "slide mark ~~) closes nothing"),
+    ],
+)
+def test_unbalanced_or_nested_marks_are_file_line_errors(text, line, message):
+    with pytest.raises(SourceError) as error:
+        slide_marks(text, "chapter/s.md", 10)
+    assert str(error.value).startswith(f"chapter/s.md:{line}: {message}")
+
+
+def test_the_parser_keeps_the_marked_text_for_the_slides_and_strips_it_for_the_book():
+    doc = parse_markdown("# T\n\nBook [**and slide**] text (~~slide only~~).\n", "s.md", ("pytorch",))
+    cell = doc.cells[0]
+    assert "Book and slide text ." in cell.text and "slide only" not in cell.text
+    assert cell.raw_text == "# T\n\nBook [**and slide**] text (~~slide only~~)."
+    assert cell.text_line == 1
+
+
+def test_a_bad_mark_stops_the_build_with_file_and_line(decks, tabbook):
+    config, _slides = decks
+    marked = config.root / "chapter_talk" / "marked.md"
+    original = marked.read_text(encoding="utf-8")
+    try:
+        marked.write_text(original.replace("[**We plot the rectifier**]", "[**We plot the rectifier"), encoding="utf-8")
+        result = tabbook("slides", cwd=config.root)
+        check = tabbook("check", cwd=config.root)
+    finally:
+        marked.write_text(original, encoding="utf-8")
+    assert result.returncode == 1
+    line = original.split("\n").index("[**We plot the rectifier**], as (**:numref:`sec_marked` promised**),") + 1
+    assert f"chapter_talk/marked.md:{line}: slide mark [** is not closed before the (** of line {line}" in result.stderr
+    assert check.returncode == 1 and f"chapter_talk/marked.md:{line}: slide mark [**" in check.stderr
+
+
+# -- the decks --------------------------------------------------------------------------
+
+
+def test_only_sections_with_marks_get_decks_per_framework(decks):
+    _config, slides = decks
+    found = sorted(p.relative_to(slides).as_posix() for p in slides.rglob("*") if p.suffix in (".html", ".ipynb"))
+    assert found == [
+        "mxnet/chapter_talk/marked.html",
+        "mxnet/chapter_talk/marked.ipynb",
+        "pytorch/chapter_talk/marked.html",
+        "pytorch/chapter_talk/marked.ipynb",
+    ]
+
+
+def test_the_notebook_carries_slide_types_marked_text_and_code_with_outputs(decks):
+    _config, slides = decks
+    nb = json.loads((slides / "mxnet" / "chapter_talk" / "marked.ipynb").read_text(encoding="utf-8"))
+    cells = [(c["cell_type"], c["metadata"]["slideshow"]["slide_type"], "".join(c["source"])) for c in nb["cells"]]
+    assert cells == [
+        ("markdown", "slide", "# Rectifiers on Slides\n\nA rectifier keeps the positive part of its input.\n\nSay it aloud: max of x and zero\n\n$$\\operatorname{ReLU}(x) = \\max(x, 0)$$"),
+        ("code", "-", 'print("mxnet says relu")'),
+        ("markdown", "slide", "We plot the rectifier\n\n:numref:`sec_marked` promised"),
+        ("code", "-", "xs = list(range(-3, 4))\n\nshow_svg(SVG)"),
+        ("markdown", "slide", "MXNet users read this on a slide"),
+    ]
+    outputs = [c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "".join(outputs[0][0]["text"]) == "mxnet says relu\n"
+    assert "image/svg+xml" in outputs[1][0]["data"]
+    assert nb["metadata"]["kernelspec"]["name"] == "d2l-mxnet"
+    torch = json.loads((slides / "pytorch" / "chapter_talk" / "marked.ipynb").read_text(encoding="utf-8"))
+    sources = "".join("".join(c["source"]) for c in torch["cells"])
+    assert 'print("torch says relu")' in sources and "a comment the slides leave out" not in sources
+    assert "MXNet users" not in sources and "mxnet says" not in sources
+
+
+def test_decks_load_nothing_from_the_network(decks):
+    _config, slides = decks
+    deck = (slides / "pytorch" / "chapter_talk" / "marked.html").read_text(encoding="utf-8")
+    loaded = re.findall(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)"', deck)
+    assert loaded and not [url for url in loaded if re.match(r"[a-z]+:|//", url) and not url.startswith("data:")]
+    assert '<script src="../../_reveal/reveal.js">' in deck
+    assert (slides / "_reveal" / "reveal.js").is_file() and (slides / "_reveal" / "theme" / "white.css").is_file()
+
+
+@pytest.mark.browser
+def test_stepping_through_a_deck_in_the_browser(decks):
+    from playwright.sync_api import sync_playwright
+
+    _config, slides = decks
+    deck = slides / "mxnet" / "chapter_talk" / "marked.html"
+    requests = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("request", lambda request: requests.append(request.url))
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(deck.as_uri())
+            page.wait_for_function("window.Reveal && Reveal.isReady()")
+            assert page.title() == "1.1 Rectifiers on Slides (MXNet) — Talk Book"
+            seen = []
+            for _ in range(page.evaluate("Reveal.getTotalSlides()")):
+                current = page.locator("section.present")
+                seen.append(current.inner_text())
+                plot = current.locator(".output.image img")  # plots are image files next to the decks
+                if plot.count():
+                    assert plot.first.is_visible() and plot.first.evaluate("img => img.complete && img.naturalWidth > 0")
+                    seen.append("<plot>")
+                if current.locator("math").count():
+                    assert current.locator("math").first.is_visible()
+                    seen.append("<math>")
+                page.keyboard.press("ArrowRight")
+            page.screenshot(path=str(slides / "last-slide.png"))
+        finally:
+            browser.close()
+    assert len(seen) > 3
+    text = "\n".join(seen)
+    assert "Talk Book · MXNet" in seen[0] and "Rectifiers on Slides" in seen[0]
+    for shown in ("A rectifier keeps the positive part of its input.", "Say it aloud: max of x and zero", "<math>",
+                  'print("mxnet says relu")', "mxnet says relu", "We plot the rectifier", "show_svg(SVG)", "<plot>",
+                  "MXNet users read this on a slide"):
+        assert shown in text
+    for dropped in ("pumpkins", "Walnut", "The book says much more", "torch says relu"):
+        assert dropped not in text
+    assert errors == []
+    assert all(url.startswith("file://") for url in requests)
+
+
+@pytest.mark.browser
+def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
+    from playwright.sync_api import sync_playwright
+
+    from tabbook.render import build_html, serve_directory
+
+    config, _slides = decks
+    html_dir = build_html(config, run=False)
+    marked = (html_dir / "chapter_talk" / "marked.html").read_text(encoding="utf-8")
+    assert 'PyTorch <a href="../slides/pytorch/chapter_talk/marked.html">slides</a>' in marked
+    assert 'MXNet <a href="../slides/mxnet/chapter_talk/marked.html">slides</a>' in marked
+    assert "PDF and slides" not in (html_dir / "chapter_talk" / "plain.html").read_text(encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            failed = []
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+            with serve_directory(html_dir) as base:
+                page.goto(f"{base}chapter_talk/marked.html")
+                page.click(".print-link a >> nth=0")
+                page.wait_for_function("window.Reveal && Reveal.isReady()")
+                assert "Rectifiers on Slides" in page.locator("section.present").inner_text()
+                # a reference on a slide leads back into the book
+                page.keyboard.press("ArrowRight")
+                page.click("section.present a.reference")
+                page.wait_for_url("**/chapter_talk/marked.html")
+        finally:
+            browser.close()
+    assert failed == []
