@@ -20,6 +20,7 @@ endif
 
 setup:
 	sh scripts/system-deps.sh
+	sh scripts/vendor-js.sh
 	python3 -m tabbook.envs
 
 book: setup lib

@@ -10,17 +10,21 @@ hash of its code cells (sources and hide marks, not the prose), its kernel, its
 environment's requirements hash, the ``d2l`` package's source and the
 Fashion-MNIST files. Successful executions are stored under
 ``$TABBOOK_CACHE/eval/<key>.ipynb`` (default ``~/.cache/tabbook/eval``),
-outside the checkout, so fresh clones and CI reuse them. On a hit the stored
-outputs are attached to the new notebook's code cells, so the prose in
-``_build/eval`` is always the current text.
+outside the checkout, so fresh clones and CI reuse them; ``tabbook.store``
+validates each entry before it is used and holds a lock per key, so
+concurrent runs execute each notebook once. On a hit the stored outputs are
+attached to the new notebook's code cells, so the prose in ``_build/eval`` is
+always the current text.
 
 Failures: a failing, timed-out or dead notebook stops only itself; it is still
 written to ``_build/eval`` (with its error shown in the failing cell, so the
 HTML shows it) but never enters the store, so the next run executes it again.
-Ctrl-C (or SIGTERM) interrupts the running kernels, shuts them down, writes
-the summary and leaves no notebook of the interrupted run behind: only
+Ctrl-C (or SIGTERM) interrupts the running kernels, shuts them down (a
+second one kills them at once), writes the summary and leaves no notebook of
+the interrupted run behind, even one that finished after the interrupt: only
 complete, successful executions are ever stored, and every file is written
-atomically.
+atomically. A file that cannot be written (disk full) fails its notebook with
+the path; the records of what finished are still written.
 
 Speed: up to ``-j`` kernels run at once, each with its share of the cores for
 its numeric libraries' thread pools. An unchanged rerun only converts the

@@ -16,6 +16,8 @@ in one rename: a failed build leaves the previous one untouched.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import io
 import json
@@ -42,8 +44,12 @@ from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, P
 TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
 STATIC_DIR = "_static"
 NOTEBOOK_DIR = "notebooks"
-# The outputs a notebook cell may carry, best first.
-_IMAGE_TYPES = ("image/svg+xml", "image/png", "image/jpeg", "image/gif")
+OUTPUT_DIR = f"{STATIC_DIR}/outputs"
+# The OpenType math font MathML is set in, served by the site itself (scripts/system-deps.sh installs it).
+MATH_FONT = Path("/usr/share/texmf/fonts/opentype/public/lm-math/latinmodern-math.otf")
+MATH_FONT_URL = f"{STATIC_DIR}/fonts/latinmodern-math.otf"
+# The images a notebook cell may carry, best first, with their files' extensions.
+_IMAGE_TYPES = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
 
 
 def tab_title(tab: str) -> str:
@@ -74,20 +80,35 @@ def cell_runs(document) -> list:
 
 # -- outputs ------------------------------------------------------------------------
 
-_SVG_PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
-_SVG_ID = re.compile(r'\bid="([^"]+)"')
-_SVG_REF = re.compile(r'(url\(#|href="#)([^)"]+)')
+_SVG_TAG = re.compile(r"<svg\b[^>]*>", re.S)
+_SVG_LENGTH = r'\s{}\s*=\s*["\']\s*([0-9.]+)\s*(px|pt)?\s*["\']'
+_POINTS_TO_PIXELS = 4 / 3
 
 
-def inline_svg(svg: str, prefix: str) -> str:
-    """An SVG output ready to sit inside the page: its ids made unique on the page.
+def svg_size(svg: str) -> tuple[int, int] | None:
+    """The pixel size an SVG file asks for (matplotlib writes points), or None."""
+    tag = _SVG_TAG.search(svg)
+    if not tag:
+        return None
+    size = []
+    for name in ("width", "height"):
+        match = re.search(_SVG_LENGTH.format(name), tag.group(0))
+        if not match:
+            return None
+        scale = _POINTS_TO_PIXELS if match.group(2) == "pt" else 1
+        size.append(round(float(match.group(1)) * scale))
+    return (size[0], size[1]) if all(size) else None
 
-    Several plots on a page (one per tab) would otherwise share matplotlib's
-    clip-path ids, and a hidden tab's definitions would blank a visible plot.
-    """
-    svg = _SVG_PROLOG.sub("", svg)
-    svg = _SVG_ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
-    return _SVG_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+
+# The sanitizer writes HTML: a standalone SVG file needs its namespaces back.
+_SVG_ROOT = re.compile(r"^<svg\b")
+_SVG_NAMESPACES = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def _ansi2html():
@@ -118,14 +139,22 @@ def _text(value) -> str:
 
 
 class OutputRenderer:
-    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML, SVG and Markdown
-    outputs are untrusted and sanitized (``tabbook.sanitize``); outputs over the size limit are cut."""
+    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML and Markdown outputs
+    are untrusted and sanitized (``tabbook.sanitize``); outputs over the size limit are cut.
 
-    def __init__(self, collapse_lines: int, max_output_mb: float = DEFAULT_MAX_OUTPUT_MB):
+    Images become files of the site (added to ``files``, named by content under
+    ``_static/outputs``) shown by ``<img loading="lazy">``: a plot in a hidden tab
+    costs nothing until its tab is shown, and an SVG loaded as an image can run
+    no script (it is sanitized all the same, for a reader who opens the file
+    itself). ``root`` is the way from the page to the site's root.
+    """
+
+    def __init__(self, collapse_lines: int, max_output_mb: float = DEFAULT_MAX_OUTPUT_MB, files: dict | None = None, root: str = ""):
         self.ansi2html = _ansi2html()
         self.collapse_lines = collapse_lines
         self.max_bytes = int(max_output_mb * 1e6)
-        self.count = 0
+        self.files = {} if files is None else files
+        self.root = root
 
     def render(self, outputs) -> Markup:
         parts = [self.render_one(output) for output in outputs]
@@ -144,18 +173,14 @@ class OutputRenderer:
             traceback = "\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"])
             return self._text_block(traceback, "output error")
         if kind in ("display_data", "execute_result"):
-            return self._rich(output.get("data", {}))
+            return self._rich(output.get("data", {}), output.get("metadata", {}))
         return ""
 
-    def _rich(self, data) -> str:
-        self.count += 1
+    def _rich(self, data, metadata) -> str:
         for mime in _IMAGE_TYPES:
             if mime in data:
-                if mime == "image/svg+xml":
-                    svg = sanitize.clean(_SVG_PROLOG.sub("", _text(data[mime])))
-                    return f'<div class="output image">{inline_svg(svg, f"o{self.count}")}</div>'
-                payload = html.escape(_text(data[mime]).replace("\n", ""))
-                return f'<div class="output image"><img alt="output" src="data:{mime};base64,{payload}"></div>'
+                size = metadata.get(mime) if isinstance(metadata, dict) else None
+                return self._image(mime, _text(data[mime]), size if isinstance(size, dict) else {})
         if "text/html" in data:
             return f'<div class="output html">{sanitize.clean(_text(data["text/html"]))}</div>'
         if "text/markdown" in data:
@@ -163,6 +188,24 @@ class OutputRenderer:
         if "text/plain" in data:
             return self._text_block(_text(data["text/plain"]), "output result")
         return ""
+
+    def _image(self, mime: str, value: str, metadata: dict) -> str:
+        if mime == "image/svg+xml":
+            svg = _SVG_ROOT.sub(_SVG_NAMESPACES, sanitize.clean(value).strip(), count=1)
+            data, size = svg.encode("utf-8"), svg_size(svg)
+        else:
+            try:
+                data = base64.b64decode(value.replace("\n", ""), validate=True)
+            except ValueError:  # a damaged output: show nothing rather than fail the page
+                return ""
+            size = png_size(data)
+        if isinstance(metadata.get("width"), int) and isinstance(metadata.get("height"), int):
+            size = (metadata["width"], metadata["height"])  # a retina PNG asks for half its pixels
+        name = f"{OUTPUT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.{_IMAGE_TYPES[mime]}"
+        self.files[name] = data
+        # width and height reserve the image's space before it loads: nothing below it moves
+        dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+        return f'<div class="output image"><img src="{html.escape(self.root + name)}" alt="Output image" loading="lazy"{dims}></div>'
 
     def _text_block(self, text: str, css: str) -> str:
         if not text.strip():
@@ -335,15 +378,23 @@ class Site:
         self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
+        self.output_files: dict[str, bytes] = {}  # the images of all pages' outputs (OutputRenderer)
         self._reader = None
         self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
 
     # -- pieces -----------------------------------------------------------------
 
     def title_html(self, page: Page) -> Markup:
-        """A page's title as inline HTML (math included); every sidebar shows them all."""
+        """A page's title as inline HTML (math included); every sidebar shows them all.
+
+        The front page is the book's title (config ``[project] title``): its own
+        heading often repeats the chapter's, and links to it must not read alike.
+        """
         if page.rel not in self._titles:
-            self._titles[page.rel] = Markup(self.markdown.render_inline(page.title, 1, PageResolver(self, page)))
+            if page is self.book.root_page:
+                self._titles[page.rel] = Markup(html.escape(self.config.project["title"]))
+            else:
+                self._titles[page.rel] = Markup(self.markdown.render_inline(page.title, 1, PageResolver(self, page)))
         return self._titles[page.rel]
 
     def toc_item_html(self, page: Page, current: Page, depth: int) -> str:
@@ -478,7 +529,9 @@ class Site:
         outputs = self.outputs_of(page)
         page_tabs = [tab for tab in self.tabs if tab in outputs]
         resolver = PageResolver(self, page)
-        renderer = OutputRenderer(self.config.collapse_lines)
+        url = page.url
+        root = _relative("index.html", url)[: -len("index.html")]
+        renderer = OutputRenderer(self.config.collapse_lines, self.config.max_output_mb, files=self.output_files, root=root)
         parts = []
         for run in cell_runs(page.document):
             if isinstance(run, list):
@@ -488,13 +541,15 @@ class Site:
         content = "".join(parts)
         references = [(key, self.citations.reference(key)) for key in sorted(resolver.cited, key=self.citations.sort_key)]
         pages = self.book.pages
-        url = page.url
         context = {
             "book_title": self.config.project["title"],
             "page": page,
             "title_text": _strip_tags(self.title_html(page)),
             "content": Markup(content),
-            "root": _relative("index.html", url)[: -len("index.html")],
+            "root": root,
+            "is_front_page": page is self.book.root_page,
+            "has_math": "<math" in content,
+            "math_font": MATH_FONT_URL,
             "sidebar": Markup("".join(self.sidebar_item(p, page) for p in self.book.root_page.children)),
             "local_toc": self.local_toc(page),
             "prev": self.nav_link(pages[index - 1], page) if index > 0 else None,
@@ -564,6 +619,7 @@ class Site:
             files[page.url] = page_html
             search.extend(entries)
         files[f"{STATIC_DIR}/searchindex.js"] = "window.TABBOOK_SEARCH = " + json.dumps(search, ensure_ascii=False) + ";\n"
+        files.update(self.output_files)
         files.update(self.static_files())
         files.update(self.figure_files())
         files.update(self.book_files())
@@ -599,7 +655,11 @@ class Site:
         static = Path(__file__).resolve().parent / "static"
         css = (static / "css" / "tabbook.css").read_text(encoding="utf-8")
         css += "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
+        css += "\n/* Pygments, dark mode */\n" + HtmlFormatter(style="github-dark").get_style_defs('[data-theme="dark"] .highlight')
+        if not MATH_FONT.is_file():
+            raise SourceError(MATH_FONT, None, "the math font is missing: run `make setup` (it installs Debian's fonts-lmodern)")
         return {
+            MATH_FONT_URL: MATH_FONT.read_bytes(),
             f"{STATIC_DIR}/tabbook.css": css,
             f"{STATIC_DIR}/tabbook.js": (static / "js" / "tabbook.js").read_text(encoding="utf-8"),
         }
@@ -666,18 +726,24 @@ def _strip_tags(fragment: str) -> str:
 
 
 _OUTPUTS = re.compile(r"<!--outputs-->.*?<!--/outputs-->", re.S)
+_TABBAR = re.compile(r'<div class="tabbar".*?</div>', re.S)
 
 
 def search_entries(page: Page, content: str, title: str) -> list[dict]:
-    """The page cut at its headings: one search entry per section, as plain text (outputs left out)."""
+    """The page cut at its headings: one search entry per section, as plain text (outputs and tab names left out)."""
     entries = []
-    pieces = _SECTION_SPLIT.split(_OUTPUTS.sub(" ", content))
+    pieces = _SECTION_SPLIT.split(_TABBAR.sub(" ", _OUTPUTS.sub(" ", content)))
     # pieces: text, (level, id, heading, text)*
-    entries.append({"u": page.url, "t": _strip_tags(title), "x": " ".join(_strip_tags(pieces[0]).split())})
+    title = " ".join(filter(None, [page.number_text, _strip_tags(title)]))
+    entries.append({"u": page.url, "t": title, "x": " ".join(_strip_tags(pieces[0]).split())})
     for index in range(1, len(pieces), 4):
         _level, anchor, heading, text = pieces[index : index + 4]
-        url = page.url if anchor == page.targets[0].anchor else f"{page.url}#{anchor}"
-        entries.append({"u": url, "t": " ".join(_strip_tags(heading).split()), "x": " ".join(_strip_tags(text).split())})
+        text = " ".join(_strip_tags(text).split())
+        if anchor == page.targets[0].anchor:
+            # the page's own heading: its text joins the page's entry (one hit per page, not two)
+            entries[0]["x"] = " ".join(filter(None, [entries[0]["x"], text]))
+            continue
+        entries.append({"u": f"{page.url}#{anchor}", "t": " ".join(_strip_tags(heading).split()), "x": text})
     return [entry for entry in entries if entry["x"] or entry["t"]]
 
 
@@ -764,7 +830,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-run", action="store_true", help="render what _build/eval holds; execute nothing")
     parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the site is written (default: [build] build_dir)")
     parser.add_argument("--keep-going", action="store_true", help="build the site despite errors in the book (unresolved references show as ??), then list them")
-    parser.add_argument("--screenshots", action="store_true", help="then save a screenshot of every page in every tab under _build/screenshots")
+    parser.add_argument("--screenshots", action="store_true", help="then save screenshots of every page in every tab (desktop and phone, light and dark) under _build/screenshots")
 
 
 def run_command(args) -> int:
@@ -828,8 +894,14 @@ def page_urls(html_dir: Path) -> list[str]:
     return sorted(pages, key=lambda p: (p != "index.html", p))
 
 
-def take_screenshots(html_dir: Path, out_dir: Path, tabs, browser=None, width: int = 1280, height: int = 900) -> list[Path]:
-    """A full-page PNG of every page in every tab: ``<out_dir>/<page>__<tab>.png``.
+# The screens every page is photographed on: (name, viewport width, height, phone?).
+SCREENS = (("desktop", 1366, 900, False), ("phone", 390, 844, True))
+SCHEMES = ("light", "dark")
+
+
+def take_screenshots(html_dir: Path, out_dir: Path, tabs, browser=None) -> list[Path]:
+    """A full-page PNG of every page in every tab, on a desktop and a phone, in light and dark mode:
+    ``<out_dir>/<page>__<tab>__<screen>-<scheme>.png``.
 
     Uses ``browser`` (a Playwright browser) when given, else starts chromium.
     """
@@ -839,22 +911,38 @@ def take_screenshots(html_dir: Path, out_dir: Path, tabs, browser=None, width: i
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                return take_screenshots(html_dir, out_dir, tabs, browser, width, height)
+                return take_screenshots(html_dir, out_dir, tabs, browser)
             finally:
                 browser.close()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shots = []
-    context = browser.new_context(viewport={"width": width, "height": height})
-    try:
-        page = context.new_page()
-        with serve_directory(html_dir) as base:
-            for url in page_urls(html_dir):
-                for tab in tabs:
-                    page.goto(f"{base}{url}?tab={tab}", wait_until="load")
-                    name = url[: -len(".html")].replace("/", "_") + f"__{tab}.png"
-                    page.screenshot(path=str(out_dir / name), full_page=True)
-                    shots.append(out_dir / name)
-    finally:
-        context.close()
+    with serve_directory(html_dir) as base:
+        for screen, width, height, phone in SCREENS:
+            for scheme in SCHEMES:
+                # the page follows prefers-color-scheme when the reader saved no choice
+                context = browser.new_context(
+                    viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone, color_scheme=scheme
+                )
+                try:
+                    page = context.new_page()
+                    for url in page_urls(html_dir):
+                        for tab in tabs:
+                            page.goto(f"{base}{url}?tab={tab}", wait_until="load")
+                            _load_lazy_images(page)
+                            name = url[: -len(".html")].replace("/", "_") + f"__{tab}__{screen}-{scheme}.png"
+                            page.screenshot(path=str(out_dir / name), full_page=True)
+                            shots.append(out_dir / name)
+                finally:
+                    context.close()
     return shots
+
+
+def _load_lazy_images(page) -> None:
+    """Plots load as they come into view: a full-page picture needs them all now."""
+    page.evaluate(
+        """() => Promise.all([...document.images].filter(i => i.offsetParent !== null).map(i => {
+            i.loading = "eager";
+            return i.complete ? null : new Promise(done => { i.onload = i.onerror = done; });
+        }))"""
+    )

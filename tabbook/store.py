@@ -343,7 +343,9 @@ def _describe(path: Path) -> str:
     """Which notebook an entry is: 'tab source', or what is wrong with it."""
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
-        tab = metadata["tabbook_execution"]["key_inputs"]["tab"]
-        return f"{tab} {metadata['tabbook']['source']}"
+        info = metadata["tabbook_execution"]
+        if "key_inputs" not in info:
+            return "(an older tool's entry, never used)"
+        return f"{info['key_inputs']['tab']} {metadata['tabbook']['source']}"
     except (OSError, ValueError, KeyError, TypeError):
         return "(not a valid entry)"

@@ -142,3 +142,27 @@ def test_check_warns_about_pages_no_toc_lists(book_dir, tabbook):
     result = tabbook("check", cwd=book_dir)
     assert result.returncode == 0, result.stderr
     assert "chapter_demo/orphan.md: warning: no toc lists this file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "image, path",
+    [
+        ("![an inline image](../../outside.png)", "../../outside.png"),
+        ('<img src="../../outside.png" alt="raw">', "../../outside.png"),
+        ("<IMG alt='x' SRC='/etc/hosts'>", "/etc/hosts"),
+    ],
+)
+def test_inline_and_raw_images_outside_the_book_are_errors_in_check_and_html(book_dir, image, path, tabbook):
+    first = book_dir / "chapter_demo" / "first.md"
+    first.write_text(first.read_text(encoding="utf-8") + f"\nSee {image} here.\n", encoding="utf-8")
+    line = line_of(first, image)
+    book = load_book(load_config(book_dir))
+    assert [str(error) for error in book.errors] == [f"chapter_demo/first.md:{line}: image file '{path}' is outside the book"]
+    result = tabbook("html", "--no-run", cwd=book_dir)
+    assert result.returncode == 1 and f"chapter_demo/first.md:{line}: image file" in result.stderr
+
+
+def test_inline_images_on_the_web_or_inside_the_book_are_fine(book_dir):
+    first = book_dir / "chapter_demo" / "first.md"
+    first.write_text(first.read_text(encoding="utf-8") + "\nA ![logo](https://example.org/logo.png) and ![plot](../static/img/demo.svg).\n", encoding="utf-8")
+    assert load_book(load_config(book_dir)).errors == []

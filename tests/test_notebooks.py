@@ -104,6 +104,14 @@ def test_json_of_unusual_text(config, tmp_path):
     assert "😀" in text
 
 
+def test_json_of_an_executed_notebook_with_numbers_in_its_metadata():
+    from tabbook.notebooks import notebook_json
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", id="c1")])
+    nb.metadata["tabbook_execution"] = {"seconds": 20.325, "cells": 3, "cached": False, "cut": None}
+    assert notebook_json(json.loads(json.dumps(nb))) == notebook_text(nb)
+
+
 def test_invalid_cell_is_caught(config):
     from tabbook.notebooks import validate_notebooks
 

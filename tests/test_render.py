@@ -19,7 +19,7 @@ import pytest
 from tabbook.book import load_book
 from tabbook.errors import SourceError
 from tabbook.parse import parse_markdown
-from tabbook.render import OutputRenderer, Site, build_html, cell_runs, inline_svg, page_urls
+from tabbook.render import OutputRenderer, Site, build_html, cell_runs, page_urls, svg_size
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
 PAGE_BUDGET = 300 * 1024
@@ -84,7 +84,8 @@ def test_tabs_merge_shared_text_once_and_code_per_tab(built):
     assert all(css == "tabpane tb-hidden" for css, _ in panes(first, "jax"))
     prose = [body for _, body in panes(first, "mxnet") if "MXNet and JAX prose" in body]
     assert len(prose) == 1 and "PyTorch prose" not in prose[0]
-    assert first.index("hello from pytorch") < first.index("Activation Functions") < first.index("PyTorch prose")
+    article = first[first.index("<article>") :]
+    assert article.index("hello from pytorch") < article.index("Activation Functions") < article.index("PyTorch prose")
 
 
 def test_a_tab_without_a_notebook_says_so(built):
@@ -100,10 +101,14 @@ def test_a_tab_without_a_notebook_says_so(built):
 def test_outputs_ansi_images_html_collapse_and_hiding(built):
     first = page(built, "chapter_demo/first.html")
     assert '<span class="ansi-red-fg">ValueError</span>: jax cell failed on purpose' in first
-    assert first.count('<div class="output image"><svg') == 3
-    assert 'clip-path="url(#o1-p0)"' in first and 'id="o1-p0"' in first and 'xlink:href="#o1-line1"' in first
-    assert "<?xml" not in first and "<!DOCTYPE svg" not in first
-    assert first.count('<img alt="output" src="data:image/png;base64,iVBOR') == 3
+    # images are files of the site, loaded lazily with their size reserved; the three tabs' identical plots are one file
+    svgs = re.findall(r'<div class="output image"><img src="(\.\./_static/outputs/[0-9a-f]{20}\.svg)" alt="Output image" loading="lazy" width="240" height="120"></div>', first)
+    pngs = re.findall(r'<div class="output image"><img src="(\.\./_static/outputs/[0-9a-f]{20}\.png)" alt="Output image" loading="lazy" width="16" height="8"></div>', first)
+    assert len(svgs) == 3 and len(set(svgs)) == 1 and len(pngs) == 3 and len(set(pngs)) == 1
+    html_dir = built[1]
+    assert (html_dir / "chapter_demo" / svgs[0]).resolve().read_text().startswith('<svg xmlns="http://www.w3.org/2000/svg" ')
+    assert (html_dir / "chapter_demo" / pngs[0]).resolve().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" not in first and "data:image" not in first
     assert "<table><tbody><tr><td>rich cell</td></tr></tbody></table>" in first  # sanitized: the class is dropped
     assert '<details class="long-output"><summary>Output: 20 lines (click to show)</summary>' in first
     assert "a hidden cell" not in first
@@ -182,13 +187,24 @@ def test_search_index_covers_the_book(built):
     assert ("chapter_demo/first.html#subsec_activation", "1.1.1 Activation Functions") in [(e["u"], e["t"]) for e in entries]
     assert any("hello from" in e["x"] for e in entries)  # code is searchable
     assert not any("line 19" in e["x"] for e in entries)  # outputs are not
+    assert not any("PyTorchMXNet" in e["x"] or "PyTorch MXNet" in e["x"] for e in entries)  # nor the tab bars
+    # one entry per place: a page's own heading is not a second, title-only hit
+    assert len({e["u"] for e in entries}) == len(entries)
+
+
+def test_front_page_chapter_and_section_titles_differ(built):
+    """The front page is named by the book's title, chapters and sections by their numbers."""
+    assert "<title>Demo Book</title>" in page(built, "index.html")
+    chapter = page(built, "chapter_demo/index.html")
+    assert "<title>1 The Demo Chapter — Demo Book</title>" in chapter
+    assert '<span class="dir">Previous</span> Demo Book</a>' in chapter
+    assert '<span class="dir">Next</span> <span class="secnum">1.1</span> First Steps</a>' in chapter
 
 
 def weight(html_dir: Path, name: str) -> int:
-    """Bytes a reader downloads for a page, without its figures (inline SVG plots, data: images)."""
+    """Bytes of HTML, CSS and JavaScript a reader downloads for a page (images and fonts are files of their own)."""
     text = (html_dir / name).read_text(encoding="utf-8")
-    text = re.sub(r"<svg\b.*?</svg>", "", text, flags=re.S)
-    text = re.sub(r'src="data:[^"]*"', "", text)
+    assert "<svg" not in text and "data:image" not in text  # no image is inlined
     size = len(text.encode("utf-8"))
     for asset in re.findall(r'(?:href|src)="([^"]+\.(?:css|js))"', text):
         size += (html_dir / Path(name).parent / asset).stat().st_size
@@ -199,7 +215,9 @@ def test_page_weight_stays_under_budget(built):
     html_dir = built[1]
     for name in page_urls(html_dir):
         assert 0 < weight(html_dir, name) < PAGE_BUDGET, name
-    assert not list(html_dir.rglob("*.woff*")) and not list(html_dir.rglob("*.ttf"))
+    # one font: the math font, served by the site itself
+    fonts = [p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*") if p.suffix in (".otf", ".ttf", ".woff", ".woff2")]
+    assert fonts == ["_static/fonts/latinmodern-math.otf"]
     css = (html_dir / "_static" / "tabbook.css").read_text()
     assert "@import" not in css and "http" not in css
 
@@ -289,9 +307,28 @@ def test_output_renderer_escapes_colours_redraws_and_collapses():
     assert renderer.render_one({"output_type": "display_data", "data": {"application/x-unknown": "?"}}) == ""
 
 
-def test_svg_ids_are_prefixed():
-    svg = '<?xml version="1.0"?>\n<svg><defs><clipPath id="c1"/></defs><g clip-path="url(#c1)"/><use xlink:href="#c1"/></svg>'
-    assert inline_svg(svg, "o7") == '<svg><defs><clipPath id="o7-c1"/></defs><g clip-path="url(#o7-c1)"/><use xlink:href="#o7-c1"/></svg>'
+def test_svg_size_in_pixels():
+    assert svg_size('<?xml version="1.0"?>\n<svg xmlns="x" width="460.8pt" height="345.6pt" viewBox="0 0 460.8 345.6">') == (614, 461)
+    assert svg_size('<svg width="240" height="120">') == (240, 120)
+    assert svg_size('<svg viewBox="0 0 10 10">') is None and svg_size("no svg") is None
+
+
+def test_output_images_become_files_named_by_content():
+    files = {}
+    renderer = OutputRenderer(collapse_lines=3, files=files, root="../")
+    retina = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="}, "metadata": {"image/png": {"width": 300, "height": 200}}}
+    html = renderer.render_one(retina)
+    [(name, data)] = files.items()
+    assert name.startswith("_static/outputs/") and name.endswith(".png") and data == b"\x89PNG\r\n\x1a\n"
+    assert html == f'<div class="output image"><img src="../{name}" alt="Output image" loading="lazy" width="300" height="200"></div>'
+    # an SVG is sanitized even as a file of its own: a reader may open it directly
+    files.clear()
+    svg = '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="30pt" height="15pt" onload="alert(1)"><script>alert(2)</script><rect width="5" height="5"/></svg>'
+    html = renderer.render_one({"output_type": "display_data", "data": {"image/svg+xml": svg}})
+    [(name, data)] = files.items()
+    assert data.decode() == '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="30pt" height="15pt"><rect width="5" height="5"></rect></svg>'
+    assert name.endswith(".svg") and 'width="40" height="20"' in html
+    assert renderer.render_one({"output_type": "display_data", "data": {"image/png": "not base64!"}}) == ""
 
 
 def test_site_renders_the_fixture_pages_in_memory(built):

@@ -72,8 +72,8 @@ class Book:
         return sorted(self.store.glob("*.ipynb"))
 
 
-@pytest.fixture
-def book(tmp_path, monkeypatch) -> Book:
+def make_book(tmp_path: Path, monkeypatch) -> Book:
+    """A fresh copy of the fixture book under ``tmp_path`` with its own empty store."""
     root = tmp_path / "book"
     shutil.copytree(FIXTURE, root)
     cache = tmp_path / "cache"
@@ -82,3 +82,8 @@ def book(tmp_path, monkeypatch) -> Book:
     monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.chdir(root)
     return Book(root, cache)
+
+
+@pytest.fixture
+def book(tmp_path, monkeypatch) -> Book:
+    return make_book(tmp_path, monkeypatch)

@@ -9,9 +9,28 @@ import pytest
 
 from tabbook.store import content_digest
 
+from .conftest import make_book as faults_book
+
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 ONE = {"files": ["chapter/two.md"], "tabs": ["pytorch"]}
+
+
+@pytest.fixture(scope="module")
+def executed_store(tmp_path_factory):
+    """The store after one execution of chapter/two.md (pytorch): executed once for the module."""
+    tmp_path = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        book = faults_book(tmp_path, monkeypatch)
+        assert [row["status"] for row in book.run(**ONE)] == ["ok"]
+    return book.store
+
+
+@pytest.fixture
+def stored(book, executed_store):
+    """The book with the store filled, and no _build/eval (a fresh checkout): its one entry."""
+    shutil.copytree(executed_store, book.store)
+    return _entry(book)
 
 
 def _entry(book):
@@ -43,12 +62,9 @@ WRONG = {
 
 
 @pytest.mark.parametrize("name", list(WRONG))
-def test_a_wrong_entry_is_reported_once_set_aside_and_executed_again(book, capsys, name):
-    book.run(**ONE)
-    entry = _entry(book)
+def test_a_wrong_entry_is_reported_once_set_aside_and_executed_again(book, stored, capsys, name):
+    entry = stored
     entry.write_text(WRONG[name](json.loads(entry.read_text())))
-    shutil.rmtree(book.eval)  # a fresh checkout: the store is all there is
-    capsys.readouterr()
     rows = book.run(**ONE)
     out = capsys.readouterr().out
     assert f"store: the entry {entry} is invalid" in out and "executed again" in out
@@ -61,10 +77,9 @@ def test_a_wrong_entry_is_reported_once_set_aside_and_executed_again(book, capsy
     assert rows[0]["cached"] and "invalid" not in capsys.readouterr().out
 
 
-def test_an_entry_under_another_key_is_not_served(book, capsys):
+def test_an_entry_under_another_key_is_not_served(book, stored, capsys):
     """A forged entry: schema-valid and digest-consistent, but the result of other code."""
-    book.run(**ONE)
-    entry = _entry(book)
+    entry = stored
     book.edit("chapter/two.md", "x = 6 * 7", "x = 6 * 8")
     new_key = book.run(**ONE)[0]["key"]
     forged = book.store / f"{new_key}.ipynb"
@@ -80,11 +95,9 @@ def test_an_entry_under_another_key_is_not_served(book, capsys):
     assert not rows[0]["cached"] and "48" in (book.eval / "pytorch" / "chapter" / "two.ipynb").read_text()
 
 
-def test_a_wrong_entry_does_not_break_html(book):
+def test_a_wrong_entry_does_not_break_html(book, stored):
     """`tabbook html` runs what is stale first: a bad entry must not stop it."""
-    book.run(**ONE)
-    _entry(book).write_text("[]")
-    shutil.rmtree(book.eval)
+    stored.write_text("[]")
     result = book.cli("run", "--tabs", "pytorch", "chapter/two.md")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
