@@ -701,8 +701,8 @@ def _execute_all(
     )
 
     def execute(job: Job) -> Outcome:
-        progress.start(id(job), f"{'started':>10}  {job.tab:<11} {job.name}")
-        with lanes.device(needs_gpu[id(job)]) as device_env:
+        started = f"{'started':>10}  {job.tab:<11} {job.name}"
+        with progress.running_while(id(job), started), lanes.device(needs_gpu[id(job)]) as device_env:
             return execute_notebook(
                 job.nb,
                 config.envs[job.tab].kernel,

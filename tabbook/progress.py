@@ -18,6 +18,7 @@ import heapq
 import threading
 import time
 from collections.abc import Hashable, Iterable, Mapping
+from contextlib import contextmanager
 
 
 def time_left(running_left: Iterable[float], queued: Iterable[float], workers: int) -> float:
@@ -83,7 +84,7 @@ class Progress:
                 file=out,
                 unit="nb",
                 dynamic_ncols=True,
-                bar_format="{n_fmt}/{total_fmt} {bar} {postfix}",
+                bar_format="{n_fmt}/{total_fmt} {bar} {desc}",
             )
             self._ticker = threading.Thread(target=self._tick, name="tabbook-progress", daemon=True)
             self._ticker.start()
@@ -131,6 +132,21 @@ class Progress:
             else:
                 self._print(line or f"{'started':>10}  {self.expected[key][0]}")
 
+    @contextmanager
+    def running_while(self, key: Hashable, line: str | None = None):
+        """``start`` on entering and ``ended`` on leaving: the kernel's lifetime."""
+        self.start(key, line)
+        try:
+            yield
+        finally:
+            self.ended(key)
+
+    def ended(self, key: Hashable) -> None:
+        """``key``'s kernel is done: it no longer counts as running or left to do (``finish`` reports it)."""
+        with self._lock:
+            self.running.pop(key, None)
+            self.finished.add(key)
+
     def finish(self, key: Hashable, line: str, failed: bool = False) -> None:
         """``key`` ended: print its line (with the progress after it, in plain output)."""
         with self._lock:
@@ -160,7 +176,7 @@ class Progress:
         counts = f"{self.failed} failed; " if self.failed else ""
         running = ", ".join(self.expected[key][0] for key in self.running) or "-"
         left = format_duration(self.time_left())
-        self._bar.set_postfix_str(f"{counts}about {left} left; running {running}", refresh=True)
+        self._bar.set_description_str(f"{counts}about {left} left; running {running}", refresh=True)
 
     def _tick(self) -> None:
         """The time left changes while nothing finishes: redraw once a second."""

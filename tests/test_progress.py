@@ -94,3 +94,14 @@ def test_live_display_on_a_terminal_shows_running_done_failed_and_time_left():
     assert "1/3" in text and "1 failed" in text and "running pytorch chapter/a" in text and "left" in text
     progress.close()
     assert "started" not in out.getvalue()  # no plain lines on a terminal
+
+
+def test_a_notebook_stops_counting_as_running_when_its_kernel_ends():
+    out, clock = io.StringIO(), Clock()
+    progress = make(out, clock, workers={False: 1})
+    with progress.running_while("a"):
+        assert "running pytorch chapter/a" in progress.status()
+    assert "running" not in progress.status()  # ended, not yet reported
+    assert progress.time_left() == 20  # b and c, one after the other
+    progress.finish("a", "    30.0 s  pytorch     chapter/a")
+    assert out.getvalue().splitlines()[-1].endswith("[1/3 done; about 20 s left]")

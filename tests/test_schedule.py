@@ -310,6 +310,7 @@ print("devices", repr(os.environ.get("CUDA_VISIBLE_DEVICES")))  # {title} jax
 """
 
 
+@pytest.mark.slow  # real kernels
 def test_kernels_get_their_own_gpu_and_cpu_only_notebooks_none(tmp_path, monkeypatch, capsys):
     """A real run on the executor's fixture book with a fake device list."""
     book = tmp_path / "book"
@@ -335,6 +336,7 @@ def test_kernels_get_their_own_gpu_and_cpu_only_notebooks_none(tmp_path, monkeyp
     assert devices("pytorch", "cpu") == devices("jax", "cpu") == "devices ''"
 
 
+@pytest.mark.slow  # real kernels
 def test_without_gpus_kernels_keep_the_users_environment(tmp_path, monkeypatch):
     book = tmp_path / "book"
     shutil.copytree(FIXTURES / "execute" / "book", book)

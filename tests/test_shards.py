@@ -28,7 +28,7 @@ CODE_NOTEBOOKS = {
     ("chapter/two.md", "pytorch"),
     ("chapter/two.md", "jax"),
 }
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]  # real kernels
 
 
 def checkout(tmp_path: Path, name: str) -> Path:
