@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html clean
+.PHONY: setup book notebooks lib run html check test test-tool test-d2l test-chapter lint serve bench bench-convert bench-d2l bench-run bench-html bench-serve clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -39,6 +39,12 @@ run: setup lib
 
 html: setup lib
 	$(PY) -m tabbook html $(J)
+
+# The author's loop: a live preview on http://127.0.0.1:8000/ that rebuilds only
+# what changed. SERVE_FLAGS="--tabs pytorch --port 8001" runs only PyTorch on a code edit.
+SERVE_FLAGS ?=
+serve: setup lib
+	$(PY) -m tabbook serve $(SERVE_FLAGS)
 
 lint: setup
 	$(PY) -m ruff check .

@@ -20,6 +20,7 @@ COMMANDS = {
     "run": ("tabbook.execute", "execute every notebook (cached by content, in parallel)"),
     "html": ("tabbook.render", "build the HTML book under _build/html"),
     "bench": ("tabbook.bench", "print the converter's speed figure"),
+    "serve": ("tabbook.serve", "a live preview on 127.0.0.1 that rebuilds only what changed"),
 }
 
 

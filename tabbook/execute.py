@@ -617,11 +617,13 @@ def _finish(config: BookConfig, job: Job, outcome: Outcome) -> None:
     job.row = _row(job, config, outcome.status, False, outcome.seconds, info, outcome.failure)
 
 
-def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
-    """Execute ``stale`` with up to ``jobs`` kernels at once; Ctrl-C interrupts and shuts them down."""
+def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say, stop: threading.Event | None = None) -> None:
+    """Execute ``stale`` with up to ``jobs`` kernels at once; Ctrl-C (or setting ``stop``,
+    from another thread) interrupts and shuts them down."""
     workers = max(1, min(jobs, len(stale)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = kernel_env(config, threads)
+    stopped_by_caller = stop or threading.Event()
     stop = threading.Event()
     kernels: dict[int, object] = {}
     say(f"executing {len(stale)} notebook(s), {workers} at once, {threads} thread(s) each")
@@ -654,7 +656,9 @@ def _execute_all(config: BookConfig, stale: list[Job], jobs: int, say) -> None:
     try:
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if stopped_by_caller.is_set():
+                raise KeyboardInterrupt
             for future in done:
                 row = future.result().row
                 status = f"{row['seconds']:.1f} s" if row["status"] == OK else row["status"].upper()
@@ -720,14 +724,15 @@ def write_summary(config: BookConfig, rows: list[dict], seconds: float, jobs: in
     return path
 
 
-def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None) -> list[dict]:
+def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None, stop=None) -> list[dict]:
     """Bring ``_build/eval`` up to date for ``files`` x ``tabs``; return the summary rows.
 
     ``tabs`` picks frameworks of the book as configured: it does not change the
     default tab, so each notebook is exactly the one the whole book runs.
     ``force`` re-executes even what the store holds. Prints a line per notebook,
     then the failure report; writes ``_build/eval/summary.json``. The HTML build
-    calls it too, to run whatever is stale.
+    calls it too, to run whatever is stale. Setting ``stop`` (a threading.Event)
+    from another thread interrupts the run as Ctrl-C does (the live preview's shutdown).
     """
     out = out or sys.stdout
     started = time.perf_counter()
@@ -770,7 +775,7 @@ def run_book(config: BookConfig, files=None, tabs=None, jobs=None, force=False, 
         # Longest first (by the last run's times; new ones count as long): the parallel run ends sooner.
         stale.sort(key=lambda job: -previous.get((job.source_rel, job.tab), float("inf")))
         try:
-            _execute_all(config, stale, jobs, say)
+            _execute_all(config, stale, jobs, say, stop)
         except KeyboardInterrupt:
             interrupted = True
     rows = []
