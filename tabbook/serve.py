@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabbook.errors import SourceError, SourceErrors
+from tabbook.render import Site
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 EVENTS = "/_serve/events"
@@ -117,7 +118,7 @@ class Preview:
         self.site = None
         self.cache = None
         self.markdown = None
-        self._raw: dict[str, tuple[str, bool]] = {}  # url -> (rendered HTML, marked stale)
+        self._raw: dict[str, tuple[str, bool, str]] = {}  # url -> (rendered HTML, outputs of older code, mark)
         self._search: dict[str, list] = {}
         self._rendered_docs: dict[str, object] = {}  # rel -> the Document its page was rendered from
         self._shape = None
@@ -175,7 +176,6 @@ class Preview:
     def _update(self, paths: set[Path], everything: bool, forced: set[str], update: Update) -> None:
         from tabbook.book import load_book
         from tabbook.config import load_config
-        from tabbook.render import Site
 
         # What a pass held back by a problem had to do is done by the next one.
         paths |= self._owed_paths
@@ -195,7 +195,7 @@ class Preview:
         if new and self.book is not None:
             self._hold(book.errors, update)
             return
-        site = Site(config, book, from_cache=True, keep_going=True)
+        site = PreviewSite(config, book, from_cache=True, keep_going=True)
         if self.markdown is not None:
             site.markdown = self.markdown  # its caches (MathML) outlive one pass
         self.markdown = site.markdown
@@ -248,17 +248,21 @@ class Preview:
         self._publish()
 
     def _render(self, page, number: int, update: Update) -> None:
+        stale_before = len(self.site.stale)
         html, entries = self.site.render_page(page, number)
         update.rendered.append(page.rel)
         self._search[page.url] = entries
-        self._set_page(page.url, html, page.rel in self.runner.busy(), update)
+        self._set_page(page, html, len(self.site.stale) > stale_before, update)
 
-    def _set_page(self, url: str, html: str, stale: bool, update: Update | None) -> None:
-        if self._raw.get(url) == (html, stale) and url in self.files:
+    def _set_page(self, page, html: str, old_outputs: bool, update: Update | None) -> None:
+        """Serve ``html`` for ``page``, marked while its notebooks run or when it shows outputs of older code."""
+        mark = "running" if page.rel in self.runner.busy() else "old" if old_outputs else ""
+        url = page.url
+        if self._raw.get(url) == (html, old_outputs, mark) and url in self.files:
             return
-        self._raw[url] = (html, stale)
+        self._raw[url] = (html, old_outputs, mark)
         self.versions[url] = self.versions.get(url, 0) + 1
-        self.files[url] = _inject(html, url, self.versions[url], stale).encode("utf-8")
+        self.files[url] = _inject(html, url, self.versions[url], mark).encode("utf-8")
         if update is not None:
             update.updated.append(url)
 
@@ -297,12 +301,11 @@ class Preview:
         with self.lock:
             if self.book is None:
                 return
-            busy = self.runner.busy()
             before = dict(self.versions)
             for page in self.book.pages:
                 if page.url in self._raw:
-                    html, _stale = self._raw[page.url]
-                    self._set_page(page.url, html, page.rel in busy, None)
+                    html, old_outputs, _mark = self._raw[page.url]
+                    self._set_page(page, html, old_outputs, None)
             if self.versions != before:
                 self._publish()
 
@@ -351,6 +354,36 @@ class Preview:
 _CITE = ("cite", "citet", "citep")
 
 
+class PreviewSite(Site):
+    """The site as the preview renders it: a code cell changed since its notebook
+    ran keeps that run's outputs (the page marks them stale) instead of none."""
+
+    def outputs_of(self, page):
+        outputs = super().outputs_of(page)
+        for tab, cells in outputs.items():
+            if f"{tab}/{page.name}" in self.stale:
+                _keep_old_outputs(self.eval_dir / tab / f"{page.name}.ipynb", cells)
+        return outputs
+
+
+def _keep_old_outputs(executed_path: Path, cells: dict) -> None:
+    """Give each changed code cell the outputs of the executed cell it replaced.
+
+    The executed cell a changed one replaced is the one in the same place
+    among the code cells that no longer exist; when cells were added or
+    removed there is no such pairing, and changed cells stay without outputs.
+    """
+    executed = json.loads(executed_path.read_text(encoding="utf-8"))
+    old = [cell for cell in executed.get("cells", []) if cell.get("cell_type") == "code"]
+    new = [cell for cell in cells.values() if cell.get("cell_type") == "code"]
+    if len(old) != len(new):
+        return
+    old_ids, new_ids = {cell.get("id") for cell in old}, {cell.get("id") for cell in new}
+    for before, now in zip(old, new, strict=True):
+        if now.get("id") not in old_ids and before.get("id") not in new_ids:
+            now["outputs"] = before.get("outputs", [])
+
+
 def _where(error: SourceError) -> str:
     return error.path if error.line is None else f"{error.path}:{error.line}"
 
@@ -382,8 +415,8 @@ def _under(page, path: Path) -> bool:
 _SNIPPET = None
 
 
-def _inject(html: str, url: str, version: int, stale: bool) -> str:
-    """The page as served: the preview's script, and the stale mark while its notebooks run."""
+def _inject(html: str, url: str, version: int, stale: str) -> str:
+    """The page as served: the preview's script, and the stale mark ("running", "old" or "")."""
     global _SNIPPET
     if _SNIPPET is None:
         from jinja2 import Environment, FileSystemLoader, select_autoescape

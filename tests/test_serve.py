@@ -171,6 +171,31 @@ def copy_execute_book(tmp_path: Path) -> Path:
     return book
 
 
+def test_without_running_a_code_edit_shows_the_old_outputs_marked(tmp_path, filled_store, monkeypatch):
+    import io
+
+    book = copy_execute_book(tmp_path)
+    shutil.copytree(filled_store, tmp_path / "cache")
+    monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
+    monkeypatch.delenv("D2L_DATA", raising=False)
+    execute.run_book(load_config(book), out=io.StringIO())  # from the store: nothing runs
+    preview = Preview(book, run=False, out=io.StringIO())
+    preview.build()
+    assert b"serve-stale-banner" not in preview.get("chapter/one.html")
+    one = book / "chapter" / "one.md"
+    edit(one, 'print("jax", 2 + 2)', 'print("jax", 3 + 3)')
+    update = preview.update({one.resolve()})
+    assert update.queued == []
+    html = preview.get("chapter/one.html").decode()
+    assert "jax 4" in html and "jax 6" not in html  # the old output of the changed cell
+    assert 'data-stale="old"' in html and "serve-stale-banner" in html
+    # cells added: no pairing of old and new, the new cell shows nothing
+    edit(one, 'print("jax", 3 + 3)', 'print("jax", 3 + 3)\n```\n\n```{.python .input}\n%%tab jax\nprint("more")')
+    preview.update({one.resolve()})
+    assert "jax 4" not in preview.get("chapter/one.html").decode()
+
+
 class Server:
     """``python -m tabbook serve --port 0`` in ``book``; its output is collected line by line."""
 
@@ -274,7 +299,8 @@ def test_a_code_edit_reruns_one_notebook_and_marks_old_outputs_stale(served, pag
     edit(book / "chapter" / "one.md", 'print("jax", 2 + 2)', 'import time\ntime.sleep(1)\nprint("jax", 3 + 3)')
     page.wait_for_selector(".serve-stale-banner", timeout=10_000)
     assert page.evaluate("document.body.classList.contains('serve-stale')")
-    assert "answer 42" in page.inner_text("body")  # the outputs of the unchanged cells stay meanwhile
+    shown = page.inner_text("body")
+    assert "answer 42" in shown and "jax 4" in shown  # the previous outputs stay meanwhile, marked
     page.wait_for_function("document.body.innerText.includes('jax 6')", timeout=60_000)
     assert page.query_selector(".serve-stale-banner") is None
     rows = summary(book)

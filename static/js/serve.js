@@ -24,7 +24,7 @@
     restore();
     window.addEventListener("load", restore);
   }
-  if (script.dataset.stale === "true") document.body.classList.add("serve-stale");
+  if (script.dataset.stale) document.body.classList.add("serve-stale");
 
   function showProblems(errors) {
     var overlay = document.getElementById("serve-problems");
