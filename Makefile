@@ -82,5 +82,10 @@ bench-run: setup lib
 bench-html: setup lib
 	$(PY) -m tabbook html --no-run
 
+# The live preview: save -> page updated, for a prose edit (our book, a
+# 200-section book), a title edit, and a code edit (figures for the README).
+bench-serve: setup
+	$(PY) bench/serve_bench.py
+
 clean:
 	rm -rf _build

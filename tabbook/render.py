@@ -313,6 +313,17 @@ class Site:
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
 
+    def for_book(self, book: Book) -> Site:
+        """This site for a newer reading of the same book: templates and caches
+        kept, what one build collects started afresh (the live preview's next pass)."""
+        import copy
+
+        site = copy.copy(self)
+        site.book = book
+        site.citations = Citations(book.bibliography)
+        site.broken, site.unexecuted, site.stale, site._titles = [], [], [], {}
+        return site
+
     # -- pieces -----------------------------------------------------------------
 
     def title_html(self, page: Page) -> Markup:

@@ -117,7 +117,11 @@ class Preview:
         self.book = None
         self.site = None
         self.cache = None
-        self.markdown = None
+        self.interrupt = threading.Event()  # set when a change waits for the pass under way
+        self._changes = threading.Condition()
+        self._pending: tuple[set, set] = (set(), set())  # changed paths, page rels to render again
+        self._worker: threading.Thread | None = None
+        self._closing = False
         self._raw: dict[str, tuple[str, bool, str]] = {}  # url -> (rendered HTML, outputs of older code, mark)
         self._search: dict[str, list] = {}
         self._rendered_docs: dict[str, object] = {}  # rel -> the Document its page was rendered from
@@ -149,6 +153,38 @@ class Preview:
     def build(self) -> Update:
         """The first build: every page."""
         return self.update(set(), reason="start", everything=True)
+
+    def changed(self, paths=(), forced=()) -> None:
+        """Note a change (from any thread; returns at once). One thread makes the passes,
+        each taking every change noted so far; a change that comes during a long pass
+        (every page of a big book) cuts it short, and the rest is done after it."""
+        with self._changes:
+            self._pending[0].update(map(Path, paths))
+            self._pending[1].update(forced)
+            self.interrupt.set()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="tabbook-serve-update", daemon=True)
+                self._worker.start()
+            self._changes.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._changes:
+                while not any(self._pending) and not self._closing:
+                    self._changes.wait()
+                if self._closing:
+                    return
+                (paths, forced), self._pending = self._pending, (set(), set())
+                self.interrupt.clear()
+            reason = _describe(paths, self.root) if paths else f"ran {', '.join(sorted(forced))}"
+            self.update(paths, reason=reason, forced=forced)
+
+    def close(self) -> None:
+        """Stop the passes and the notebooks' runs (their kernels are shut down)."""
+        with self._changes:
+            self._closing = True
+            self._changes.notify_all()
+        self.runner.close()
 
     def update(self, paths=(), reason: str = "", everything: bool = False, forced=()) -> Update:
         """Bring the site up to date after ``paths`` changed (``forced``: page rels to render again)."""
@@ -195,10 +231,10 @@ class Preview:
         if new and self.book is not None:
             self._hold(book.errors, update)
             return
-        site = PreviewSite(config, book, from_cache=True, keep_going=True)
-        if self.markdown is not None:
-            site.markdown = self.markdown  # its caches (MathML) outlive one pass
-        self.markdown = site.markdown
+        if everything or self.site is None:
+            site = PreviewSite(config, book, from_cache=True, keep_going=True)
+        else:
+            site = self.site.for_book(book)  # compiled templates and Markdown's caches outlive a pass
         bib_digest = _digest(config.bibfile)
         shape = [(page.url, page.number, page.title) for page in book.pages]
         targets = {label: (t.kind, t.number, t.page.url, t.anchor, t.title) for label, t in book.labels.items()}
@@ -228,12 +264,17 @@ class Preview:
                 self.files[name] = _bytes(data)
             self.files["_static/serve.js"] = (STATIC / "js" / "serve.js").read_bytes()
             self.files["_static/serve.css"] = (STATIC / "css" / "serve.css").read_bytes()
-        for name, data in site.figure_files().items():
-            self.files[name] = data
+        if everything or any(path.suffix != ".md" for path in paths) or any(p.document.figures or p.document.images for p in first):
+            for name, data in site.figure_files().items():
+                self.files[name] = data
         index = {page.rel: number for number, page in enumerate(book.pages)}
+        rendered = []
         for batch in (first, rest):
             for page in batch:
+                if batch is rest and self.interrupt.is_set():
+                    break  # a newer change waits: it is done first, these pages by the next pass
                 self._render(page, index[page.rel], update)
+                rendered.append(page)
             self._search_index()
             self._publish()
         # pages no longer in the book are no longer served
@@ -243,8 +284,9 @@ class Preview:
                 store.pop(url, None)
         self._rendered_docs = {page.rel: page.document for page in book.pages}
         self._shape, self._targets, self._bib_digest = shape, targets, bib_digest
-        self._owed_paths, self._owed_forced, self._owed_everything = set(), set(), False
-        self._queue_stale(site, pages, update)
+        self._owed_paths, self._owed_everything = set(), False
+        self._owed_forced = {page.rel for page in rest if page not in rendered}
+        self._queue_stale(site, rendered, update)
         self._publish()
 
     def _render(self, page, number: int, update: Update) -> None:
@@ -311,7 +353,7 @@ class Preview:
 
     def ran(self, rels: list[str]) -> None:
         """A run ended: render its pages again with their new outputs."""
-        self.update(reason=f"ran {', '.join(rels)}", forced=set(rels))
+        self.changed(forced=rels)
 
     # -- serving -----------------------------------------------------------------
 
@@ -389,7 +431,9 @@ def _where(error: SourceError) -> str:
 
 
 def _describe(paths, root: Path) -> str:
-    names = sorted(path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path) for path in map(Path, paths))
+    # an editor's temporary file, already gone, is not worth naming
+    paths = [path for path in map(Path, paths) if path.exists() or path.suffix]
+    names = sorted(path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path) for path in paths)
     if len(names) > 3:
         return f"{', '.join(names[:3])} and {len(names) - 3} more changed"
     return f"{', '.join(names)} changed" if names else "update"
@@ -565,7 +609,7 @@ def make_app(preview: Preview, should_exit=lambda: False):
 
 
 async def _watch(preview: Preview, stop: asyncio.Event) -> None:
-    """Every batch of saved files -> one :meth:`Preview.update` (in a thread: the server stays responsive)."""
+    """Every batch of saved files -> :meth:`Preview.changed` (the passes run in their own thread)."""
     from watchfiles import Change, DefaultFilter, awatch
 
     class BookFilter(DefaultFilter):
@@ -573,8 +617,7 @@ async def _watch(preview: Preview, stop: asyncio.Event) -> None:
             return super().__call__(change, path) and not preview.ignored(Path(path))
 
     async for changes in awatch(*preview.watched(), watch_filter=BookFilter(), stop_event=stop, debounce=400, step=30):
-        paths = {Path(path).resolve() if Path(path).exists() else Path(path) for _change, path in changes}
-        await asyncio.to_thread(preview.update, paths)
+        preview.changed({Path(path).resolve() if Path(path).exists() else Path(path) for _change, path in changes})
 
 
 def serve(root: Path, port: int = 8000, tabs=None, run: bool = True, ready=None) -> int:
@@ -605,9 +648,74 @@ def serve(root: Path, port: int = 8000, tabs=None, run: bool = True, ready=None)
     try:
         asyncio.run(main())
     finally:
-        preview.runner.close()  # interrupts a run: its kernels are shut down
+        preview.close()  # interrupts a run: its kernels are shut down
         print("serve: stopped", flush=True)
     return 0
+
+
+class ServeProcess:
+    """``python -m tabbook serve --port 0 ARGS`` in ``book``, in a child process (tests, benchmark).
+
+    Its output is collected line by line (:meth:`wait_for`); ``cache`` is its
+    ``TABBOOK_CACHE`` (the store), when given.
+    """
+
+    def __init__(self, book: Path, cache: Path | None, *args: str, start_timeout: float = 60):
+        import os
+        import queue
+        import subprocess
+
+        repo = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=repo, PYTHONUNBUFFERED="1")
+        if cache is not None:
+            env["TABBOOK_CACHE"] = str(cache)
+        env.pop("D2L_DATA", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tabbook", "serve", "--port", "0", *args],
+            cwd=book,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = self.wait_for(r"serve: (http://127\.0\.0\.1:\d+/)", start_timeout).group(1)
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float):
+        """The match of the next output line matching ``pattern`` (AssertionError after ``timeout`` s)."""
+        import queue
+        import re
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout} s; output:\n{''.join(self.output)}") from None
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def stop(self) -> int:
+        """Ctrl-C, as an author stops it; killed if it has not ended in 30 s."""
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
 
 
 def add_arguments(parser) -> None:

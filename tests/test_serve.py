@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,10 +22,9 @@ from conftest import process_gone
 
 from tabbook import execute
 from tabbook.config import load_config
-from tabbook.serve import Preview
+from tabbook.serve import Preview, ServeProcess
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REPO = FIXTURES.parent.parent
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -100,6 +94,19 @@ def test_a_new_title_renders_every_page_for_the_sidebar(numbering):
     update = preview.update({page.source.resolve()})
     assert set(update.rendered) == {p.rel for p in preview.book.pages}
     assert all(b"A Title Nobody Had Before" in preview.get(p.url) for p in preview.book.pages)
+
+
+def test_a_change_during_a_long_pass_cuts_it_short_and_the_rest_follows(numbering):
+    preview = quiet_preview(numbering)
+    page = preview.book.pages[1]
+    edit(page.source, f"# {page.title}", "# Renamed")
+    preview.interrupt.set()  # as the watcher does when another file is saved meanwhile
+    update = preview.update({page.source.resolve()})
+    assert update.rendered == [page.rel]  # the edited page, then the pass gives way
+    preview.interrupt.clear()  # as the update thread does when it takes the next change
+    update = preview.update()
+    assert set(update.rendered) == {p.rel for p in preview.book.pages} - {page.rel}
+    assert all(b"Renamed" in preview.get(p.url) for p in preview.book.pages)
 
 
 def test_a_new_problem_holds_every_page_until_it_is_fixed(numbering):
@@ -196,60 +203,13 @@ def test_without_running_a_code_edit_shows_the_old_outputs_marked(tmp_path, fill
     assert "jax 4" not in preview.get("chapter/one.html").decode()
 
 
-class Server:
-    """``python -m tabbook serve --port 0`` in ``book``; its output is collected line by line."""
-
-    def __init__(self, book: Path, cache: Path, *args: str):
-        env = dict(os.environ, TABBOOK_CACHE=str(cache), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-        env.pop("D2L_DATA", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tabbook", "serve", "--port", "0", *args],
-            cwd=book,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.url = self.wait_for(r"serve: (http://127\.0\.0\.1:\d+/)", 60).group(1)
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.output.append(line)
-            self.lines.put(line)
-
-    def wait_for(self, pattern: str, timeout: float) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                line = self.lines.get(timeout=max(left, 0.01))
-            except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} in {timeout} s; output:\n{''.join(self.output)}") from None
-            match = re.search(pattern, line)
-            if match:
-                return match
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
 @pytest.fixture
 def served(tmp_path, filled_store):
     """(book, server): a fresh copy of the fixture book, served, its results already in the store."""
     book = copy_execute_book(tmp_path)
     cache = tmp_path / "cache"
     shutil.copytree(filled_store, cache)
-    server = Server(book, cache)
+    server = ServeProcess(book, cache)
     server.wait_for(r"notebook\(s\): 0 executed", 60)  # the start: everything from the store
     server.wait_for(r"serve: ran ", 30)
     yield book, server
@@ -364,7 +324,7 @@ def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store):
     book = copy_execute_book(tmp_path)
     cache = tmp_path / "cache"
     shutil.copytree(filled_store, cache)
-    server = Server(book, cache, "--tabs", "pytorch")
+    server = ServeProcess(book, cache, "--tabs", "pytorch")
     server.wait_for(r"serve: ran ", 60)
     marker = tmp_path / "kernel.pid"
     edit(
