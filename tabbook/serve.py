@@ -236,6 +236,8 @@ class Preview:
         else:
             site = self.site.for_book(book)  # compiled templates and Markdown's caches outlive a pass
         bib_digest = _digest(config.bibfile)
+        if bib_digest == self._bib_digest and self.site is not None:
+            site.citations = self.site.citations  # and the formatted references, while the bibliography is the same
         shape = [(page.url, page.number, page.title) for page in book.pages]
         targets = {label: (t.kind, t.number, t.page.url, t.anchor, t.title) for label, t in book.labels.items()}
         changed_labels = {label for label in targets.keys() | self._targets.keys() if targets.get(label) != self._targets.get(label)}
