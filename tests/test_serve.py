@@ -141,6 +141,15 @@ def test_problems_the_book_already_had_do_not_hold_edits(numbering):
     assert b"A still broken" in preview.get("index.html")
 
 
+def test_a_bibliography_edit_renders_the_pages_with_citations(numbering):
+    preview = quiet_preview(numbering)
+    bib = numbering / "refs.bib"
+    edit(bib, "year = {1843}", "year = {1842}")
+    update = preview.update({bib.resolve()})
+    assert update.rendered == ["chapter_a/page.md"]
+    assert b"Lovelace (1842)" in preview.get("chapter_a/page.html")
+
+
 def test_a_bad_config_is_shown_not_fatal(numbering):
     preview = quiet_preview(numbering)
     config = numbering / "config.ini"
@@ -201,6 +210,31 @@ def test_without_running_a_code_edit_shows_the_old_outputs_marked(tmp_path, fill
     edit(one, 'print("jax", 3 + 3)', 'print("jax", 3 + 3)\n```\n\n```{.python .input}\n%%tab jax\nprint("more")')
     preview.update({one.resolve()})
     assert "jax 4" not in preview.get("chapter/one.html").decode()
+
+
+def test_a_library_change_reruns_what_its_key_makes_stale(tmp_path, filled_store, monkeypatch):
+    import io
+
+    book = copy_execute_book(tmp_path)
+    shutil.copytree(filled_store, tmp_path / "cache")
+    monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
+    monkeypatch.delenv("D2L_DATA", raising=False)
+    preview = Preview(book, tabs=["pytorch"], out=io.StringIO())
+    preview.build()  # everything from the store
+    assert preview.runner.wait_idle(60)
+    library = book / "d2l" / "__init__.py"
+    edit(library, "ANSWER = 42", "ANSWER = 43")
+    preview.update({library.resolve()})
+    assert preview.runner.wait_idle(120)
+    rows = summary(book)
+    executed = {key for key, row in rows.items() if not row["cached"] and row["executed_seconds"] is not None}
+    assert executed == {("chapter/one.md", "pytorch"), ("chapter/two.md", "pytorch")}
+    deadline = time.monotonic() + 10
+    while b"answer 43" not in preview.get("chapter/one.html"):  # rendered again once the run ended
+        assert time.monotonic() < deadline, "the page never showed the new outputs"
+        time.sleep(0.1)
+    preview.close()
 
 
 @pytest.fixture
