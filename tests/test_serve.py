@@ -187,14 +187,21 @@ def copy_execute_book(tmp_path: Path) -> Path:
     return book
 
 
-def test_without_running_a_code_edit_shows_the_old_outputs_marked(tmp_path, filled_store, monkeypatch):
-    import io
-
+@pytest.fixture
+def stored_book(tmp_path, filled_store, monkeypatch):
+    """A copy of the executor's fixture book in this process, its results in its store."""
     book = copy_execute_book(tmp_path)
     shutil.copytree(filled_store, tmp_path / "cache")
     monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.delenv("D2L_DATA", raising=False)
+    return book
+
+
+def test_without_running_a_code_edit_shows_the_old_outputs_marked(stored_book):
+    import io
+
+    book = stored_book
     execute.run_book(load_config(book), out=io.StringIO())  # from the store: nothing runs
     preview = Preview(book, run=False, out=io.StringIO())
     preview.build()
@@ -212,14 +219,10 @@ def test_without_running_a_code_edit_shows_the_old_outputs_marked(tmp_path, fill
     assert "jax 4" not in preview.get("chapter/one.html").decode()
 
 
-def test_a_library_change_reruns_what_its_key_makes_stale(tmp_path, filled_store, monkeypatch):
+def test_a_library_change_reruns_what_its_key_makes_stale(stored_book):
     import io
 
-    book = copy_execute_book(tmp_path)
-    shutil.copytree(filled_store, tmp_path / "cache")
-    monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
-    monkeypatch.delenv("D2L_DATA", raising=False)
+    book = stored_book
     preview = Preview(book, tabs=["pytorch"], out=io.StringIO())
     preview.build()  # everything from the store
     assert preview.runner.wait_idle(60)
