@@ -622,26 +622,32 @@ async def _watch(preview: Preview, stop: asyncio.Event) -> None:
         preview.changed({Path(path).resolve() if Path(path).exists() else Path(path) for _change, path in changes})
 
 
-def serve(root: Path, port: int = 8000, tabs=None, run: bool = True, ready=None) -> int:
+def serve(root: Path, port: int = 8000, tabs=None, run: bool = True) -> int:
     """Build, serve on 127.0.0.1:``port``, and rebuild on every change until Ctrl-C."""
+    import socket
+
     import uvicorn
 
+    try:  # the port first: a busy one is a clear error before any work
+        sock = socket.create_server(("127.0.0.1", port))
+    except OSError as exc:
+        raise SourceError(f"127.0.0.1:{port}", None, f"cannot serve there ({exc.strerror}); choose another port with --port N") from None
     preview = Preview(root, tabs=tabs, run=run)
     preview.build()
     box: list = []
     app = make_app(preview, should_exit=lambda: bool(box) and box[0].should_exit)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2, lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off")
     server = uvicorn.Server(config)
     box.append(server)
 
     async def main() -> None:
         stop = asyncio.Event()
         watcher = asyncio.create_task(_watch(preview, stop))
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
         if server.started:
-            host, bound = server.servers[0].sockets[0].getsockname()[:2]
+            host, bound = sock.getsockname()[:2]
             print(f"serve: http://{host}:{bound}/ (Ctrl-C to stop)", flush=True)
         await serving
         stop.set()
@@ -651,6 +657,7 @@ def serve(root: Path, port: int = 8000, tabs=None, run: bool = True, ready=None)
         asyncio.run(main())
     finally:
         preview.close()  # interrupts a run: its kernels are shut down
+        sock.close()
         print("serve: stopped", flush=True)
     return 0
 

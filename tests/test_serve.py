@@ -381,3 +381,14 @@ def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store):
     assert "serve: stopped" in "".join(server.output)
     assert process_gone(kernel), "a kernel outlived the server"
     assert not (book / "_build" / "eval" / "pytorch" / "chapter" / "two.ipynb").exists()  # nothing half done kept
+
+
+def test_a_busy_port_is_a_clear_error(numbering, tabbook):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = tabbook("serve", "--port", port, cwd=numbering, timeout=60)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}: cannot serve there" in result.stderr
+    assert "--port N" in result.stderr
