@@ -11,12 +11,18 @@ re-reads only the files whose content changed (``load_book(read=...)`` with
   when ``config.ini`` or the tool's ``static/`` changed;
 - the pages with citations when the bibliography changed.
 
-Pages are rendered from the executed notebooks as they are (``Site(from_cache=True)``).
-A page whose notebooks are stale (its code changed, or never ran) is queued for
-:class:`NotebookRunner`, which runs ``run_book`` on that file in the background;
-until it finishes the page is marked stale, and then it is rendered again with
-the new outputs. A change under the book's ``d2l/`` queues every page
-(``run_book`` executes only the notebooks whose key changed).
+The edited pages are rendered and published first; on a big book, a save that
+comes while the other pages are being rendered cuts that pass short (one
+thread makes the passes; :meth:`Preview.changed` feeds it).
+
+Pages are rendered from the executed notebooks as they are
+(:class:`PreviewSite`: ``Site(from_cache=True)``, where a changed code cell
+keeps the outputs of the cell it replaced). A page whose notebooks are stale
+(its code changed, or never ran) is queued for :class:`NotebookRunner`, which
+runs ``run_book`` on that file in the background; until it finishes the page
+is marked stale, and then it is rendered again with the new outputs. A change
+under the book's ``d2l/`` queues every page (``run_book`` executes only the
+notebooks whose key changed).
 
 Open pages hold a server-sent event stream (``/_serve/events``, read by
 ``static/js/serve.js``): a page whose HTML changed reloads itself, keeping its
