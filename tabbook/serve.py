@@ -51,6 +51,8 @@ from tabbook.errors import SourceError, SourceErrors
 from tabbook.render import Site
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# The tool's own files that every page is made with: a change re-renders every page.
+TOOL_FILES = (STATIC / "css", STATIC / "js", STATIC / "templates")
 EVENTS = "/_serve/events"
 
 
@@ -140,6 +142,7 @@ class Preview:
         self._owed_paths: set[Path] = set()
         self._owed_forced: set[str] = set()
         self._owed_everything = False
+        self._snippet = None  # static/templates/serve.html, what every served page gets
 
     # -- state for the browsers --------------------------------------------------
 
@@ -224,7 +227,7 @@ class Preview:
         forced |= self._owed_forced
         everything = everything or self._owed_everything
         self._owed_paths, self._owed_forced, self._owed_everything = paths, forced, everything
-        if self.config is None or self.root / "config.ini" in paths or any(path.is_relative_to(STATIC) for path in paths):
+        if self.config is None or self.root / "config.ini" in paths or any(path.is_relative_to(tool) for path in paths for tool in TOOL_FILES):
             self.config = load_config(self.root)
             self.cache = DocumentCache(self.config)
             everything = True
@@ -272,6 +275,7 @@ class Preview:
                 self.files[name] = _bytes(data)
             self.files["_static/serve.js"] = (STATIC / "js" / "serve.js").read_bytes()
             self.files["_static/serve.css"] = (STATIC / "css" / "serve.css").read_bytes()
+            self._snippet = _snippet_template()
         if everything or any(path.suffix != ".md" for path in paths) or any(p.document.figures or p.document.images for p in first):
             for name, data in site.figure_files().items():
                 self.files[name] = data
@@ -312,7 +316,7 @@ class Preview:
             return
         self._raw[url] = (html, old_outputs, mark)
         self.versions[url] = self.versions.get(url, 0) + 1
-        self.files[url] = _inject(html, url, self.versions[url], mark).encode("utf-8")
+        self.files[url] = _inject(self._snippet, html, url, self.versions[url], mark).encode("utf-8")
         if update is not None:
             update.updated.append(url)
 
@@ -464,19 +468,17 @@ def _under(page, path: Path) -> bool:
     return any((page.source.parent / name).resolve() == path for name in names)
 
 
-_SNIPPET = None
+def _snippet_template():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(str(STATIC / "templates")), autoescape=select_autoescape(["html"]))
+    return env.get_template("serve.html")
 
 
-def _inject(html: str, url: str, version: int, stale: str) -> str:
+def _inject(template, html: str, url: str, version: int, stale: str) -> str:
     """The page as served: the preview's script, and the stale mark ("running", "old" or "")."""
-    global _SNIPPET
-    if _SNIPPET is None:
-        from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-        env = Environment(loader=FileSystemLoader(str(STATIC / "templates")), autoescape=select_autoescape(["html"]))
-        _SNIPPET = env.get_template("serve.html")
     root = "../" * url.count("/")
-    snippet = _SNIPPET.render(root=root, url=url, version=version, stale=stale)
+    snippet = template.render(root=root, url=url, version=version, stale=stale)
     at = html.rfind("</body>")
     return html[:at] + snippet + html[at:] if at >= 0 else html + snippet
 
