@@ -357,7 +357,8 @@ def test_deleting_and_re_adding_a_file(served, page):
     assert page.goto(server.url + "chapter/two.html").status == 404
 
 
-def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store):
+@pytest.mark.browser
+def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store, browser):
     book = copy_execute_book(tmp_path)
     cache = tmp_path / "cache"
     shutil.copytree(filled_store, cache)
@@ -374,12 +375,15 @@ def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store):
         assert time.monotonic() < deadline and server.process.poll() is None, "the kernel never started the cell"
         time.sleep(0.1)
     kernel = int(marker.read_text())
+    watching = browser.new_page()  # an open page holds its event stream: it must not keep the server up
+    watching.goto(server.url + "chapter/two.html")
     start = time.monotonic()
     server.process.send_signal(signal.SIGINT)
     server.process.wait(30)
     assert time.monotonic() - start < 15
     assert "serve: stopped" in "".join(server.output)
     assert process_gone(kernel), "a kernel outlived the server"
+    watching.close()
     assert not (book / "_build" / "eval" / "pytorch" / "chapter" / "two.ipynb").exists()  # nothing half done kept
 
 
