@@ -641,7 +641,6 @@ def serve(root: Path, port: int = 8000, tabs=None, run: bool = True) -> int:
     except OSError as exc:
         raise SourceError(f"127.0.0.1:{port}", None, f"cannot serve there ({exc.strerror}); choose another port with --port N") from None
     preview = Preview(root, tabs=tabs, run=run)
-    preview.build()
     box: list = []
     app = make_app(preview, should_exit=lambda: bool(box) and box[0].should_exit)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off")
@@ -662,7 +661,10 @@ def serve(root: Path, port: int = 8000, tabs=None, run: bool = True) -> int:
         await watcher
 
     try:
+        preview.build()
         asyncio.run(main())
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a preview ends: uvicorn raises it again once it has shut down
     finally:
         preview.close()  # interrupts a run: its kernels are shut down
         sock.close()

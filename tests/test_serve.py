@@ -379,7 +379,7 @@ def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store, browser
     watching.goto(server.url + "chapter/two.html")
     start = time.monotonic()
     server.process.send_signal(signal.SIGINT)
-    server.process.wait(30)
+    assert server.process.wait(30) == 0  # Ctrl-C is the normal end of a preview
     assert time.monotonic() - start < 15
     assert "serve: stopped" in "".join(server.output)
     assert process_gone(kernel), "a kernel outlived the server"
