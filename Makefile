@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint bench bench-convert bench-d2l bench-run bench-html bench-d2lbook clean
+.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint serve bench bench-convert bench-d2l bench-run bench-html bench-d2lbook bench-serve clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -51,6 +51,12 @@ run: setup lib
 
 html: setup lib
 	$(PY) -m tabbook html $(J)
+
+# The author's loop: a live preview on http://127.0.0.1:8000/ that rebuilds only
+# what changed. SERVE_FLAGS="--tabs pytorch --port 8001" runs only PyTorch on a code edit.
+SERVE_FLAGS ?=
+serve: setup lib
+	$(PY) -m tabbook serve $(SERVE_FLAGS)
 
 lint: setup
 	$(PY) -m ruff check .
@@ -98,6 +104,11 @@ bench-html: setup lib
 # Our converter against d2lbook 1.0.3's splitting, on the d2l.ai excerpt, in one run.
 bench-d2lbook: setup
 	$(PY) bench/convert_vs_d2lbook.py
+
+# The live preview: save -> page updated, for a prose edit (our book, a
+# 200-section book), a title edit, and a code edit (figures for the README).
+bench-serve: setup
+	$(PY) bench/serve_bench.py
 
 clean:
 	rm -rf _build

@@ -134,16 +134,20 @@ def slug(text: str) -> str:
     return "-".join(words) or "section"
 
 
-def load_book(config) -> Book:
+def load_book(config, read=None) -> Book:
     """Read every page in toc order, number it, and check the whole book.
 
     Reading order comes from the ```toc``` fences, from the index page down;
     each page's number from its place in its parent's numbered tocs. Every
     problem found is collected in ``Book.errors`` (call
     :meth:`Book.raise_errors` to stop on them); only a missing index page or
-    bibliography stops at once.
+    bibliography stops at once. ``read(path)`` reads one file's Document
+    (default: ``read_document(config, path, collect=True)``); the live preview
+    passes one that reuses the Documents of unchanged files.
     """
     from tabbook.parse import read_document
+
+    read = read or (lambda path: read_document(config, path, collect=True))
 
     root = config.root.resolve()
     index = (root / f"{config.index}.md").resolve()
@@ -159,7 +163,7 @@ def load_book(config) -> Book:
             rel = path.relative_to(root).as_posix()
             found: list[SourceError] = []
             try:
-                documents[path] = read_document(config, path, collect=True)
+                documents[path] = read(path)
             except SourceErrors as exc:
                 found, documents[path] = exc.errors, None
             except SourceError as exc:  # the file cannot be read at all: its page is left out

@@ -24,6 +24,7 @@ COMMANDS = {
     "pdf": ("tabbook.pdf", "print one PDF book per framework under _build/pdf (from the executed notebooks)"),
     "slides": ("tabbook.slides", "write slide decks under _build/slides from the sections' slide marks"),
     "bench": ("tabbook.bench", "print the converter's speed figure"),
+    "serve": ("tabbook.serve", "a live preview on 127.0.0.1 that rebuilds only what changed"),
 }
 
 

@@ -677,9 +677,10 @@ def _execute_all(
     expected: dict,
     jobs_given: int | None = None,
     out=None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Execute ``stale`` with up to ``jobs`` kernels at once (or one per GPU, see tabbook.schedule);
-    Ctrl-C interrupts and shuts them down. ``expected``: each job's expected seconds, for the time left.
+    Ctrl-C (or setting ``stop``, from another thread) interrupts and shuts them down. ``expected``: each job's expected seconds, for the time left.
 
     Each notebook is executed under its key's lock in the store: a concurrent
     run of the same book waits for it and then uses its result. A second
@@ -690,6 +691,7 @@ def _execute_all(
     lanes = Lanes(devices, list(needs_gpu.values()), jobs, jobs_given)
     threads = max(1, (os.cpu_count() or 1) // lanes.workers)
     env = kernel_env(config, threads)
+    stopped_by_caller = stop or threading.Event()
     stop = threading.Event()
     kernels: dict[int, object] = {}
     say(f"executing {len(stale)} notebook(s), {lanes.describe()}, {threads} thread(s) each")
@@ -744,7 +746,9 @@ def _execute_all(
     try:
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if stopped_by_caller.is_set():
+                raise KeyboardInterrupt
             for future in done:
                 job = future.result()
                 row = job.row
@@ -837,7 +841,7 @@ def write_summary(config: BookConfig, rows: list[dict], seconds: float, jobs: in
 
 
 def run_book(
-    config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None, shard=None, save_timings=False
+    config: BookConfig, files=None, tabs=None, jobs=None, force=False, out=None, shard=None, save_timings=False, stop=None
 ) -> list[dict]:
     """Bring ``_build/eval`` up to date for ``files`` x ``tabs``; return the summary rows.
 
@@ -847,7 +851,8 @@ def run_book(
     tabbook.schedule.Shard) keeps only that shard's notebooks; ``save_timings``
     records the run's execution times in ``timings.json``. Prints a line per notebook,
     then the failure report; writes ``_build/eval/summary.json``. The HTML build
-    calls it too, to run whatever is stale.
+    calls it too, to run whatever is stale. Setting ``stop`` (a threading.Event)
+    from another thread interrupts the run as Ctrl-C does (the live preview's shutdown).
     """
     out = out or sys.stdout
     started = time.perf_counter()
@@ -898,7 +903,7 @@ def run_book(
         }
         stale.sort(key=lambda job: -previous.get((job.source_rel, job.tab), float("inf")))
         try:
-            _execute_all(config, stale, jobs, say, store, force, expected, jobs_given, out)
+            _execute_all(config, stale, jobs, say, store, force, expected, jobs_given, out, stop)
         except KeyboardInterrupt:
             interrupted = True
     rows = []

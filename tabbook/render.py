@@ -383,6 +383,17 @@ class Site:
         self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
         self._printed: dict[str, bytes] | None = None  # the PDFs and decks copied into the site
 
+    def for_book(self, book: Book) -> Site:
+        """This site for a newer reading of the same book: templates and caches
+        kept, what one build collects started afresh (the live preview's next pass)."""
+        import copy
+
+        site = copy.copy(self)
+        site.book = book
+        site.citations = Citations(book.bibliography)
+        site.broken, site.unexecuted, site.stale, site._titles = [], [], [], {}
+        return site
+
     # -- pieces -----------------------------------------------------------------
 
     def title_html(self, page: Page) -> Markup:

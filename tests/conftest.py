@@ -25,3 +25,31 @@ def run_tabbook(*args, cwd, timeout=120) -> subprocess.CompletedProcess:
 def tabbook():
     """The :func:`run_tabbook` helper, as a fixture."""
     return run_tabbook
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, through Playwright (one per test module)."""
+    import playwright.sync_api as playwright_api
+
+    from tabbook.render import CHROMIUM, CHROMIUM_ARGS
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def process_gone(pid: int, seconds: float = 5) -> bool:
+    """Whether process ``pid`` has ended (or does within ``seconds``)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)

@@ -14,12 +14,12 @@ import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
-# Both are installed by `make setup` (envs/tool.txt, scripts/system-deps.sh):
-# a missing one is a failure, never a silent skip.
-import playwright.sync_api as playwright_api
+# Playwright and chromium are installed by `make setup` (envs/tool.txt,
+# scripts/system-deps.sh): a missing one is a failure, never a silent skip
+# (the `browser` fixture is in conftest.py).
 import pytest
 
-from tabbook.render import CHROMIUM, CHROMIUM_ARGS, build_html, page_urls, serve_directory, take_screenshots
+from tabbook.render import CHROMIUM, build_html, page_urls, serve_directory, take_screenshots
 
 pytestmark = pytest.mark.browser
 
@@ -46,14 +46,6 @@ def site(tmp_path_factory):
     html_dir = build_html(config, run=False)
     with serve_directory(html_dir) as base:
         yield config, html_dir, base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Watched:
