@@ -45,8 +45,8 @@ def get_seed():
 
 
 def get_key():
-    """A fresh JAX random key."""
-    return jax.random.PRNGKey(get_seed())
+    """A fresh JAX random key (a typed key, as ``jax.random.key`` makes)."""
+    return jax.random.key(get_seed())
 
 
 def cpu():
@@ -324,6 +324,15 @@ class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
 
     def __init__(self, batch_size=64, resize=(28, 28)):
         super().__init__(batch_size, resize)
+
+
+class AmesHousing(_common.AmesHousing, DataModule):
+    """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames.
+
+    Batches stay numpy arrays, as for Fashion-MNIST: they go to the device with each compiled step."""
+
+    def _tensor(self, array):
+        return np.asarray(array)
 
 
 class SyntheticRegressionData(DataModule):
