@@ -19,10 +19,11 @@ import pytest
 from executed import TABS, executed_stdout
 
 # mlp-implementation.md: the mean over seeds 0, 1, 2 of each run's mean validation accuracy over
-# epochs 4-6. Measured in the four frameworks: 0.821-0.824 (scratch), 0.825-0.836 (concise). One run's last-three-epoch mean moves by about
-# 0.01 between seeds (one epoch's accuracy by up to 0.05), so the mean of three has a standard
-# deviation of well under 0.01: 0.80 is more than three of them below, and it still catches a
-# broken model (a wrong initialization scale, or a dead hidden layer) that trains far more slowly.
+# epochs 4-6. Measured in the four frameworks: 0.821-0.824 (scratch), 0.825-0.836 (concise).
+# One run's last-three-epoch mean moves by about 0.01 between seeds (one epoch's accuracy by up
+# to 0.05), so the mean of three has a standard deviation of well under 0.01: 0.80 is more than
+# three of them below, and it still catches a broken model (a wrong initialization scale, or a
+# dead hidden layer) that trains far more slowly.
 MIN_MEAN_ACCURACY = 0.80
 # Each single run (mean of its last three epochs): several standard deviations of slack.
 MIN_RUN_ACCURACY = 0.77
