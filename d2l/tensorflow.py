@@ -46,7 +46,7 @@ def gpu(i=0):
 
 def num_gpus():
     """Get the number of available GPUs."""
-    return len(tf.config.experimental.list_physical_devices('GPU'))
+    return len(tf.config.list_physical_devices('GPU'))
 
 
 def try_gpu(i=0):
