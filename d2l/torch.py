@@ -218,6 +218,13 @@ class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
         super().__init__(batch_size, resize)
 
 
+class AmesHousing(_common.AmesHousing, DataModule):
+    """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames."""
+
+    def _tensor(self, array):
+        return torch.tensor(array)
+
+
 class SyntheticRegressionData(DataModule):
     """Synthetic data for linear regression."""
 

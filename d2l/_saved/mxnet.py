@@ -92,4 +92,61 @@ def dropout_layer(X, dropout):
 d2l.dropout_layer = dropout_layer
 
 
+# chapter_mlp/house-prices.md, section "From a Table to Tensors"
+@d2l.add_to_class(d2l.AmesHousing)
+def fit_preprocessing(self, frame):
+    """Learn how to encode sales from the sales in frame (the training rows)."""
+    import pandas as pd  # d2l itself works without pandas
+    features = frame.drop(columns='price')
+    numeric = features.select_dtypes('number')
+    self.numeric_columns = numeric.columns
+    self.mean = numeric.mean()
+    self.std = numeric.std().replace(0, 1)  # a constant column stays 0
+    self.categorical_columns = features.columns.drop(self.numeric_columns)
+    self.onehot_columns = pd.get_dummies(
+        features[self.categorical_columns], dummy_na=True).columns
+    self.log_price_mean = frame['price'].apply(math.log).mean()
+
+
+# chapter_mlp/house-prices.md, section "From a Table to Tensors"
+@d2l.add_to_class(d2l.AmesHousing)
+def preprocess(self, frame):
+    """Features and targets of the sales in frame, as float32 arrays,
+    encoded with what fit_preprocessing learned."""
+    import pandas as pd
+    features = frame.drop(columns='price')
+    numeric = (features[self.numeric_columns] - self.mean) / self.std
+    numeric = numeric.fillna(0)  # a missing number becomes the mean
+    onehot = pd.get_dummies(features[self.categorical_columns], dummy_na=True)
+    onehot = onehot.reindex(columns=self.onehot_columns, fill_value=0)
+    X = pd.concat([numeric, onehot], axis=1).to_numpy(dtype='float32')
+    y = frame['price'].apply(math.log) - self.log_price_mean
+    return X, y.to_numpy(dtype='float32').reshape(-1, 1)
+
+
+# chapter_mlp/house-prices.md, section "From a Table to Tensors"
+@d2l.add_to_class(d2l.AmesHousing)
+def split(self, train_frame, val_frame):
+    """A copy of the data that trains on train_frame and validates on
+    val_frame, both encoded with statistics of train_frame alone."""
+    import copy
+    data = copy.copy(self)
+    data.fit_preprocessing(train_frame)
+    data.train = data.preprocess(train_frame)
+    data.val = data.preprocess(val_frame)
+    return data
+
+
+# chapter_mlp/house-prices.md, section "$K$-Fold Cross-Validation"
+@d2l.add_to_class(d2l.AmesHousing)
+def folds(self, k):
+    """The k ways to validate on one k-th of the development sales and train
+    on the rest, each as a data module (see split)."""
+    n = len(self.train_frame)
+    for i in range(k):
+        val_frame = self.train_frame.iloc[i * n // k:(i + 1) * n // k]
+        yield self.split(self.train_frame.drop(index=val_frame.index),
+                         val_frame)
+
+
 __all__ = ['MLPScratch', 'relu', 'validation_accuracy', 'MLP', 'dropout_layer']

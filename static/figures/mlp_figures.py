@@ -18,7 +18,7 @@ import matplotlib
 
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 IMG_DIR = pathlib.Path(__file__).resolve().parent.parent / "img"
 
@@ -70,55 +70,71 @@ def mlp_one_hidden() -> None:
     save(fig, "mlp-one-hidden.svg")
 
 
-def forward_graph() -> None:
-    """The computational graph of a one-hidden-layer MLP with weight decay.
+BOX = (0.45, 0.3)  # half width and half height of a value's box in the graph
+OP = (0.62, 0.36)  # half axes of an operation's ellipse, wide enough for its label
 
-    Boxes hold values (data, parameters, intermediates); circles are operators.
-    Only the weights, not the biases, enter the weight-decay penalty s.
+
+def boundary_point(center, toward, half_size, ellipse):
+    """Where the ray from ``center`` toward ``toward`` leaves a box or an ellipse of the given half size.
+
+    Arrows start and end on the outlines, so short edges keep a visible shaft and every arrowhead
+    touches its target, whatever the distance between the nodes."""
+    (cx, cy), (tx, ty), (a, b) = center, toward, half_size
+    dx, dy = tx - cx, ty - cy
+    if ellipse:
+        scale = 1 / ((dx / a) ** 2 + (dy / b) ** 2) ** 0.5
+    else:
+        scale = min(a / abs(dx) if dx else float("inf"), b / abs(dy) if dy else float("inf"))
+    return cx + scale * dx, cy + scale * dy
+
+
+def forward_graph() -> None:
+    """The computational graph of the backprop section's running example.
+
+    A one-hidden-layer tanh network for regression: U = X W1 + b1, H = tanh(U), Yhat = H W2 + b2,
+    residuals R = Yhat - Y, loss = ||R||^2 / (2n). Boxes hold values, ellipses are operations.
     """
-    fig, ax = plt.subplots(figsize=(8.4, 3.6))
+    fig, ax = plt.subplots(figsize=(9.6, 3.2))
     values = {  # name -> (x, y, label, kind)
         "X": (0.0, 0.0, r"$\mathbf{X}$", "input"),
-        "W1": (1.4, 1.5, r"$\mathbf{W}^{(1)}$", "input"),
-        "b1": (1.4, -1.5, r"$\mathbf{b}^{(1)}$", "input"),
-        "Z": (2.6, 0.0, r"$\mathbf{Z}$", "hidden"),
-        "H": (4.6, 0.0, r"$\mathbf{H}$", "hidden"),
-        "W2": (5.9, 1.5, r"$\mathbf{W}^{(2)}$", "input"),
-        "b2": (5.9, -1.5, r"$\mathbf{b}^{(2)}$", "input"),
-        "O": (7.2, 0.0, r"$\mathbf{O}$", "hidden"),
-        "Y": (8.4, -1.5, r"$\mathbf{Y}$", "input"),
-        "L": (9.6, 0.0, r"$L$", "output"),
-        "s": (9.6, 2.7, r"$s$", "output"),
-        "J": (11.6, 1.35, r"$J$", "output"),
+        "W1": (1.5, 1.35, r"$\mathbf{W}^{(1)}$", "input"),
+        "b1": (1.5, -1.35, r"$\mathbf{b}^{(1)}$", "input"),
+        "U": (3.0, 0.0, r"$\mathbf{U}$", "hidden"),
+        "H": (5.6, 0.0, r"$\mathbf{H}$", "hidden"),
+        "W2": (7.1, 1.35, r"$\mathbf{W}^{(2)}$", "input"),
+        "b2": (7.1, -1.35, r"$\mathbf{b}^{(2)}$", "input"),
+        "Yhat": (8.6, 0.0, r"$\hat{\mathbf{Y}}$", "hidden"),
+        "Y": (9.9, -1.35, r"$\mathbf{Y}$", "input"),
+        "R": (11.2, 0.0, r"$\mathbf{R}$", "hidden"),
+        "loss": (13.8, 0.0, r"$\ell$", "output"),
     }
     ops = {  # name -> (x, y, label)
-        "aff1": (1.4, 0.0, "affine"),
-        "phi": (3.6, 0.0, r"$\phi$"),
-        "aff2": (5.9, 0.0, "affine"),
-        "ce": (8.4, 0.0, r"$\ell$"),
-        "l2": (7.2, 2.7, r"$\frac{\lambda}{2}\|\cdot\|^2$"),
-        "add": (10.6, 1.35, "+"),
+        "aff1": (1.5, 0.0, "affine"),
+        "tanh": (4.3, 0.0, "tanh"),
+        "aff2": (7.1, 0.0, "affine"),
+        "minus": (9.9, 0.0, r"$-$"),
+        "square": (12.5, 0.0, r"$\frac{1}{2n}\|\cdot\|^2$"),
     }
     for x, y, label, kind in values.values():
-        ax.add_patch(FancyBboxPatch((x - 0.45, y - 0.3), 0.9, 0.6, boxstyle="round,pad=0.05",
+        ax.add_patch(FancyBboxPatch((x - BOX[0], y - BOX[1]), 2 * BOX[0], 2 * BOX[1], boxstyle="round,pad=0.03",
                                     facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
         ax.text(x, y, label, ha="center", va="center", zorder=4, fontsize=12)
     for x, y, label in ops.values():
-        wide = len(label) > 8  # the penalty's formula needs a larger circle
-        ax.add_patch(Circle((x, y), 0.5 if wide else 0.36, facecolor=COLORS["op"], edgecolor=COLORS["edge"],
-                            lw=1.0, zorder=3))
-        ax.text(x, y, label, ha="center", va="center", zorder=4, fontsize=8 if len(label) > 3 else 11)
-    edges = [("X", "aff1"), ("W1", "aff1"), ("b1", "aff1"), ("aff1", "Z"), ("Z", "phi"), ("phi", "H"),
-             ("H", "aff2"), ("W2", "aff2"), ("b2", "aff2"), ("aff2", "O"), ("O", "ce"), ("Y", "ce"), ("ce", "L"), ("W1", "l2"),
-             ("W2", "l2"), ("l2", "s"), ("L", "add"), ("s", "add"), ("add", "J")]
-    nodes = {name: (x, y) for name, (x, y, *_rest) in values.items()}
-    nodes.update({name: (x, y) for name, (x, y, _label) in ops.items()})
+        ax.add_patch(Ellipse((x, y), 2 * OP[0], 2 * OP[1], facecolor=COLORS["op"], edgecolor=COLORS["edge"],
+                             lw=1.0, zorder=3))
+        ax.text(x, y, label, ha="center", va="center", zorder=4, fontsize=9)
+    edges = [("X", "aff1"), ("W1", "aff1"), ("b1", "aff1"), ("aff1", "U"), ("U", "tanh"), ("tanh", "H"),
+             ("H", "aff2"), ("W2", "aff2"), ("b2", "aff2"), ("aff2", "Yhat"), ("Yhat", "minus"), ("Y", "minus"),
+             ("minus", "R"), ("R", "square"), ("square", "loss")]
+    shapes = {name: ((x, y), BOX, False) for name, (x, y, *_rest) in values.items()}
+    shapes.update({name: ((x, y), OP, True) for name, (x, y, _label) in ops.items()})
     for start, end in edges:
-        arrow(ax, nodes[start], nodes[end], shrink=18)
-    ax.text(5.8, -2.35, "forward: values flow left to right;  backward: gradients flow right to left",
+        (a, size_a, ellipse_a), (b, size_b, ellipse_b) = shapes[start], shapes[end]
+        arrow(ax, boundary_point(a, b, size_a, ellipse_a), boundary_point(b, a, size_b, ellipse_b), shrink=1.5)
+    ax.text(6.9, -2.05, "forward: values flow left to right;  backward: gradients flow right to left",
             ha="center", va="center", fontsize=9, color="#555555")
-    ax.set_xlim(-0.7, 12.3)
-    ax.set_ylim(-2.6, 3.3)
+    ax.set_xlim(-0.6, 14.4)
+    ax.set_ylim(-2.3, 1.8)
     ax.set_aspect("equal")
     ax.axis("off")
     save(fig, "mlp-forward-graph.svg")

@@ -27,20 +27,20 @@ DROPPED = {"face": "#f4f4f4", "edge": "#bbbbbb"}
 
 
 def stability_chain() -> None:
-    """A chain of layers: values composed left to right, Jacobians multiplied right to left."""
+    """A chain of layers: values composed left to right; the backward signal delta is multiplied by the Jacobians J_l."""
     fig, ax = plt.subplots(figsize=(8.0, 2.6))
     labels = [r"$\mathbf{h}^{(0)}$", r"$\mathbf{h}^{(1)}$", r"$\mathbf{h}^{(2)}$", r"$\cdots$",
-              r"$\mathbf{h}^{(L-1)}$", r"$\mathbf{o} = \mathbf{h}^{(L)}$"]
+              r"$\mathbf{h}^{(L-1)}$", r"$\mathbf{h}^{(L)}$"]
     kinds = ["input", "hidden", "hidden", None, "hidden", "output"]
     layer_names = [r"$f_1$", r"$f_2$", r"$f_3$", r"$f_{L-1}$", r"$f_L$"]
-    jacobians = [r"$\mathbf{M}^{(1)}$", r"$\mathbf{M}^{(2)}$", r"$\mathbf{M}^{(3)}$", r"$\mathbf{M}^{(L-1)}$",
-                 r"$\mathbf{M}^{(L)}$"]
-    xs = [0.0, 2.0, 4.0, 6.0, 8.0, 10.4]
+    jacobians = [r"$\mathbf{J}_1$", r"$\mathbf{J}_2$", r"$\mathbf{J}_3$", r"$\mathbf{J}_{L-1}$",
+                 r"$\mathbf{J}_L$"]
+    xs = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
     for x, label, kind in zip(xs, labels, kinds, strict=True):
         if kind is None:
             ax.text(x, 0, label, ha="center", va="center", fontsize=14)
             continue
-        width = 1.7 if x == xs[-1] else 1.1
+        width = 1.1
         ax.add_patch(FancyBboxPatch((x - width / 2, -0.35), width, 0.7, boxstyle="round,pad=0.05",
                                     facecolor=COLORS[kind], edgecolor=COLORS["edge"], lw=1.2, zorder=3))
         ax.text(x, 0, label, ha="center", va="center", zorder=4, fontsize=12)
@@ -53,7 +53,8 @@ def stability_chain() -> None:
         arrow(ax, (right - 0.45, -0.55), (left + 0.45, -0.55), shrink=2, color="#b5523b")
         ax.text((left + right) / 2, -0.9, jacobians[i], ha="center", va="center", fontsize=10, color="#b5523b")
     ax.text(5.2, 1.45, r"forward: $\mathbf{h}^{(l)} = f_l(\mathbf{h}^{(l-1)})$", ha="center", fontsize=10)
-    ax.text(5.2, -1.55, r"backward: multiply by $\mathbf{M}^{(l)} = \partial_{\mathbf{h}^{(l-1)}} \mathbf{h}^{(l)}$",
+    ax.text(5.2, -1.55, r"backward: $\boldsymbol{\delta}^{(l-1)} = \boldsymbol{\delta}^{(l)} \mathbf{J}_l$, "
+            r"with $\mathbf{J}_l = \partial \mathbf{h}^{(l)} / \partial \mathbf{h}^{(l-1)}$",
             ha="center", fontsize=10, color="#b5523b")
     ax.set_xlim(-0.8, 11.5)
     ax.set_ylim(-1.8, 1.8)

@@ -1,8 +1,9 @@
 """Checks on the executed notebooks of chapter_mlp/{mlp, mlp-implementation, backprop}.
 
 The chapter promises numbers: activation values and autograd derivatives that agree
-across frameworks, an MLP that reaches 82% validation accuracy on Fashion-MNIST
-in ten epochs, hand-derived gradients that match autograd. These tests read the
+across frameworks, an MLP that classifies about four in five Fashion-MNIST validation
+images correctly after six epochs, on average over three seeds (not for one chosen
+seed), hand-derived gradients that match autograd. These tests read the
 notebooks that `make run` executed (_build/eval/<tab>/chapter_mlp/<name>.ipynb)
 and hold every framework to those promises. Where a value has a closed form, it is
 also recomputed here in double precision, independently of any framework.
@@ -17,7 +18,15 @@ import re
 import pytest
 from executed import TABS, executed_stdout
 
-MIN_ACCURACY = 0.82
+# mlp-implementation.md: the mean over seeds 0, 1, 2 of each run's mean validation accuracy over
+# epochs 4-6. Measured in the four frameworks: 0.821-0.824 (scratch), 0.825-0.836 (concise).
+# One run's last-three-epoch mean moves by about 0.01 between seeds (one epoch's accuracy by up
+# to 0.05), so the mean of three has a standard deviation of well under 0.01: 0.80 is more than
+# three of them below, and it still catches a broken model (a wrong initialization scale, or a
+# dead hidden layer) that trains far more slowly.
+MIN_MEAN_ACCURACY = 0.80
+# Each single run (mean of its last three epochs): several standard deviations of slack.
+MIN_RUN_ACCURACY = 0.77
 
 
 def find_float(pattern: str, text: str, what: str) -> list[float]:
@@ -122,22 +131,38 @@ def test_relu_interpolation_errors_agree_across_frameworks():
 
 @pytest.mark.parametrize("tab", TABS)
 @pytest.mark.parametrize("version", ["scratch", "concise"])
-def test_mlp_reaches_validation_accuracy(tab, version):
+def test_mlp_reaches_validation_accuracy_across_seeds(tab, version):
     text = executed_stdout(tab, "mlp-implementation")
-    (accuracy,) = find_float(rf"^validation accuracy \({version}\): (\d\.\d+)$", text,
-                             f"{version} validation accuracy in {tab}")
-    assert accuracy >= MIN_ACCURACY, f"{tab} {version} MLP: validation accuracy {accuracy} < {MIN_ACCURACY}"
+    (runs_line,) = re.findall(rf"^{version}, last 3 epochs of each seed: ((?:\d\.\d{{3}} ?)+)$", text,
+                              flags=re.MULTILINE) or pytest.fail(f"{tab}: no per-seed accuracies of the {version} MLP")
+    runs = [float(v) for v in runs_line.split()]
+    assert len(runs) == 3, f"{tab} {version}: expected three seeds, got {runs}"
+    match = re.search(rf"^{version}, mean over seeds: (\d\.\d+) \(lowest (\d\.\d+), highest (\d\.\d+)\)$",
+                      text, flags=re.MULTILINE)
+    assert match, f"{tab}: the {version} MLP's mean over seeds was not printed"
+    mean, lowest, highest = (float(v) for v in match.groups())
+    assert mean == pytest.approx(sum(runs) / 3, abs=1e-3) and (lowest, highest) == (min(runs), max(runs))
+    assert mean >= MIN_MEAN_ACCURACY, f"{tab} {version} MLP: mean validation accuracy {mean} < {MIN_MEAN_ACCURACY}"
+    assert lowest >= MIN_RUN_ACCURACY, f"{tab} {version} MLP: one seed reached only {lowest}"
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_per_epoch_accuracies_are_printed_for_one_run(tab):
+    (line,) = re.findall(r"^seed 0, after each epoch: (.*)$", executed_stdout(tab, "mlp-implementation"),
+                         flags=re.MULTILINE) or pytest.fail(f"{tab}: the per-epoch accuracies were not printed")
+    accuracies = [float(v) for v in line.split()]
+    assert len(accuracies) == 6 and all(0.5 < a < 0.95 for a in accuracies), f"{tab}: {accuracies}"
 
 
 # ------------------------------------------------------------------ backprop.md
 
 def backprop_numbers(tab: str) -> list[float]:
-    """The objective J and the four gradient norms that the gradient check printed."""
+    """The loss and the four gradient norms that the gradient check printed."""
     text = executed_stdout(tab, "backprop")
-    (J,) = find_float(r"^objective J = (\d+\.\d+)$", text, f"objective in {tab}")
-    norms = find_float(r"^norm of dJ/d\w+ = (\d+\.\d+)$", text, f"gradient norms in {tab}")
-    assert len(norms) == 4, f"{tab}: expected the norms of dJ/dW1, dJ/db1, dJ/dW2, dJ/db2, got {norms}"
-    return [J, *norms]
+    (loss,) = find_float(r"^loss = (\d+\.\d+)$", text, f"loss in {tab}")
+    norms = find_float(r"^norm of dloss/d\w+ = (\d+\.\d+)$", text, f"gradient norms in {tab}")
+    assert len(norms) == 4, f"{tab}: expected the norms of dloss/dW1, db1, dW2, db2, got {norms}"
+    return [loss, *norms]
 
 
 @pytest.mark.parametrize("tab", TABS)
