@@ -306,7 +306,9 @@ class ProgressBoard(HyperParameters):
         axes.set_ylabel(self.ylabel)
         axes.set_xscale(self.xscale)
         axes.set_yscale(self.yscale)
-        axes.legend(list(self._lines.values()), list(self._lines))
+        # below the axes, in one row: a legend inside would cover the curves it names
+        axes.legend(list(self._lines.values()), list(self._lines), loc='upper center',
+                    bbox_to_anchor=(0.5, -0.22), ncol=max(1, len(self._lines)), frameon=False)
 
 
 def _mean(values):
