@@ -425,6 +425,11 @@ def _cancel_leftover_tasks() -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
+# A kernel that fails to start (before any cell ran) is started again this many times in all:
+# kernels started side by side can lose a race for the same free port ("Address already in use").
+KERNEL_START_TRIES = 3
+
+
 def execute_notebook(
     nb,
     kernel: str,
@@ -441,12 +446,33 @@ def execute_notebook(
     Stops at the first failing cell. ``stop`` (set on Ctrl-C) ends the run between
     cells; ``on_kernel_start(km)`` lets the caller interrupt the kernel meanwhile.
     The kernel process's own stdout/stderr go to ``log_path``, not to the terminal
-    (parallel kernels would interleave there); a crash report shows its end.
+    (parallel kernels would interleave there); a crash report shows its end. A
+    kernel that does not start is tried again (``KERNEL_START_TRIES``), unless its
+    name is unknown.
     """
-    from nbclient import NotebookClient
+    from jupyter_client.kernelspec import NoSuchKernel
 
     stop = stop or threading.Event()
     start = time.perf_counter()
+    for _attempt in range(KERNEL_START_TRIES):
+        outcome, error = _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_start)
+        if outcome.status != KERNEL_ERROR or isinstance(error, NoSuchKernel) or stop.is_set() or _ran_any(nb):
+            break
+    if stop.is_set() and outcome.status != OK:
+        outcome.status = INTERRUPTED
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _ran_any(nb) -> bool:
+    return any(cell.get("outputs") or cell.get("execution_count") for cell in code_cells(nb))
+
+
+def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_start) -> tuple[Outcome, Exception | None]:
+    """One try: (how it ended, the exception that kept the kernel from starting, if one did)."""
+    from nbclient import NotebookClient
+
+    error = None
     client = NotebookClient(
         nb,
         kernel_name=kernel,
@@ -466,6 +492,7 @@ def execute_notebook(
             if outcome.status != OK:  # don't wait on a busy or broken kernel: stop it now
                 client.shutdown_kernel = "immediate"
     except Exception as exc:  # the kernel did not start: unknown name, or it died at start-up
+        error = exc
         detail = [*_log_tail(log_path), f"{type(exc).__name__}: {exc}"]
         outcome = Outcome(KERNEL_ERROR, failure={"error": f"kernel '{kernel}' did not start", "traceback_tail": detail})
     finally:
@@ -474,10 +501,7 @@ def execute_notebook(
             log.close()
     if outcome.status == DEAD_KERNEL:
         outcome.failure["traceback_tail"] = _log_tail(log_path)
-    if stop.is_set() and outcome.status != OK:
-        outcome.status = INTERRUPTED
-    outcome.seconds = time.perf_counter() - start
-    return outcome
+    return outcome, error
 
 
 def _run_cells(client, nb, tab: str, timeout: int | None, stop: threading.Event) -> Outcome:

@@ -443,3 +443,27 @@ def test_parallel_kernels_get_their_share_of_the_cores(tmp_path, monkeypatch):
     edit(book / "chapter" / "two.md", "x = 6 * 7", "x = 7 * 6")
     run(book, files=[book / "chapter" / "two.md"], tabs=["jax"], jobs=2)  # one notebook: it gets every core
     assert "threads 4" in outputs_text(eval_notebook(book, "jax", "chapter/two"))
+
+
+def test_a_kernel_that_loses_its_start_is_started_again(book, monkeypatch):
+    """Kernels started side by side can race for a port ("Address already in use"): such a
+    failed start is tried again, and the notebook runs; an unknown kernel is not retried."""
+    import contextlib
+
+    import nbclient
+
+    real = nbclient.NotebookClient.setup_kernel
+    starts = []
+
+    @contextlib.contextmanager
+    def flaky(self, **kwargs):
+        starts.append(self.kernel_name)
+        if len(starts) == 1:
+            raise RuntimeError("Address already in use (addr='tcp://127.0.0.1:42133')")
+        with real(self, **kwargs):
+            yield
+
+    monkeypatch.setattr(nbclient.NotebookClient, "setup_kernel", flaky)
+    rows = run(book, files=[book / "chapter" / "two.md"], tabs=["pytorch"], force=True)
+    assert rows[("chapter/two.md", "pytorch")]["status"] == "ok"
+    assert len(starts) == 2
