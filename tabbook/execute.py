@@ -1014,6 +1014,12 @@ def add_arguments(parser) -> None:
 
 def run_command(args) -> int:
     config = load_config()
+    if not config.eval_notebook:  # d2lbook's switch: the book is published with its code unexecuted
+        print(
+            f"{config.config_path.name}: [build] eval_notebook = False: nothing is executed "
+            "(`tabbook notebooks` writes the notebooks; `tabbook html` shows the code without outputs)"
+        )
+        return 0
     tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()] if args.tabs else None
     rows = run_book(
         config,

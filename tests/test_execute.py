@@ -467,3 +467,10 @@ def test_a_kernel_that_loses_its_start_is_started_again(book, monkeypatch):
     rows = run(book, files=[book / "chapter" / "two.md"], tabs=["pytorch"], force=True)
     assert rows[("chapter/two.md", "pytorch")]["status"] == "ok"
     assert len(starts) == 2
+
+
+def test_run_executes_nothing_when_the_book_says_eval_notebook_false(book, no_kernels, capsys):
+    edit(book / "config.ini", "jobs = 2\n", "jobs = 2\neval_notebook = False\n")
+    assert main(["run", "--force"]) == 0
+    assert "eval_notebook = False: nothing is executed" in capsys.readouterr().out
+    assert not (book / "_build" / "eval" / "summary.json").exists()
