@@ -29,7 +29,7 @@ from markupsafe import Markup
 from tabbook.book import Book, Page, load_book, report
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
-from tabbook.render import CHROMIUM, CHROMIUM_ARGS, OutputRenderer, PageResolver, Site, tab_title
+from tabbook.render import CHROMIUM, CHROMIUM_ARGS, OutputRenderer, PageResolver, Site, fail_after_keep_going, tab_title
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORED = ROOT / "scripts" / "js" / "node_modules"
@@ -90,8 +90,8 @@ _RELATIVE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?![a-zA-Z][\w+.-]*:|/|#)([^"]
 class PrintSite(Site):
     """The HTML book's renderer, for one framework, in one document."""
 
-    def __init__(self, config, book: Book, tab: str, files_dir: Path):
-        super().__init__(config, book, from_cache=True)
+    def __init__(self, config, book: Book, tab: str, files_dir: Path, keep_going: bool = False):
+        super().__init__(config, book, from_cache=True, keep_going=keep_going)
         self.tab = tab
         self.tabs = [tab]
         self.print_template = self.env.get_template("print.html")
@@ -165,8 +165,11 @@ def print_pdf(browser, html_path: Path) -> bytes:
         context.close()
 
 
-def build_pdfs(config, tabs=None, out=None) -> list[Path]:
-    """Write ``_build/pdf/<name>-<tab>.pdf`` for each tab from ``_build/eval``; execute nothing."""
+def build_pdfs(config, tabs=None, out=None, keep_going=False) -> list[Path]:
+    """Write ``_build/pdf/<name>-<tab>.pdf`` for each tab from ``_build/eval``; execute nothing.
+
+    As with ``html``, ``keep_going`` prints despite the book's errors (unresolved
+    references show as ``??``), lists them, and then fails."""
     from playwright.sync_api import sync_playwright
 
     out = out or sys.stdout
@@ -174,17 +177,19 @@ def build_pdfs(config, tabs=None, out=None) -> list[Path]:
     text = report(book)
     if text:
         print(text, file=out)
-    book.raise_errors()
+    if not keep_going:
+        book.raise_errors()
     unique_anchors(book)
-    written = []
+    written, broken = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             for tab in tabs or config.tabs:
                 started = time.perf_counter()
                 html_path = pdf_path(config, tab).with_suffix(".html")
-                site = PrintSite(config, book, tab, html_path.with_suffix(".files"))
+                site = PrintSite(config, book, tab, html_path.with_suffix(".files"), keep_going)
                 atomic_write(html_path, site.document())
+                broken += site.broken
                 for name, data in site.output_files.items():
                     atomic_write(site.files_dir / name, data)
                 atomic_write(pdf_path(config, tab), print_pdf(browser, html_path))
@@ -199,12 +204,14 @@ def build_pdfs(config, tabs=None, out=None) -> list[Path]:
                 written.append(pdf_path(config, tab))
         finally:
             browser.close()
+    fail_after_keep_going(config, book, broken, "pdf", out)
     return written
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--tabs", help="comma-separated frameworks to print (default: every tab of config.ini)")
     parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the PDFs written (default: [build] build_dir)")
+    parser.add_argument("--keep-going", action="store_true", help="print despite errors in the book (unresolved references show as ??), then list them")
 
 
 def command_config(args):
@@ -227,7 +234,7 @@ def command_config(args):
 
 def run_command(args) -> int:
     config, tabs = command_config(args)
-    build_pdfs(config, tabs)
+    build_pdfs(config, tabs, keep_going=args.keep_going)
     return 0
 
 

@@ -842,12 +842,21 @@ def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
     if failed:
         names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
         raise SourceError(config.build_dir / "eval" / "summary.json", None, f"the HTML was built, but these notebooks failed: {names}")
-    if book.errors:
-        print(f"html: {len(site.broken)} unresolved reference(s) shown as ??:", file=out)
-        for error in site.broken:
-            print(f"  {error}", file=out)
-        raise SourceError(config.config_path, None, f"the HTML was built with --keep-going, but the book has {len(book.errors)} error(s), listed above")
+    fail_after_keep_going(config, book, site.broken, "html", out)
     return html_dir
+
+
+def fail_after_keep_going(config, book: Book, broken: list[SourceError], command: str, out) -> None:
+    """The end of a ``--keep-going`` build: list what was shown as ``??`` and fail if the book has errors.
+
+    The output stays (it is what the author asked for); the exit status still says the book is not right."""
+    if not book.errors:
+        return
+    unique = list(dict.fromkeys(str(error) for error in broken))  # each framework's print or deck meets it again
+    print(f"{command}: {len(unique)} unresolved reference(s) shown as ??:", file=out)
+    for error in unique:
+        print(f"  {error}", file=out)
+    raise SourceError(config.config_path, None, f"{command}: built with --keep-going, but the book has {len(book.errors)} error(s), listed above")
 
 
 def _some(names: list[str], shown: int = 8) -> str:

@@ -40,7 +40,7 @@ from tabbook.fileio import atomic_write, write_notebook
 from tabbook.markdown import highlight
 from tabbook.parse import CODE, TAB_TEXT, TEXT, strip_slide_marks
 from tabbook.pdf import VENDORED, vendored
-from tabbook.render import OutputRenderer, PageResolver, Site, _relative, tab_title
+from tabbook.render import OutputRenderer, PageResolver, Site, _relative, fail_after_keep_going, tab_title
 
 REVEAL = VENDORED / "reveal.js" / "dist"
 REVEAL_DIR = "_reveal"
@@ -246,8 +246,8 @@ class SlideResolver(PageResolver):
 class DeckSite(Site):
     """The HTML book's renderer, for the decks of one framework."""
 
-    def __init__(self, config, book, tab: str):
-        super().__init__(config, book, from_cache=True)
+    def __init__(self, config, book, tab: str, keep_going: bool = False):
+        super().__init__(config, book, from_cache=True, keep_going=keep_going)
         self.tab = tab
         self.tabs = [tab]
         self.deck_template = self.env.get_template("slides.html")
@@ -286,10 +286,12 @@ class DeckSite(Site):
         return css + "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 
-def build_slides(config, tabs=None, out=None) -> list[Path]:
+def build_slides(config, tabs=None, out=None, keep_going=False) -> list[Path]:
     """Write every deck under ``_build/slides/<tab>/`` from ``_build/eval``; execute nothing.
 
     The book's checks (bad slide marks among them) come first: a problem anywhere writes no deck.
+    With ``keep_going`` the decks are written anyway (a section with bad marks gets none, an
+    unresolved reference shows as ``??``), the problems are listed, and the command then fails.
     """
     out = out or sys.stdout
     started = time.perf_counter()
@@ -297,16 +299,18 @@ def build_slides(config, tabs=None, out=None) -> list[Path]:
     text = report(book)
     if text:
         print(text, file=out)
-    book.raise_errors()  # bad slide marks included (mark_errors)
+    if not keep_going:
+        book.raise_errors()  # bad slide marks included (mark_errors)
+    bad_marks = {page.source for page in book.pages if mark_errors(page)} if keep_going else set()
     slides_dir = config.build_dir / "slides"
-    written = []
+    written, broken = [], []
     for tab in tabs or config.tabs:
-        site = DeckSite(config, book, tab)
+        site = DeckSite(config, book, tab, keep_going)
         kernel = config.envs[tab].kernel if tab in config.envs else None
         for page in book.pages:
             outputs = site.outputs_of(page)
-            if tab not in outputs:
-                continue  # no notebook for this framework: no deck
+            if tab not in outputs or page.source in bad_marks:
+                continue  # no notebook for this framework, or marks we cannot read: no deck
             cells = deck_cells(page, tab, outputs[tab])
             if cells is None:
                 continue
@@ -316,8 +320,10 @@ def build_slides(config, tabs=None, out=None) -> list[Path]:
             written.append(base.with_suffix(".html"))
         for name, data in site.output_files.items():
             atomic_write(slides_dir / name, data)
+        broken += site.broken
     copy_reveal(slides_dir / REVEAL_DIR)
     print(f"slides: {len(written)} decks under {slides_dir} in {time.perf_counter() - started:.2f} s", file=out)
+    fail_after_keep_going(config, book, broken, "slides", out)
     return written
 
 
@@ -333,11 +339,12 @@ def copy_reveal(dest: Path) -> None:
 def add_arguments(parser) -> None:
     parser.add_argument("--tabs", help="comma-separated frameworks (default: every tab of config.ini)")
     parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the decks written (default: [build] build_dir)")
+    parser.add_argument("--keep-going", action="store_true", help="write the decks despite errors in the book (unresolved references show as ??), then list them")
 
 
 def run_command(args) -> int:
     from tabbook.pdf import command_config
 
     config, tabs = command_config(args)
-    build_slides(config, tabs)
+    build_slides(config, tabs, keep_going=args.keep_going)
     return 0

@@ -192,6 +192,25 @@ def test_pdf_command_prints_from_the_cache_and_checks_its_tabs(book, tabbook):
     assert "unknown tab(s) keras" in bad.stderr
 
 
+def test_keep_going_prints_despite_an_unresolved_reference_and_then_fails(book, tabbook, tmp_path):
+    config, _pdfs = book
+    root = tmp_path / "book"
+    shutil.copytree(config.root, root)  # its executed notebooks included
+    first = root / "chapter_demo" / "first.md"
+    first.write_text(first.read_text(encoding="utf-8").replace(":numref:`fig_demo`", ":numref:`fig_elsewhere`"), encoding="utf-8")
+    pdf = root / pdf_path(config, "mxnet").relative_to(config.root)
+    pdf.unlink()
+    stopped = tabbook("pdf", "--tabs", "mxnet", cwd=root)
+    assert stopped.returncode == 1 and "undefined label 'fig_elsewhere'" in stopped.stderr
+    assert not pdf.exists()
+    kept = tabbook("pdf", "--tabs", "mxnet", "--keep-going", cwd=root)
+    assert kept.returncode == 1
+    assert "pdf: 1 unresolved reference(s) shown as ??:\n  chapter_demo/first.md:47: :numref: refers to the undefined label 'fig_elsewhere'" in kept.stdout
+    assert "pdf: built with --keep-going, but the book has 1 error(s)" in kept.stderr
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"See\s+\(\S+\)\s+and\s+\?\?\.", text), "the broken reference is not printed as ??"
+
+
 def test_the_html_book_links_the_pdfs(book):
     from tabbook.render import build_html
 

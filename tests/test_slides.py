@@ -101,6 +101,30 @@ def test_a_bad_mark_stops_the_build_with_file_and_line(decks, tabbook):
     assert check.returncode == 1 and f"chapter_talk/marked.md:{line}: slide mark [**" in check.stderr
 
 
+def test_keep_going_writes_the_decks_it_can_and_then_fails(decks, tabbook, tmp_path):
+    config, _slides = decks
+    root = tmp_path / "book"
+    shutil.copytree(config.root, root)  # its executed notebooks included
+    shutil.rmtree(root / "_build" / "slides")
+    marked = root / "chapter_talk" / "marked.md"
+    original = marked.read_text(encoding="utf-8")
+    marked.write_text(original.replace(":numref:`sec_marked` promised", ":numref:`sec_elsewhere` promised"), encoding="utf-8")
+    assert tabbook("slides", cwd=root).returncode == 1
+    assert not (root / "_build" / "slides").exists()
+    kept = tabbook("slides", "--keep-going", cwd=root)
+    assert kept.returncode == 1
+    assert "slides: 1 unresolved reference(s) shown as ??:" in kept.stdout  # once, though two frameworks met it
+    assert "slides: built with --keep-going, but the book has 1 error(s)" in kept.stderr
+    deck = (root / "_build" / "slides" / "pytorch" / "chapter_talk" / "marked.html").read_text(encoding="utf-8")
+    assert "title=\"unresolved reference: no label 'sec_elsewhere' in this book\">??</a>" in deck
+    # A section whose marks cannot be read gets no deck; the others still do.
+    marked.write_text(original.replace("[**We plot the rectifier**]", "[**We plot the rectifier"), encoding="utf-8")
+    shutil.rmtree(root / "_build" / "slides")
+    bad = tabbook("slides", "--keep-going", cwd=root)
+    assert bad.returncode == 1 and "slide mark [** is not closed" in bad.stdout
+    assert not (root / "_build" / "slides" / "pytorch" / "chapter_talk" / "marked.html").exists()
+
+
 # -- the decks --------------------------------------------------------------------------
 
 
