@@ -29,7 +29,7 @@ from markupsafe import Markup
 from tabbook.book import Book, Page, load_book, report
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
-from tabbook.render import CHROMIUM, CHROMIUM_ARGS, OutputRenderer, PageResolver, Site, fail_after_keep_going, tab_title
+from tabbook.render import OutputRenderer, PageResolver, Site, fail_after_keep_going, launch_chromium, tab_title
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORED = ROOT / "scripts" / "js" / "node_modules"
@@ -182,7 +182,7 @@ def build_pdfs(config, tabs=None, out=None, keep_going=False) -> list[Path]:
     unique_anchors(book)
     written, broken = [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             for tab in tabs or config.tabs:
                 started = time.perf_counter()

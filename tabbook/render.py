@@ -891,7 +891,9 @@ def run_command(args) -> int:
 
 # -- looking at the built book in a browser ------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's headless Chromium (`make setup` installs it); TABBOOK_CHROMIUM names another
+# Chromium or Chrome, such as the Google Chrome of GitHub's Ubuntu runners.
+CHROMIUM = os.environ.get("TABBOOK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -900,6 +902,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def launch_chromium(playwright):
+    """The headless browser that prints the PDFs and takes screenshots, or a message saying what is missing."""
+    if not Path(CHROMIUM).is_file():
+        raise SourceError(CHROMIUM, None, "no browser here: run `make setup` (it installs Debian's chromium), or set TABBOOK_CHROMIUM to a Chromium or Chrome")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
 class serve_directory:
@@ -950,7 +959,7 @@ def take_screenshots(html_dir: Path, out_dir: Path, tabs, browser=None) -> list[
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             try:
                 return take_screenshots(html_dir, out_dir, tabs, browser)
             finally:

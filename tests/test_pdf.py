@@ -211,6 +211,20 @@ def test_keep_going_prints_despite_an_unresolved_reference_and_then_fails(book, 
     assert re.search(r"See\s+\(\S+\)\s+and\s+\?\?\.", text), "the broken reference is not printed as ??"
 
 
+def test_another_browser_is_named_by_tabbook_chromium_and_a_missing_one_is_said(book, tabbook, monkeypatch):
+    config, pdfs = book
+    before = pdfs["mxnet"].read_bytes()
+    monkeypatch.setenv("TABBOOK_CHROMIUM", str(config.root / "no-such-chrome"))
+    result = tabbook("pdf", "--tabs", "mxnet", cwd=config.root)
+    assert result.returncode == 1
+    assert f"{config.root / 'no-such-chrome'}: no browser here: run `make setup`" in result.stderr
+    assert "Traceback" not in result.stderr and pdfs["mxnet"].read_bytes() == before
+    link = config.root / "chrome-elsewhere"
+    link.symlink_to("/usr/bin/chromium")
+    monkeypatch.setenv("TABBOOK_CHROMIUM", str(link))
+    assert tabbook("pdf", "--tabs", "mxnet", cwd=config.root).returncode == 0
+
+
 def test_the_html_book_links_the_pdfs(book):
     from tabbook.render import build_html
 
