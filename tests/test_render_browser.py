@@ -580,6 +580,21 @@ def test_on_this_page_shows_from_1024_px_and_follows_the_reader(site, browser):
                 page.wait_for_function(current + " === '1.1.1 Activation Functions'")
 
 
+def test_the_text_column_stays_put_between_pages_with_and_without_sections(site, browser):
+    _, _, base = site
+    with watched_context(browser, viewport={"width": 1366, "height": 800}) as watched:
+        page = watched.page
+        boxes = {}
+        for name in ("chapter_demo/index.html", "chapter_demo/first.html"):
+            page.goto(base + name)
+            boxes[name] = page.locator("main").bounding_box()
+        assert page.get_by_role("navigation", name="On this page").is_visible()  # first.html has sections
+        page.goto(base + "chapter_demo/index.html")
+        assert page.get_by_role("navigation", name="On this page").count() == 0  # index.html has none
+    index, first = boxes["chapter_demo/index.html"], boxes["chapter_demo/first.html"]
+    assert (index["x"], index["width"]) == (first["x"], first["width"])
+
+
 def test_search_lists_each_place_once_and_arrow_keys_move_through_it(site, watched):
     page, results = search(site, watched, "steps")
     urls = results.evaluate_all("links => links.map(a => a.href)")
