@@ -72,16 +72,23 @@ class PrintResolver(PageResolver):
 
 _HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>#</a>')
 _PRE = re.compile(r"<pre\b.*?</pre>", re.S)
-_BLANK_TEXT = re.compile(r">([ \t\n]+)<")
+_BLANK_SPAN = re.compile(r"<span\b[^>]*>([ \t\n]+)</span>")  # Pygments' whitespace tokens
+_BLANK_BEFORE_SPAN = re.compile(r">([ \t\n]+)(<span\b[^>]*>)")
+_BLANK_AFTER_SPAN = re.compile(r"</span>([ \t\n]+)<")
 
 
 def keep_code_spaces(fragment: str) -> str:
-    """Code whose spaces survive Paged.js: a ``<pre>`` split over two pages loses its
-    whitespace-only text nodes (between highlighted tokens), so their spaces become
-    no-break spaces and each line break gets one before it."""
+    """Code whose spaces survive Paged.js, as plain spaces.
+
+    A ``<pre>`` split over two pages loses its whitespace-only text nodes (the spaces,
+    line breaks and indentation between highlighted tokens). So each such run joins
+    the text of the token after it (or, at the end, before it): no text node is blank,
+    and code copied from the PDF has ordinary spaces (no-break spaces would not run)."""
 
     def pre(match):
-        return _BLANK_TEXT.sub(lambda m: ">" + m.group(1).replace(" ", "\u00a0").replace("\n", "\u00a0\n") + "<", match.group(0))
+        code = _BLANK_SPAN.sub(r"\1", match.group(0))
+        code = _BLANK_BEFORE_SPAN.sub(r">\2\1", code)
+        return _BLANK_AFTER_SPAN.sub(r"\1</span><", code)
 
     return _PRE.sub(pre, fragment)
 _RELATIVE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?![a-zA-Z][\w+.-]*:|/|#)([^"]+)"')

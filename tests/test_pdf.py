@@ -166,6 +166,21 @@ def test_code_wraps_and_no_page_ends_with_a_heading(book):
         assert not body or body[-1] not in headings, f"page {number} ends with the heading {body[-1]!r}"
 
 
+def test_code_copied_from_the_pdf_runs(book):
+    """What a PDF viewer copies is the PDF's text layer: the long cell, split over two pages, must come
+    out with plain spaces, its indentation and its line breaks, so that it compiles as Python."""
+    from pypdf import PdfReader
+
+    _config, pdfs = book
+    text = "\n".join(page.extract_text() for page in PdfReader(pdfs["pytorch"]).pages)
+    start = text.index(SPLIT_CODE[0])
+    copied = text[start : text.index(SPLIT_CODE[-1], start) + len(SPLIT_CODE[-1])]
+    copied = "\n".join(line for line in copied.split("\n") if line.startswith(("if ", "    ")))  # without the page's head and foot
+    assert "\u00a0" not in copied
+    assert copied.split("\n") == SPLIT_CODE
+    compile(copied, "copied-from-the-pdf", "exec")
+
+
 def test_two_pages_rendered_to_png(book):
     """Artifacts to look at: the page with math, a figure and a plot, and the one with the long code line."""
     config, pdfs = book
