@@ -683,16 +683,53 @@ def serve(root: Path, port: int = 8000, tabs=None, run: bool = True) -> int:
     return 0
 
 
+class PrintedLines:
+    """The lines a process prints, read in a thread as they come; :meth:`wait_for` finds them."""
+
+    def __init__(self, stream):
+        self.output: list[str] = []
+        self._seen = 0  # lines before this one are behind the last match of wait_for
+        self._printed = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self._printed:
+                self.output.append(line)
+                self._printed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float, anywhere: bool = False):
+        """The match of the next line matching ``pattern`` (AssertionError after ``timeout`` s).
+
+        With ``anywhere``, lines printed before the last match count too: for what may be
+        printed before or after it (the start's run ends before or after the address is printed)."""
+        import re
+
+        deadline = time.monotonic() + timeout
+        with self._printed:
+            index = 0 if anywhere else self._seen
+            while True:
+                while index < len(self.output):
+                    match = re.search(pattern, self.output[index])
+                    index += 1
+                    if match:
+                        self._seen = max(self._seen, index)
+                        return match
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no line matching {pattern!r} in {timeout} s; output:\n{''.join(self.output)}")
+                self._printed.wait(left)
+
+
 class ServeProcess:
     """``python -m tabbook serve --port 0 ARGS`` in ``book``, in a child process (tests, benchmark).
 
-    Its output is collected line by line (:meth:`wait_for`); ``cache`` is its
+    Its output is collected line by line (:meth:`wait_for`, ``output``); ``cache`` is its
     ``TABBOOK_CACHE`` (the store), when given.
     """
 
     def __init__(self, book: Path, cache: Path | None, *args: str, start_timeout: float = 60):
         import os
-        import queue
         import subprocess
 
         repo = str(Path(__file__).resolve().parent.parent)
@@ -708,30 +745,10 @@ class ServeProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.lines = PrintedLines(self.process.stdout)
+        self.output = self.lines.output
+        self.wait_for = self.lines.wait_for
         self.url = self.wait_for(r"serve: (http://127\.0\.0\.1:\d+/)", start_timeout).group(1)
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.output.append(line)
-            self.lines.put(line)
-
-    def wait_for(self, pattern: str, timeout: float):
-        """The match of the next output line matching ``pattern`` (AssertionError after ``timeout`` s)."""
-        import queue
-        import re
-
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} in {timeout} s; output:\n{''.join(self.output)}") from None
-            match = re.search(pattern, line)
-            if match:
-                return match
 
     def stop(self) -> int:
         """Ctrl-C, as an author stops it; killed if it has not ended in 30 s."""

@@ -10,6 +10,7 @@ the sources and wait for the page to change by itself.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from conftest import process_gone
 
 from tabbook import execute
 from tabbook.config import load_config
-from tabbook.serve import Preview, ServeProcess
+from tabbook.serve import Preview, PrintedLines, ServeProcess
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 pytestmark = pytest.mark.timeout(180)
@@ -246,6 +247,16 @@ def test_a_library_change_reruns_what_its_key_makes_stale(stored_book):
     preview.close()
 
 
+def test_waiting_for_output_that_came_before_the_address():
+    """The start's run may end before the server prints its address: `anywhere` still finds its summary."""
+    lines = PrintedLines(io.StringIO("4 notebook(s): 0 executed, 4 cached\nserve: http://127.0.0.1:1/\nserve: ran\n"))
+    assert lines.wait_for(r"serve: (http://\S+)", 10).group(1) == "http://127.0.0.1:1/"
+    with pytest.raises(AssertionError, match="no line matching '0 executed' in 0.2 s"):
+        lines.wait_for(r"0 executed", 0.2)
+    assert lines.wait_for(r"(\d+) executed", 1, anywhere=True).group(1) == "0"
+    assert lines.wait_for(r"serve: ran", 1)  # the next line after the address, as before
+
+
 @pytest.fixture
 def served(tmp_path, filled_store):
     """(book, server): a fresh copy of the fixture book, served, its results already in the store."""
@@ -253,8 +264,9 @@ def served(tmp_path, filled_store):
     cache = tmp_path / "cache"
     shutil.copytree(filled_store, cache)
     server = ServeProcess(book, cache)
-    server.wait_for(r"notebook\(s\): 0 executed", 60)  # the start: everything from the store
-    server.wait_for(r"serve: ran ", 30)
+    # The start's run (everything from the store) ends before or after the server prints its address.
+    server.wait_for(r"notebook\(s\): 0 executed", 60, anywhere=True)
+    server.wait_for(r"serve: ran ", 30, anywhere=True)
     yield book, server
     server.stop()
 
@@ -369,7 +381,7 @@ def test_ctrl_c_stops_the_server_and_its_kernels(tmp_path, filled_store, browser
     cache = tmp_path / "cache"
     shutil.copytree(filled_store, cache)
     server = ServeProcess(book, cache, "--tabs", "pytorch")
-    server.wait_for(r"serve: ran ", 60)
+    server.wait_for(r"serve: ran ", 60, anywhere=True)
     marker = tmp_path / "kernel.pid"
     edit(
         book / "chapter" / "two.md",
