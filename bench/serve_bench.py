@@ -32,10 +32,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the tool, and the serve harness the tests use
 
-from tabbook.render import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tabbook.serve import ServeProcess  # noqa: E402
+from serve_process import ServeProcess  # noqa: E402
+
+from tabbook.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 GOAL_SECONDS = 1.0
 _CONFIG_200 = """[project]

@@ -1,4 +1,4 @@
-"""The converter's and the HTML build's speed figures; the ``bench`` command.
+"""The converter's and the HTML build's speed figures (the ``bench`` command).
 
 ``python -m tabbook bench [--files 200]`` writes that many chapter files, each
 about the size of a d2l.ai section and using the whole dialect (code for four
@@ -18,7 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tabbook.book import load_book
 from tabbook.config import BookConfig, EnvSpec
+from tabbook.notebooks import convert_files, write_converted
+from tabbook.render import build_html
 
 TABS = ("pytorch", "mxnet", "jax", "tensorflow")
 
@@ -243,8 +246,6 @@ def bench_config(root: Path) -> BookConfig:
 
 def run_bench(count: int, repeat: int = 3) -> dict:
     """Convert ``count`` generated files into 4 tabs ``repeat`` times; the best times."""
-    from tabbook.notebooks import convert_files, write_converted
-
     with tempfile.TemporaryDirectory(prefix="tabbook-bench-") as tmp:
         root = Path(tmp)
         paths = write_chapters(root / "src", count)
@@ -290,47 +291,13 @@ def run_html_bench(count: int, repeat: int = 3) -> dict:
     """Render a ``count``-section book to HTML ``repeat`` times, executing nothing; the best times."""
     import io
 
-    from tabbook.render import build_html
-
     with tempfile.TemporaryDirectory(prefix="tabbook-bench-html-") as tmp:
         config = write_book(Path(tmp), count)
         best = {"seconds": float("inf"), "cpu": float("inf")}
         for _ in range(repeat):
             start, start_cpu = time.perf_counter(), time.process_time()
-            build_html(config, run=False, out=io.StringIO())
+            build_html(config, load_book(config), from_cache=True, out=io.StringIO())
             best["seconds"] = min(best["seconds"], time.perf_counter() - start)
             best["cpu"] = min(best["cpu"], time.process_time() - start_cpu)
         pages = len(list((config.build_dir / "html").rglob("*.html")))
     return {"sections": count, "pages": pages, **best}
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--html", action="store_true", help="time rendering a whole book of --files sections to HTML instead")
-    parser.add_argument("--files", type=int, default=200, help="how many chapter files to convert (default 200)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported (default 3)")
-    parser.add_argument("--profile", action="store_true", help="also print the top functions by time (cProfile)")
-
-
-def run_command(args) -> int:
-    if args.profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.runcall(run_bench, args.files, 1)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
-    if args.html:
-        result = run_html_bench(args.files, args.repeat)
-        print(
-            f"rendered a {result['sections']}-section book ({result['pages']} pages, {len(TABS)} tabs, nothing executed) "
-            f"to HTML in {result['seconds']:.2f} s (CPU {result['cpu']:.2f} s); best of {args.repeat}"
-        )
-        return 0
-    result = run_bench(args.files, args.repeat)
-    files, work, total = result["files"], result["work"], result["total"]
-    print(
-        f"converted {files} files ({result['lines']} lines) into {result['notebooks']} notebooks "
-        f"({len(TABS)} tabs): work {work:.3f} s ({files / work:.0f} files/s; CPU {result['work_cpu']:.3f} s), "
-        f"total with writing {total:.3f} s ({files / total:.0f} files/s); best of {args.repeat}"
-    )
-    return 0

@@ -1,4 +1,4 @@
-"""The whole book: page order, numbers, labels, and the checks that need every file.
+"""The whole book, computed once: page order, numbers, labels, citations, each tab's view, and the checks.
 
 The root page (``[build] index``) lists chapters in ```` ```toc ```` fences, a
 chapter's index lists its sections, and so on (DIALECT section 9); that order
@@ -9,24 +9,44 @@ in the d2l.ai books, whose preface and references are not. The items come from
 ``tabbook.parse`` (``Document.items``); each gets a :class:`Target`, found
 again by the item itself (``Page.target_of``), never by matching text or lines.
 
+Every output is a view of this model: notebooks, HTML pages, the print book,
+slide decks, reader notebooks, the search index and the live preview ask it
+which pages there are, what each toc entry is (``Page.toc_pages``), which cells
+a tab sees (``Page.cells``), what a label means and who cites what
+(``Book.citations``). Nothing downstream reads a source file again.
+
 The errors of DIALECT section 10 "across the book" are found here: a reference
 to an undefined label, a label defined in two places, an unknown citation key,
-a missing figure file, an image outside the book. Every problem of the book is
-collected (``Book.errors``, with each file's own), so that ``python -m tabbook
-check`` reports them all in one run.
+a missing figure file, an image outside the book, a bad slide mark. Every
+problem is collected (``Book.errors``, with each file's own), so that
+``tabbook check`` reports them all in one run.
 """
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabbook.bibliography import Bibliography
 from tabbook.errors import SourceError, SourceErrors
-from tabbook.markdown import CITE_ROLES
-from tabbook.parse import Equation, Figure, Heading, Table
+from tabbook.markdown import Markdown, code_span_text
+from tabbook.parse import Bibliography as BibliographyBlock
+from tabbook.parse import (
+    Code,
+    Document,
+    Equation,
+    Figure,
+    Heading,
+    Inline,
+    Math,
+    Reference,
+    Table,
+    read_document,
+    tex_words,
+)
 
 # Headings are numbered down to this many levels below the page's own number.
 _NUMBERED_HEADING_DEPTH = 2
@@ -42,7 +62,7 @@ class Target:
     page: Page
     anchor: str
     line: int
-    title: str = ""  # Markdown of a section's title or a figure's/table's caption
+    title: Inline | None = None  # a section's title or a figure's/table's caption
 
     @property
     def number_text(self) -> str:
@@ -57,7 +77,7 @@ class Target:
         if self.kind == "equation":
             return f"({self.number_text})" if bare_equation else f"Equation ({self.number_text})"
         if not self.number:
-            return self.title
+            return plain_text(self.title) if self.title else ""
         if self.kind == "section":
             return f"{'Chapter' if len(self.number) == 1 else 'Section'} {self.number_text}"
         return f"{self.kind.capitalize()} {self.number_text}"
@@ -66,11 +86,11 @@ class Target:
         """Its URL relative to the page at ``from_url`` ("" for the site root); the page itself for its title."""
         url = self.page.url
         if from_url is not None:
-            url = posixpath.relpath(url, posixpath.dirname(from_url) or ".")
+            url = relative_url(url, from_url)
         return url if self is self.page.targets[0] else f"{url}#{self.anchor}"
 
 
-@dataclass
+@dataclass(eq=False)
 class Page:
     """One source file of the book, rendered as one HTML page."""
 
@@ -79,11 +99,11 @@ class Page:
     name: str  # rel without .md: the notebooks' name
     number: tuple[int, ...]  # () for the root page, (1,) for chapter 1, (1, 2) for its section 2
     parent: Page | None
-    document: object = None  # the tabbook.parse.Document of the source
-    title: str = ""  # Markdown of the first heading
+    document: Document
     children: list[Page] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)  # in source order
     target_of: dict = field(default_factory=dict)  # item of the Document -> its Target
+    toc_pages: dict = field(default_factory=dict)  # Toc block -> the pages it lists, in order
 
     @property
     def url(self) -> str:
@@ -93,9 +113,32 @@ class Page:
     def number_text(self) -> str:
         return ".".join(str(n) for n in self.number)
 
+    @property
+    def title(self) -> Inline:
+        """The page's title (Markdown): its first heading, or its file's name."""
+        return self.document.title or Inline(self.source.stem, 1)
+
+    @property
+    def tabs(self) -> list[str]:
+        """The tabs that get a notebook of this page (DIALECT 2)."""
+        return self.document.notebook_tabs()
+
+    def cells(self, tab: str) -> list:
+        """``tab``'s view of the page: the cells its notebook, its pane and its deck show."""
+        return self.document.cells_for(tab)
+
     def target(self, item) -> Target:
         """The numbered target of one of this page's items (a Heading, Figure, Table or Equation)."""
         return self.target_of[item]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One key cited by one role: where (page, line)."""
+
+    key: str
+    page: Page
+    line: int
 
 
 @dataclass
@@ -103,10 +146,13 @@ class Book:
     config: object
     pages: list[Page]  # reading order; pages[0] is the root page
     labels: dict[str, Target]
-    bibliography: object  # pybtex BibliographyData
+    bibliography: Bibliography
     orphans: list[Path]  # chapter files no toc lists
+    title: str  # the book's title as plain text
+    citations: list[Citation] = field(default_factory=list)  # every cited key, in reading order
     errors: list[SourceError] = field(default_factory=list)  # every problem, sorted by file and line
     warnings: list[str] = field(default_factory=list)
+    read: object = None  # path -> Document, as load_book read them
     _by_source: dict | None = None
 
     def raise_errors(self) -> None:
@@ -126,12 +172,74 @@ class Book:
             self._by_source = {page.source.resolve(): page for page in self.pages}
         return self._by_source[Path(source).resolve()]
 
+    def documents(self, files=None) -> list[tuple[Path, Document]]:
+        """(source, Document) of ``files`` (default: every page, then the orphans), each read once.
 
-def slug(text: str) -> str:
-    """An HTML id from a title: lower case words joined by hyphens."""
-    text = re.sub(r"\$[^$]*\$|:\w+:`[^`]*`|[`*_\[\]()]", "", text)
-    words = re.findall(r"[\w]+", text.lower())
+        A file that is not a page is read now (raising its errors); a page's
+        errors are in ``errors`` already and are raised here too, as the
+        converters need a readable file."""
+        paths = [Path(path).resolve() for path in files] if files else [page.source for page in self.pages] + self.orphans
+        result = []
+        for path in paths:
+            try:
+                document = self.page_of(path).document
+            except KeyError:
+                if not path.is_file():
+                    raise SourceError(path, None, "no such file") from None
+                if path not in self.orphans:
+                    raise SourceError(path, None, f"not a chapter of this book (its chapters are the files of [build] chapters under {self.config.root})") from None
+                document = self.read(path)
+            document.raise_errors()
+            result.append((path, document))
+        return result
+
+    def cited_keys(self) -> list[str]:
+        """Every key the book cites that its bibliography has, once each, in reading order."""
+        return list(dict.fromkeys(c.key for c in self.citations if c.key in self.bibliography))
+
+    def cited_at(self, key: str) -> list[Citation]:
+        """Where ``key`` is cited: the first citation on each page that cites it."""
+        places: dict[Page, Citation] = {}
+        for citation in self.citations:
+            if citation.key == key and citation.page not in places:
+                places[citation.page] = citation
+        return list(places.values())
+
+
+def relative_url(url: str, from_url: str) -> str:
+    """``url`` (relative to the site root) as seen from the page at ``from_url``."""
+    return posixpath.relpath(url, posixpath.dirname(from_url) or ".")
+
+
+@functools.cache
+def _markdown() -> Markdown:
+    return Markdown()
+
+
+def _words(mark, source: str) -> str:
+    if isinstance(mark, Math):
+        return tex_words(mark.tex)
+    if isinstance(mark, Code):
+        return code_span_text(mark.text)
+    return ""  # a role in a title has no words of its own here
+
+
+def plain_text(inline: Inline, show=None) -> str:
+    """What a reader reads in ``inline``, as plain words: math as its letters, roles left out
+    (or ``show(mark)`` for each span)."""
+    return _markdown().plain_text(inline, show or (lambda mark: _words(mark, "")))
+
+
+def slug(title: Inline) -> str:
+    """An HTML id from a title: its words in lower case, joined by hyphens ("$K$-Fold" -> "k-fold")."""
+    words = re.findall(r"\w+", plain_text(title).lower())
     return "-".join(words) or "section"
+
+
+def toc_source(parent: Path, entry: str) -> Path:
+    """The file a toc entry of the page at ``parent`` names (DIALECT 9: with or without ``.md``)."""
+    name = entry[: -len(".md")] if entry.endswith(".md") else entry
+    return (parent.parent / f"{name}.md").resolve()
 
 
 def load_book(config, read=None) -> Book:
@@ -140,95 +248,117 @@ def load_book(config, read=None) -> Book:
     Reading order comes from the ```toc``` fences, from the index page down;
     each page's number from its place in its parent's numbered tocs. Every
     problem found is collected in ``Book.errors`` (call
-    :meth:`Book.raise_errors` to stop on them); only a missing index page or
-    bibliography stops at once. ``read(path)`` reads one file's Document
-    (default: ``read_document(config, path, collect=True)``); the live preview
-    passes one that reuses the Documents of unchanged files.
+    :meth:`Book.raise_errors` to stop on them); only a missing index page stops
+    at once. ``read(path)`` reads one file's Document (default:
+    ``read_document(config, path, collect=True)``); the live preview passes
+    one that reuses the Documents of unchanged files.
     """
-    from tabbook.parse import read_document
-
     read = read or (lambda path: read_document(config, path, collect=True))
-
     root = config.root.resolve()
     index = (root / f"{config.index}.md").resolve()
     if not index.is_file():
         raise SourceError(config.config_path, None, f"the book's index page {config.index}.md does not exist")
-    errors: list[SourceError] = []
-    warnings: list[str] = []
-    documents: dict[Path, object] = {}
+    loader = _Loader(config, root, read)
+    if loader.document(index) is None:
+        errors = loader.errors
+        raise SourceErrors(errors) if len(errors) > 1 else errors[0]
+    loader.visit(index, (), False, None)
+    pages = loader.pages
+    labels: dict[str, Target] = {}
+    for page in pages:
+        _structure(page, labels, loader.errors)
+    citations = [
+        Citation(key, page, reference.line)
+        for page in pages
+        for reference in page.document.references
+        if reference.is_citation
+        for key in reference.targets
+    ]
+    needs_bibliography = bool(citations) or any(isinstance(block, BibliographyBlock) for page in pages for cell in page.document.cells for block in cell.blocks)
+    bibliography = Bibliography.load(config.bibfile, needed=needs_bibliography)
+    for page in pages:
+        loader.errors.extend(_check_page(page, labels, bibliography, root))
+    for key in dict.fromkeys(c.key for c in citations if c.key in bibliography):
+        bibliography.reference_html(key)  # a reference the style cannot format is a warning now, in `check` too
+    listed = {page.source for page in pages}
+    orphans = [path.resolve() for path in config.chapter_files() if path.resolve() not in listed]
+    errors = sorted(loader.errors, key=lambda error: (error.path, error.line or 0))
+    title = config.project.get("title") or plain_text(pages[0].title)
+    book = Book(config, pages, labels, bibliography, orphans, title, citations, errors, loader.warnings + bibliography.warnings, read)
+    return book
 
-    def document(path: Path):
+
+class _Loader:
+    """The toc walk: each file read once, each page placed and numbered by its parent's tocs."""
+
+    def __init__(self, config, root: Path, read):
+        self.config, self.root, self.read = config, root, read
+        self.errors: list[SourceError] = []
+        self.warnings: list[str] = []
+        self.documents: dict[Path, Document | None] = {}
+        self.pages: list[Page] = []
+        self.listed_at: dict[Path, tuple[str, int]] = {}
+
+    def document(self, path: Path) -> Document | None:
         """The file's Document (None when it cannot be read), its problems named relative to the book."""
-        if path not in documents:
-            rel = path.relative_to(root).as_posix()
-            found: list[SourceError] = []
+        if path not in self.documents:
+            rel = path.relative_to(self.root).as_posix()
             try:
-                documents[path] = read(path)
+                document = self.read(path)
             except SourceErrors as exc:
-                found, documents[path] = exc.errors, None
+                found, document = exc.errors, None
             except SourceError as exc:  # the file cannot be read at all: its page is left out
-                found, documents[path] = [exc], None
+                found, document = [exc], None
             else:
-                found = documents[path].errors
-                warnings.extend(warning.replace(str(path), rel, 1) for warning in documents[path].warnings)
+                found = document.errors + document.slide_problems
+                self.warnings.extend(warning.replace(str(path), rel, 1) for warning in document.warnings)
             for error in found:
                 error.path = rel
-            errors.extend(found)
-        return documents[path]
+            self.errors.extend(found)
+            self.documents[path] = document
+        return self.documents[path]
 
-    pages: list[Page] = []
-    listed_at: dict[Path, tuple[str, int]] = {index: ("the root page", 0)}
-
-    def visit(path: Path, number: tuple[int, ...], numbered: bool, parent):
-        rel = path.relative_to(root).as_posix()
-        page = Page(path, rel, rel[: -len(".md")], number, parent, document=document(path))
-        pages.append(page)
+    def visit(self, path: Path, number: tuple[int, ...], numbered: bool, parent: Page | None) -> Page:
+        rel = path.relative_to(self.root).as_posix()
+        page = Page(path, rel, rel[: -len(".md")], number, parent, self.document(path))
+        self.listed_at.setdefault(path, ("the root page", 0))
+        self.pages.append(page)
         count = 0
         for toc in page.document.tocs:
             toc_numbered = numbered or toc.numbered
+            page.toc_pages[toc] = []
             for entry, line in toc.entries:
-                child = (path.parent / f"{entry}.md").resolve()
-                if not child.is_relative_to(root):
-                    errors.append(SourceError(rel, line, f"toc entry '{entry}' is outside the book"))
-                    continue
-                if child in listed_at:
-                    where, where_line = listed_at[child]
-                    first = f"{where}:{where_line}" if where_line else where
-                    errors.append(SourceError(rel, line, f"toc entry '{entry}' is already listed at {first}"))
-                    continue
-                listed_at[child] = (rel, line)
-                if not child.is_file():
-                    errors.append(SourceError(rel, line, f"toc entry '{entry}': no file {child.relative_to(root)}"))
-                    continue
-                if document(child) is None:
+                child = self.child(rel, path, entry, line)
+                if child is None:
                     continue
                 if toc_numbered:
                     count += 1
-                page.children.append(visit(child, (*number, count) if toc_numbered else (), toc_numbered, page))
+                child_page = self.visit(child, (*number, count) if toc_numbered else (), toc_numbered, page)
+                page.children.append(child_page)
+                page.toc_pages[toc].append(child_page)
         return page
 
-    if document(index) is None:
-        raise SourceErrors(errors) if len(errors) > 1 else errors[0]
-    visit(index, (), False, None)
-    labels: dict[str, Target] = {}
-    for page in pages:
-        _structure(page, labels, errors)
-    bibliography = load_bibliography(config.bibfile)
-    from tabbook.slides import mark_errors
-
-    for page in pages:
-        _check_page(page, labels, bibliography, root, errors)
-        errors.extend(mark_errors(page))
-    listed = {page.source for page in pages}
-    orphans = [path.resolve() for path in config.chapter_files() if path.resolve() not in listed]
-    errors.sort(key=lambda error: (error.path, error.line or 0))
-    return Book(config, pages, labels, bibliography, orphans, errors, warnings)
+    def child(self, rel: str, path: Path, entry: str, line: int) -> Path | None:
+        """The readable, not yet listed file of a toc entry, or None (with the error recorded)."""
+        child = toc_source(path, entry)
+        if not child.is_relative_to(self.root):
+            self.errors.append(SourceError(rel, line, f"toc entry '{entry}' is outside the book"))
+            return None
+        if child in self.listed_at:
+            where, where_line = self.listed_at[child]
+            first = f"{where}:{where_line}" if where_line else where
+            self.errors.append(SourceError(rel, line, f"toc entry '{entry}' is already listed at {first}"))
+            return None
+        self.listed_at[child] = (rel, line)
+        if not child.is_file():
+            self.errors.append(SourceError(rel, line, f"toc entry '{entry}': no file {child.relative_to(self.root)}"))
+            return None
+        return child if self.document(child) is not None else None
 
 
 def _structure(page: Page, labels: dict[str, Target], errors: list) -> None:
     """Number the page's headings, figures, tables and equations; record its labels."""
     document = page.document
-    page.title = document.title or page.source.stem
     counters = {"figure": 0, "table": 0, "equation": 0}
     heading_counters = [0] * _NUMBERED_HEADING_DEPTH
     first_heading = True
@@ -251,15 +381,15 @@ def _structure(page: Page, labels: dict[str, Target], errors: list) -> None:
             elif isinstance(item, Table):
                 if not (item.label or item.caption):
                     continue  # a plain table: no number, no caption
-                kind, label, title = "table", item.label, item.caption or ""
+                kind, label, title = "table", item.label, item.caption
             elif isinstance(item, Equation):
-                kind, label, title = "equation", item.label, ""
+                kind, label, title = "equation", item.label, None
             else:
                 continue
             counters[kind] += 1
             number = (*page.number, counters[kind])
             anchor = label or f"{kind}-{counters[kind]}"
-        target = Target(label, kind, number, page, anchor, item.line, (title or "").strip())
+        target = Target(label, kind, number, page, anchor, item.line, title)
         page.targets.append(target)
         page.target_of[item] = target
         if label:
@@ -296,20 +426,25 @@ def image_problem(page: Page, path: str, root: Path, what: str = "figure") -> st
     return None
 
 
-def _check_page(page: Page, labels, bibliography, root: Path, errors: list) -> None:
+def reference_problem(reference: Reference, key: str, labels: dict[str, Target], bibliography: Bibliography) -> str | None:
+    """Why one target of a role resolves to nothing (None when it resolves): the one rule of every view."""
+    if reference.is_citation:
+        return None if key in bibliography else f"unknown citation key '{key}' (not in the bibliography)"
+    target = labels.get(key)
+    if target is None:
+        return f":{reference.role}: refers to the undefined label '{key}'"
+    if reference.role == "eqref" and target.kind != "equation":
+        return f":eqref: needs an equation label, but '{key}' is a {target.kind} ({target.where})"
+    return None
+
+
+def _check_page(page: Page, labels, bibliography: Bibliography, root: Path) -> list[SourceError]:
+    errors = []
     for reference in page.document.references:
         for key in reference.targets:
-            if reference.role in CITE_ROLES:
-                if key not in bibliography.entries:
-                    errors.append(SourceError(page.rel, reference.line, f"unknown citation key '{key}' (not in the bibliography)"))
-                continue
-            target = labels.get(key)
-            if target is None:
-                errors.append(SourceError(page.rel, reference.line, f":{reference.role}: refers to the undefined label '{key}'"))
-            elif reference.role == "eqref" and target.kind != "equation":
-                errors.append(
-                    SourceError(page.rel, reference.line, f":eqref: needs an equation label, but '{key}' is a {target.kind} ({target.where})")
-                )
+            problem = reference_problem(reference, key, labels, bibliography)
+            if problem:
+                errors.append(SourceError(page.rel, reference.line, problem))
     for figure in page.document.figures:
         problem = image_problem(page, figure.path, root)
         if problem:
@@ -319,47 +454,15 @@ def _check_page(page: Page, labels, bibliography, root: Path, errors: list) -> N
             problem = image_problem(page, path, root, "image")
             if problem and "outside the book" in problem:
                 errors.append(SourceError(page.rel, line, problem))
+    return errors
 
 
-def load_bibliography(path: Path):
-    """The BibTeX file of ``[html] bibfile``, parsed by pybtex."""
-    from pybtex.database.input.bibtex import Parser  # by class: pybtex's plugin lookup is slow
-    from pybtex.exceptions import PybtexError
-
-    if not Path(path).is_file():
-        raise SourceError(path, None, "the bibliography file ([html] bibfile in config.ini) does not exist")
-    try:
-        return Parser().parse_file(str(path))
-    except PybtexError as exc:
-        raise SourceError(path, getattr(exc, "lineno", None), f"cannot read the bibliography: {exc}") from None
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--root", type=Path, default=None, help="the book's root (default: where config.ini is)")
-
-
-def report(book: Book, out=None) -> str:
+def report(book: Book) -> str:
     """Every warning and error of the book, sorted by file and line, with their count."""
     lines = list(book.warnings)
-    root = book.config.root
+    root = book.config.root.resolve()
     for orphan in book.orphans:
-        rel = orphan.relative_to(root.resolve()) if orphan.is_relative_to(root.resolve()) else orphan
+        rel = orphan.relative_to(root) if orphan.is_relative_to(root) else orphan
         lines.append(f"{rel}: warning: no toc lists this file; it is not part of the book")
     lines += [str(error) for error in book.errors]
     return "\n".join(lines)
-
-
-def run_command(args) -> int:
-    from tabbook.config import load_config
-
-    config = load_config(args.root)
-    book = load_book(config)
-    text = report(book)
-    if text:
-        print(text, file=sys.stderr)
-    if book.errors:
-        print(f"{len(book.errors)} error(s) in {len(book.pages)} pages", file=sys.stderr)
-        return 1
-    references = sum(len(page.document.references) for page in book.pages)
-    print(f"{len(book.pages)} pages, {len(book.labels)} labels, {references} references and citations: all resolve")
-    return 0

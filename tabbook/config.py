@@ -43,6 +43,7 @@ _SCHEMA = {
         "max_output_mb",
         "gpus",
         "cpu_only",
+        "data",
     },
     "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
     "pdf": {"bibfile"},
@@ -83,7 +84,7 @@ D2LBOOK_UNUSED = {
 # in, as d2lbook runs every tab in the Python it was started from.
 DEFAULT_KERNEL = "python3"
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
-_warned: set[str] = set()  # config files whose unused-keys warning was printed
+_warned: set[str] = set()  # config files whose warnings were printed
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ class BookConfig:
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
     gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
     cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
+    # glob patterns (relative to the root, $VARIABLES expanded) of data files the notebooks read:
+    # their content is part of every notebook's cache key (tabbook.plan)
+    data: tuple[str, ...] = ()
 
     @property
     def default_tab(self) -> str:
@@ -252,18 +256,6 @@ def _decode(path: Path) -> str:
         raise SourceError(path, line, f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded; save config.ini as UTF-8") from None
 
 
-def _index_title(root: Path, index: str) -> str | None:
-    """The first line of the index page, as d2lbook takes a missing title from it."""
-    try:
-        with open(root / f"{index}.md", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    return line.strip().lstrip("#").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
-
-
 def find_root(start: Path | None = None) -> Path:
     """The nearest directory at or above ``start`` that holds ``config.ini``."""
     here = Path(start or os.getcwd()).resolve()
@@ -273,14 +265,51 @@ def find_root(start: Path | None = None) -> Path:
     raise SourceError(here / CONFIG_NAME, None, "no config.ini here or in any parent directory; run from the book's root")
 
 
-def load_config(root: Path | None = None) -> BookConfig:
-    """Parse and validate ``config.ini``; any problem is a SourceError with its line.
+class _Sections:
+    """The parsed sections of one config.ini, with the line of every key for messages."""
 
-    Our own keys and d2lbook's are both accepted (README, "Building an existing
-    d2lbook book"); a missing key takes the default of a d2lbook book.
-    """
-    root = find_root(root)
-    path = root / CONFIG_NAME
+    def __init__(self, path: Path, text: str, values: dict[str, dict[str, str]], lines):
+        self.path, self.text, self.values, self.lines = path, text, values, lines
+
+    def fail(self, section, key, message):
+        raise SourceError(self.path, self.lines.get((section, key)) or self.lines.get((section, None)), message)
+
+    def get(self, section, key, default=None):
+        return self.values.get(section, {}).get(key, default)
+
+    def either(self, section, key, other_section, other_key, default):
+        """Our key or its d2lbook name; both at once is an error."""
+        value, other = self.get(section, key), self.get(other_section, other_key)
+        if value is not None and other is not None:
+            self.fail(other_section, other_key, f"[{other_section}] {other_key} is d2lbook's name for [{section}] {key}; give only one of them")
+        return value if value is not None else other if other is not None else default
+
+    def integer(self, section, key, default):
+        raw = self.get(section, key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.fail(section, key, f"[{section}] {key} must be a whole number, not '{raw}'")
+        if value < 0:
+            self.fail(section, key, f"[{section}] {key} must not be negative")
+        return value
+
+    def boolean(self, section, key, default):
+        raw = self.get(section, key)
+        if raw is None or not raw.strip():
+            return default
+        if raw.strip().lower() not in _TRUE | _FALSE:
+            self.fail(section, key, f"[{section}] {key} must be True or False, not '{raw}'")
+        return raw.strip().lower() in _TRUE
+
+    def words(self, section, key, default="") -> tuple[str, ...]:
+        return _words(self.get(section, key, default))
+
+
+def _read_sections(path: Path) -> tuple[_Sections, list[str]]:
+    """config.ini's known sections and keys, and a warning for each key this tool does not know."""
     text = _decode(path)
     lines = _line_numbers(text)
     parser = configparser.ConfigParser(interpolation=None)
@@ -289,139 +318,128 @@ def load_config(root: Path | None = None) -> BookConfig:
     except configparser.Error as exc:
         line = getattr(exc, "lineno", None)
         raise SourceError(path, line, f"not a valid INI file: {exc.message if hasattr(exc, 'message') else exc}") from None
-
-    def fail(section, key, message):
-        raise SourceError(path, lines.get((section, key)) or lines.get((section, None)), message)
-
-    sections: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, str]] = {}
     ignored: dict[str, list[str]] = {}
+    warnings = []
     known_sections = [*_SCHEMA, *D2LBOOK_UNUSED, "env-<name>"]
     for section in parser.sections():
         schema = _schema_of(section)
+        where = f"{path}:{lines.get((section, None))}"
         if schema is None:
             hint = _suggestion(section, known_sections)
-            fail(section, None, f"unknown section [{section}]{hint}; known sections: {', '.join(known_sections)}")
+            warnings.append(f"{where}: warning: unknown section [{section}]{hint}, ignored; known sections: {', '.join(known_sections)}")
+            continue
         ours, unused = schema
-        values = dict(parser.items(section))
-        for key in values:
+        section_values = dict(parser.items(section))
+        for key in section_values:
             if key in unused and key not in ours:
                 ignored.setdefault(section, []).append(key)
             elif key not in ours:
                 hint = _suggestion(key, ours | unused)
-                fail(section, key, f"unknown key '{key}' in [{section}]{hint}; known keys: {', '.join(sorted(ours))}")
-        sections[section] = {key: value for key, value in values.items() if key in ours}
+                warnings.append(f"{path}:{lines.get((section, key))}: warning: unknown key '{key}' in [{section}]{hint}, ignored; known keys: {', '.join(sorted(ours))}")
+        values[section] = {key: value for key, value in section_values.items() if key in ours}
+    if ignored:
+        names = "; ".join(f"[{section}] {', '.join(keys)}" for section, keys in ignored.items())
+        warnings.insert(0, f"{path}: warning: d2lbook settings this tool does not use, ignored: {names}")
+    return _Sections(path, text, values, lines), warnings
 
-    def get(section, key, default=None):
-        return sections.get(section, {}).get(key, default)
 
-    def either(section, key, other_section, other_key, default):
-        """Our key or its d2lbook name; both at once is an error."""
-        value, other = get(section, key), get(other_section, other_key)
-        if value is not None and other is not None:
-            fail(other_section, other_key, f"[{other_section}] {other_key} is d2lbook's name for [{section}] {key}; give only one of them")
-        return value if value is not None else other if other is not None else default
+def load_config(root: Path | None = None) -> BookConfig:
+    """Parse and validate ``config.ini``; any problem is a SourceError with its line.
 
-    def integer(section, key, default):
-        raw = get(section, key)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            fail(section, key, f"[{section}] {key} must be a whole number, not '{raw}'")
-        if value < 0:
-            fail(section, key, f"[{section}] {key} must not be negative")
-        return value
+    Our own keys and d2lbook's are both accepted (README, "Building an existing
+    d2lbook book"); a missing key takes the default of a d2lbook book. A key or
+    section this tool does not know is a warning (d2lbook ignores them too), which
+    ``tabbook check --strict`` turns into an error.
+    """
+    root = find_root(root)
+    path = root / CONFIG_NAME
+    config, warnings = _read_sections(path)
 
-    def boolean(section, key, default):
-        raw = get(section, key)
-        if raw is None or not raw.strip():
-            return default
-        if raw.strip().lower() not in _TRUE | _FALSE:
-            fail(section, key, f"[{section}] {key} must be True or False, not '{raw}'")
-        return raw.strip().lower() in _TRUE
-
-    tabs = _tab_list(get("build", "tabs", ""), lambda message: fail("build", "tabs", message))
-    build_dir = either("build", "build_dir", "build", "output_dir", "_build").strip()
+    tabs = _tab_list(config.get("build", "tabs", ""), lambda message: config.fail("build", "tabs", message))
+    build_dir = config.either("build", "build_dir", "build", "output_dir", "_build").strip()
     if not build_dir:
-        key = "build_dir" if get("build", "build_dir") is not None else "output_dir"
-        fail("build", key, f"[build] {key} is empty; name the folder for built files, e.g. {key} = _build")
-
-    from tabbook.schedule import parse_gpus_setting
-
+        key = "build_dir" if config.get("build", "build_dir") is not None else "output_dir"
+        config.fail("build", key, f"[build] {key} is empty; name the folder for built files, e.g. {key} = _build")
     try:
-        gpus = parse_gpus_setting(get("build", "gpus", "auto"))
+        gpus = parse_gpus_setting(config.get("build", "gpus", "auto"))
     except ValueError as exc:
-        fail("build", "gpus", f"[build] gpus: {exc}")
+        config.fail("build", "gpus", f"[build] gpus: {exc}")
 
-    lib_files = {}
-    envs = {}
-    for section, values in sections.items():
+    lib_files, envs = _libraries_and_envs(config, root, tabs)
+    package = _library_package(config.get("library", "package"), lib_files, root, lambda message: config.fail("library", "package", message))
+    index = config.get("build", "index", "index").strip()
+    index = index[: -len(".md")] if index.endswith(".md") else index
+    # A missing title is the index page's first heading (tabbook.book), as d2lbook takes it.
+    project = {"name": root.name, "title": "", "author": "The contributors", "copyright": "", "release": "0.0.1"}
+    project.update({key: value for key, value in config.values.get("project", {}).items() if value.strip()})
+    if warnings and str(path) not in _warned:
+        _warned.add(str(path))
+        print("\n".join(warnings), file=sys.stderr)
+
+    favicon, logo = config.get("html", "favicon", "").strip(), config.get("html", "html_logo", "").strip()
+    return BookConfig(
+        root=root,
+        project=project,
+        index=index,
+        chapter_globs=_words(config.either("build", "chapters", "build", "notebooks", "**/*.md")),
+        exclusions=config.words("build", "exclusions"),
+        tabs=tabs,
+        cell_timeout=config.integer("build", "cell_timeout", 1200),
+        jobs=config.integer("build", "jobs", 0) or os.cpu_count() or 1,
+        build_dir=root / build_dir,
+        bibfile=root / config.either("html", "bibfile", "pdf", "bibfile", "references.bib").strip(),
+        collapse_lines=config.integer("html", "collapse_lines", 40),
+        library_package=package,
+        lib_files=lib_files,
+        envs=envs,
+        resources=config.words("build", "resources"),
+        eval_notebook=config.boolean("build", "eval_notebook", True),
+        header_links=_header_links(config.get("html", "header_links", ""), config.text, config.lines.get(("html", "header_links")), path),
+        favicon=root / favicon if favicon else None,
+        html_logo=root / logo if logo else None,
+        include_css=tuple(root / name for name in config.words("html", "include_css")),
+        warnings=tuple(warnings),
+        publish=_publish(config.values.get("publish", {}), config.fail),
+        max_output_mb=_max_output_mb(config.get("build", "max_output_mb"), config.fail),
+        gpus=gpus,
+        cpu_only=config.words("build", "cpu_only"),
+        data=config.words("build", "data"),
+    )
+
+
+def _libraries_and_envs(config: _Sections, root: Path, tabs) -> tuple[dict[str, Path], dict[str, EnvSpec]]:
+    """``[library-<tab>] lib_file`` of each tab, and every ``[env-<name>]`` (a tab without one runs in the tool's Python)."""
+    lib_files, envs = {}, {}
+    for section, values in config.values.items():
         if section.startswith("library-") and values.get("lib_file", "").strip():
             lib_files[section[len("library-"):]] = root / values["lib_file"].strip()
         elif section.startswith("env-"):
             name = section[len("env-"):]
             if not values.get("requirements", "").strip():
-                fail(section, None, f"[{section}] is missing the required key 'requirements'")
-            envs[name] = EnvSpec(name, root / values["requirements"], values.get("kernel") or None, boolean(section, "no_deps", False))
+                config.fail(section, None, f"[{section}] is missing the required key 'requirements'")
+            envs[name] = EnvSpec(name, root / values["requirements"], values.get("kernel") or None, config.boolean(section, "no_deps", False))
     for tab in tabs:
         if tab not in envs:
             # no environment of ours: the tab's code runs in the tool's own Python, as in d2lbook
             envs[tab] = EnvSpec(tab, None, DEFAULT_KERNEL)
         elif not envs[tab].kernel:
-            fail(f"env-{tab}", None, f"[env-{tab}] is missing the required key 'kernel'")
+            config.fail(f"env-{tab}", None, f"[env-{tab}] is missing the required key 'kernel'")
+    return lib_files, envs
 
-    package = _library_package(get("library", "package"), lib_files, root, lambda message: fail("library", "package", message))
 
-    index = get("build", "index", "index").strip()
-    index = index[: -len(".md")] if index.endswith(".md") else index
-    project = {
-        "name": root.name,
-        "title": _index_title(root, index) or root.name,
-        "author": "The contributors",
-        "copyright": "",
-        "release": "0.0.1",
-    }
-    project.update({key: value for key, value in sections.get("project", {}).items() if value.strip()})
-
-    warnings = ()
-    if ignored:
-        names = "; ".join(f"[{section}] {', '.join(keys)}" for section, keys in ignored.items())
-        warning = f"{path}: warning: d2lbook settings this tool does not use, ignored: {names}"
-        warnings = (warning,)
-        if str(path) not in _warned:
-            _warned.add(str(path))
-            print(warning, file=sys.stderr)
-
-    header_links = _header_links(get("html", "header_links", ""), text, lines.get(("html", "header_links")), path)
-    favicon, logo = get("html", "favicon", "").strip(), get("html", "html_logo", "").strip()
-    return BookConfig(
-        root=root,
-        project=project,
-        index=index,
-        chapter_globs=_words(either("build", "chapters", "build", "notebooks", "**/*.md")),
-        exclusions=_words(get("build", "exclusions", "")),
-        tabs=tabs,
-        cell_timeout=integer("build", "cell_timeout", 1200),
-        jobs=integer("build", "jobs", 0) or os.cpu_count() or 1,
-        build_dir=root / build_dir,
-        bibfile=root / either("html", "bibfile", "pdf", "bibfile", "references.bib").strip(),
-        collapse_lines=integer("html", "collapse_lines", 40),
-        library_package=package,
-        lib_files=lib_files,
-        envs=envs,
-        resources=_words(get("build", "resources", "")),
-        eval_notebook=boolean("build", "eval_notebook", True),
-        header_links=header_links,
-        favicon=root / favicon if favicon else None,
-        html_logo=root / logo if logo else None,
-        include_css=tuple(root / name for name in _words(get("html", "include_css", ""))),
-        warnings=warnings,
-        publish=_publish(sections.get("publish", {}), fail),
-        max_output_mb=_max_output_mb(get("build", "max_output_mb"), fail),
-        gpus=gpus,
-        cpu_only=_words(get("build", "cpu_only", "")),
-    )
+def parse_gpus_setting(value: str) -> tuple[str, ...] | None:
+    """``[build] gpus``: ``auto`` (None: ask nvidia-smi), ``none`` (()), or device ids/UUIDs."""
+    value = value.strip()
+    if value in ("", "auto"):
+        return None
+    if value == "none":
+        return ()
+    ids = tuple(item.strip() for item in re.split(r"[,\s]+", value) if item.strip())
+    for item in ids:
+        if not re.fullmatch(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+", item):
+            raise ValueError(f"'{item}' is not a GPU index or UUID; use auto, none or a list such as 0, 1")
+    return ids
 
 
 def _publish(values: dict[str, str], fail) -> Publish:
@@ -447,6 +465,24 @@ def _publish(values: dict[str, str], fail) -> Publish:
         source_branch=values.get("source_branch") or "main",
         discussions=tuple(discussions),
     )
+
+
+def parse_tabs(raw: str) -> list[str]:
+    """``--tabs a,b,c``: the names, in order, none twice; an empty list is an error."""
+    tabs = list(dict.fromkeys(tab.strip() for tab in raw.split(",") if tab.strip()))
+    if not tabs:
+        raise SourceError("--tabs", None, "names no tab; write e.g. --tabs pytorch,mxnet")
+    return tabs
+
+
+def check_tabs(config: BookConfig, tabs) -> list[str]:
+    """``tabs`` (default: every tab of the book), each one of the book's; one message for an unknown one."""
+    if not tabs:
+        return list(config.tabs)
+    unknown = [tab for tab in tabs if tab not in config.tabs]
+    if unknown:
+        raise SourceError(config.config_path, None, f"unknown tab '{unknown[0]}' (--tabs); the book's tabs are: {', '.join(config.tabs)}")
+    return list(tabs)
 
 
 def _tab_list(raw: str, fail) -> tuple[str, ...]:

@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tabbook.errors import SourceError
+
 
 def atomic_write(path: Path | str, data: str | bytes) -> None:
     """Write ``data`` to ``path`` all at once, creating parent directories."""
@@ -43,8 +45,6 @@ _UMASK = _read_umask()
 def read_notebook_json(path: Path | str) -> dict:
     """An executed notebook read back as plain JSON (fast: no nbformat), checked for the shape the
     HTML build relies on; a damaged file is a SourceError naming it and what to do, never a traceback."""
-    from tabbook.errors import SourceError
-
     path = Path(path)
 
     def bad(problem: str) -> SourceError:

@@ -1,4 +1,4 @@
-"""#@save blocks of the chapters -> ``d2l/_saved/<framework>.py``; the ``lib`` command.
+"""#@save blocks of the chapters -> ``d2l/_saved/<framework>.py`` (the ``lib`` command).
 
 ``python -m tabbook lib`` writes, for every tab, the code the chapters mark
 with ``#@save`` (DIALECT 7) into that tab's ``lib_file`` from config.ini, in
@@ -16,16 +16,13 @@ right after its definition, so later saved code may refer to it as
 from __future__ import annotations
 
 import ast
-import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tabbook.config import BookConfig, load_config
+from tabbook.config import BookConfig
 from tabbook.errors import SourceError
-from tabbook.parse import CODE, Document, read_document, toc_order
+from tabbook.parse import CODE, Document, split_save_mark
 
-_SAVE_MARK = re.compile(r"\s*#\s*@save\b")
 _MAGIC = ("%", "!")
 
 # What every saved module imports: the names the chapters' code uses without
@@ -64,7 +61,7 @@ def saved_blocks(doc: Document, tab: str) -> list[SavedBlock]:
         if cell.kind != CODE or tab not in cell.tabs:
             continue
         lines = cell.lines_for(tab)
-        marks = [i for i, (_, text) in enumerate(lines) if "@save" in text and _SAVE_MARK.search(text)]
+        marks = [i for i, (_, text) in enumerate(lines) if split_save_mark(text)[1]]
         if marks:
             blocks.extend(_blocks_of_cell(doc, cell, lines, marks))
     return blocks
@@ -86,7 +83,7 @@ def _blocks_of_cell(doc, cell, lines, marks) -> list[SavedBlock]:
     blocks = []
     for index in marks:
         mark_number, mark_text = lines[index]
-        only_mark = not _SAVE_MARK.sub("", mark_text).strip()
+        only_mark = not split_save_mark(mark_text)[0].strip()
         row = index + 1  # 1-based row in `code`
         if only_mark:
             chosen = next((s for s in statements if s[0] > row), None)
@@ -97,7 +94,7 @@ def _blocks_of_cell(doc, cell, lines, marks) -> list[SavedBlock]:
             if chosen is None:
                 raise SourceError(doc.path, mark_number, "#@save must be on the first line of a top-level statement (a def, a class, a decorator, an assignment), or on a line of its own before one")
         first, last, node = chosen
-        text = "\n".join(_SAVE_MARK.split(line, maxsplit=1)[0].rstrip() if "@save" in line else line for _, line in lines[first - 1 : last])
+        text = "\n".join(split_save_mark(line)[0] for _, line in lines[first - 1 : last])
         attach_to = _add_to_class_target(node)
         blocks.append(
             SavedBlock(
@@ -116,7 +113,7 @@ def _blocks_of_cell(doc, cell, lines, marks) -> list[SavedBlock]:
 def _section_name(heading) -> str:
     if heading is None:
         return "before the first heading"
-    return f'"{heading.title}"' + (f" ({heading.label})" if heading.label else "")
+    return f'"{heading.title.text}"' + (f" ({heading.label})" if heading.label else "")
 
 
 def _add_to_class_target(node) -> str | None:
@@ -141,11 +138,9 @@ def _defined_names(node) -> list[str]:
     return names
 
 
-def library_texts(config: BookConfig, documents: dict | None = None) -> dict[Path, str]:
-    """lib_file -> the text it must have, for every tab of the book."""
-    documents = {} if documents is None else documents
-    order = toc_order(config, documents)
-    docs = [documents[path] if path in documents else read_document(config, path) for path in order]
+def library_texts(config: BookConfig, book) -> dict[Path, str]:
+    """lib_file -> the text it must have, for every tab of the book (pages in reading order, then the files no toc lists)."""
+    docs = [document for _path, document in book.documents()]
     texts = {}
     for tab in config.tabs:
         lib_file = config.lib_files.get(tab)
@@ -179,7 +174,7 @@ def module_text(config: BookConfig, tab: str, blocks: list[SavedBlock]) -> str:
         attach = block.attach_to
         if attach and attach.isidentifier() and attach not in defined:
             raise SourceError(block.path, block.line, f"add_to_class({attach}): the class {attach} is not saved before this method; mark its definition with #@save too (or write d2l.{attach})")
-        source = _relative(config, block.path)
+        source = relative(config, block.path)
         # No line number: a prose edit above the block must not change d2l, whose
         # source is part of every notebook's cache key.
         out += ["", "", f"# {source}, section {block.section}", block.code]
@@ -194,7 +189,7 @@ def module_text(config: BookConfig, tab: str, blocks: list[SavedBlock]) -> str:
     return "\n".join(out)
 
 
-def _relative(config: BookConfig, path: Path) -> str:
+def relative(config: BookConfig, path: Path) -> str:
     path = Path(path).resolve()
     root = config.root.resolve()
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
@@ -211,26 +206,3 @@ def out_of_date(config: BookConfig, texts: dict[Path, str]) -> list[Path]:
         if current != text:
             stale.append(path)
     return stale
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a library file is out of date")
-
-
-def run_command(args) -> int:
-    from tabbook.fileio import atomic_write
-
-    config = load_config()
-    texts = library_texts(config)
-    stale = out_of_date(config, texts)
-    names = ", ".join(_relative(config, path) for path in stale)
-    if args.check:
-        if stale:
-            print(f"out of date with the chapters' #@save code: {names}; run `make lib`", file=sys.stderr)
-            return 1
-        print(f"{len(texts)} library files are up to date")
-        return 0
-    for path in stale:
-        atomic_write(path, texts[path])
-    print(f"wrote {names}" if stale else f"{len(texts)} library files already up to date")
-    return 0

@@ -1,14 +1,14 @@
-"""Inline Markdown, math and roles -> HTML, on top of markdown-it-py.
+"""Parsed text (``tabbook.parse.Inline``) -> HTML or plain text, on top of markdown-it-py.
 
-``tabbook.parse`` has already read the structure of every text cell (headings,
-figures, tables, labels, which lines are code): this module only renders. It
-hides math and roles from markdown-it behind placeholders (so ``_`` and ``*``
-inside ``$...$`` stay math), renders the Markdown, then puts MathML and
-resolved links back in. Line counts are kept, so the line of anything found
-is still its line in the source file.
+``tabbook.parse`` has already found every role, math span and code span of a
+text: this module only renders. It puts a placeholder where each span is (so
+``_`` and ``*`` inside ``$...$`` stay math and markdown-it never sees the
+dialect), renders the Markdown, then puts each span's HTML back in. Line
+counts are kept, so markdown-it's line map still matches the source.
 
-What a label *means* (numbers, URLs) comes from a resolver object the caller
-passes in (see ``tabbook.render.PageResolver``): this module knows only syntax.
+What a role *means* (numbers, URLs) comes from a resolver object the caller
+passes in (see ``tabbook.render.PageResolver``); math comes from
+``tabbook.texmath``. This module knows no dialect syntax.
 """
 
 from __future__ import annotations
@@ -16,61 +16,23 @@ from __future__ import annotations
 import functools
 import html
 import re
-from dataclasses import dataclass
 
 from tabbook.errors import SourceError
+from tabbook.parse import Code, Inline, Reference
 
-ROLES = ("numref", "ref", "eqref", "cite", "citet", "citep")
-CITE_ROLES = ("cite", "citet", "citep")
-
-# One scanner for the inline pass and for finding roles: roles first, then code
-# spans (whose content is left alone), escaped dollars, display and inline math.
-# Inline math may wrap over lines but not over a blank line.
-_INLINE = re.compile(
-    r"(?P<role>:(?P<rname>" + "|".join(ROLES) + r"):`(?P<rarg>[^`]+)`)"
-    r"|(?P<code>(?P<ticks>`+)[\s\S]*?(?<!`)(?P=ticks)(?!`))"
-    r"|(?P<escaped>\\\$)"
-    r"|(?P<display>\$\$(?P<dbody>[\s\S]+?)\$\$)"
-    r"|(?P<inline>\$(?P<ibody>[^\s$](?:[^$\n]|\n(?![ \t]*\n))*?)(?<![\s\\])\$)"
-)
-
-# Placeholders: private-use characters markdown-it passes through untouched.
-_PH_OPEN, _PH_CLOSE, _PH_LINE = "\ue000", "\ue001", "\ue002"
-_PH = re.compile(_PH_OPEN + r"(\d+)" + _PH_CLOSE)
-
-
-@dataclass
-class Role:
-    name: str
-    targets: list[str]
-    line: int
-
-
-def _split_keys(arg: str) -> list[str]:
-    return [key.strip() for key in arg.split(",") if key.strip()]
-
-
-def _segments(lines: list[str], first_line: int, code_lines):
-    """Runs of consecutive lines that are not code, as (index of first line, text)."""
-    start = None
-    for index in range(len(lines) + 1):
-        code = index == len(lines) or (first_line + index) in code_lines
-        if not code and start is None:
-            start = index
-        elif code and start is not None:
-            yield start, "\n".join(lines[start:index])
-            start = None
+# Placeholders are made of private-use characters markdown-it passes through untouched;
+# a text that holds one itself gets others (see _placeholder_chars).
+_PRIVATE_USE = range(0xE000, 0xF900)
 
 
 # -- math ---------------------------------------------------------------------------
 
 _UNKNOWN_COMMAND = re.compile(r"<m[ion]>(\\[A-Za-z]+)")
 # Environments MathML's converter lacks, mapped to ones it has.
-_MATH_REWRITES = [
-    (re.compile(r"\\begin\{aligned\}(\[[tcb]\])?"), r"\\begin{split}"),
-    (re.compile(r"\\end\{aligned\}"), r"\\end{split}"),
-    (re.compile(r"\\(label|nonumber|notag)(\{[^}]*\})?"), ""),
-]
+_MATH_REWRITES = (
+    ("\\begin{aligned}", "\\begin{split}"),
+    ("\\end{aligned}", "\\end{split}"),
+)
 
 
 def to_mathml(latex: str, display: bool, path, line: int) -> str:
@@ -91,8 +53,9 @@ def _convert_math(latex: str, display: bool) -> tuple[str, str | None]:
     from latex2mathml.converter import convert
 
     source = latex.strip()
-    for pattern, replacement in _MATH_REWRITES:
-        source = pattern.sub(replacement, source)
+    for old, new in _MATH_REWRITES:
+        source = source.replace(old, new)
+    source = re.sub(r"\\(label|nonumber|notag)(\{[^}]*\})?", "", source)
     shown = " ".join(latex.split())
     try:
         mathml = convert(source, display="block" if display else "inline")
@@ -105,7 +68,7 @@ def _convert_math(latex: str, display: bool) -> tuple[str, str | None]:
     return mathml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', ""), None
 
 
-# -- rendering ----------------------------------------------------------------------
+# -- code ---------------------------------------------------------------------------
 
 
 @functools.cache
@@ -137,11 +100,65 @@ def highlight(code: str, language: str) -> str:
     return f'<pre class="highlight"><code>{body}</code></pre>'
 
 
+def code_span_text(text: str) -> str:
+    """An inline code span's content as CommonMark shows it: line ends as spaces, one
+    space stripped from both ends when both have one (and it is not all spaces)."""
+    text = text.replace("\n", " ")
+    if len(text) > 2 and text[0] == " " and text[-1] == " " and text.strip(" "):
+        return text[1:-1]
+    return text
+
+
+# -- rendering ----------------------------------------------------------------------
+
+
+def _placeholder_chars(text: str) -> tuple[str, str, str]:
+    """Three private-use characters that ``text`` does not hold: open, close, line."""
+    chars = []
+    for code in _PRIVATE_USE:
+        char = chr(code)
+        if char not in text:
+            chars.append(char)
+            if len(chars) == 3:
+                return chars[0], chars[1], chars[2]
+    raise SourceError("text", None, "uses every private-use character; cannot render it")  # pragma: no cover
+
+
+class _Placeholders:
+    """A text's spans swapped for placeholders, and the fragments that go back in."""
+
+    def __init__(self, inline: Inline, fragment, one_line: bool = False):
+        self.open, self.close, self.line = _placeholder_chars(inline.text)
+        self.fragments: list[str] = []
+        text = inline.text.replace("\n", " ") if one_line else inline.text
+        pieces, position = [], 0
+        for span in inline.spans:
+            pieces.append(text[position : span.start])
+            pieces.append(f"{self.open}{len(self.fragments)}{self.close}")
+            # keep the line count: markdown-it's line map must still match the source
+            pieces.append(("\n" + self.line) * text.count("\n", span.start, span.end))
+            self.fragments.append(fragment(span.mark))
+            position = span.end
+        pieces.append(text[position:])
+        self.text = "".join(pieces)
+
+    def restore(self, out: str) -> str:
+        out = out.replace("\n" + self.line, "").replace(self.line, "")
+        if not self.fragments:
+            return out
+        pieces = out.split(self.open)
+        result = [pieces[0]]
+        for piece in pieces[1:]:
+            number, _, rest = piece.partition(self.close)
+            result.append(self.fragments[int(number)] + rest)
+        return "".join(result)
+
+
 class Markdown:
-    """markdown-it-py set up for the dialect. One instance renders the whole book.
+    """markdown-it-py set up for the dialect's Markdown. One instance renders the whole book.
 
     A resolver (per page) says what labels mean; it provides
-    ``equation(item) -> (anchor, number)``, ``role(role) -> html`` and
+    ``equation(item) -> (anchor, number)``, ``role(reference) -> html`` and
     ``path`` (for errors).
     """
 
@@ -159,86 +176,37 @@ class Markdown:
         info = tokens[idx].info.strip()
         return highlight(tokens[idx].content, info.split()[0] if info else "")
 
-    def render(self, text: str, first_line: int, resolver, code_lines=frozenset(), equations=None) -> str:
-        """Markdown whose first line is ``first_line`` -> HTML.
+    def render(self, inline: Inline, resolver) -> str:
+        """Block Markdown (prose, a table) with its spans -> HTML."""
+        holes = _Placeholders(inline, lambda mark: self.span_html(mark, resolver))
+        return holes.restore(self.md.render(holes.text))
 
-        ``code_lines`` (source line numbers) are code: no math or roles there;
-        ``equations`` maps the last line of a labelled display to its equation.
-        """
-        placeholders: list[str] = []
-        protected = self._protect(text.split("\n"), first_line, code_lines, resolver, placeholders, equations or {})
-        return _restore(self.md.render(protected), placeholders)
-
-    def render_inline(self, text: str, line: int, resolver) -> str:
+    def render_inline(self, inline: Inline, resolver) -> str:
         """One line of Markdown (a title, a caption) -> inline HTML, math and roles included."""
-        placeholders: list[str] = []
-        protected = self._protect([" ".join(text.split("\n"))], line, frozenset(), resolver, placeholders, {})
-        return _restore(self.md.renderInline(protected), placeholders)
+        holes = _Placeholders(inline, lambda mark: self.span_html(mark, resolver), one_line=True)
+        return holes.restore(self.md.renderInline(holes.text))
 
-    def _protect(self, lines, first_line, code_lines, resolver, placeholders, equations) -> str:
-        """Replace roles and math outside code with placeholders, keeping every line."""
-        out = list(lines)
-        for start, segment in _segments(lines, first_line, code_lines):
-            pieces = []
-            position = 0
-            for match in _INLINE.finditer(segment):
-                kind = next(k for k in ("role", "code", "escaped", "display", "inline") if match.group(k) is not None)
-                if kind in ("code", "escaped"):
-                    continue
-                line = first_line + start + segment.count("\n", 0, match.start())
-                if kind == "role":
-                    role = Role(match.group("rname"), _split_keys(match.group("rarg")), line)
-                    fragment = resolver.role(role)
-                else:
-                    display = kind == "display"
-                    body = match.group("dbody" if display else "ibody")
-                    mathml = to_mathml(body, display, resolver.path, line)
-                    if display:
-                        equation = equations.get(line + match.group(0).count("\n"))
-                        fragment = self._equation_html(mathml, equation, resolver)
-                    else:
-                        fragment = mathml
-                pieces.append(segment[position : match.start()])
-                pieces.append(_placeholder(len(placeholders)))
-                # Keep the line count: markdown-it's line map must still match the source.
-                pieces.append(("\n" + _PH_LINE) * match.group(0).count("\n"))
-                placeholders.append(fragment)
-                position = match.end()
-            pieces.append(segment[position:])
-            new_lines = "".join(pieces).split("\n")
-            out[start : start + len(new_lines)] = new_lines
-        return "\n".join(out)
-
-    @staticmethod
-    def _equation_html(mathml, equation, resolver) -> str:
-        if equation is None:
+    def span_html(self, mark, resolver) -> str:
+        if isinstance(mark, Reference):
+            return resolver.role(mark)
+        if isinstance(mark, Code):
+            return f"<code>{html.escape(code_span_text(mark.text), quote=False)}</code>"
+        mathml = to_mathml(mark.tex, mark.display, resolver.path, mark.line)
+        if not mark.display:
+            return mathml
+        if mark.equation is None:
             return f'<span class="eqn">{mathml}</span>'
-        anchor, number = resolver.equation(equation)
+        anchor, number = resolver.equation(mark.equation)
         return f'<span class="eqn" id="{html.escape(anchor)}">{mathml}<span class="eqno">({html.escape(number)})</span></span>'
 
+    def plain_text(self, inline: Inline, show) -> str:
+        """The words a reader reads in ``inline`` (Markdown), each span as ``show(mark)``: for search."""
+        holes = _Placeholders(inline, show)
+        words = []
+        for token in self.md.parse(holes.text):
+            if token.type == "inline":
+                words.extend(child.content for child in token.children or () if child.type in ("text", "code_inline"))
+            elif token.type in ("fence", "code_block"):
+                words.append(token.content)
+        return " ".join(holes.restore(" ".join(words)).split())
 
-def _placeholder(index: int) -> str:
-    return f"{_PH_OPEN}{index}{_PH_CLOSE}"
-
-
-def _restore(out: str, placeholders: list[str]) -> str:
-    out = out.replace("\n" + _PH_LINE, "").replace(_PH_LINE, "")
-    return _PH.sub(lambda match: placeholders[int(match.group(1))], out)
-
-
-def replace_roles(text: str, first_line: int, replace, code_lines=frozenset()) -> str:
-    """``text`` with every role outside code replaced by ``replace(role) -> str`` (Markdown for notebooks)."""
-    lines = text.split("\n")
-    out = list(lines)
-    for start, segment in _segments(lines, first_line, code_lines):
-        pieces, position = [], 0
-        for match in _INLINE.finditer(segment):
-            if match.group("role") is None:
-                continue
-            line = first_line + start + segment.count("\n", 0, match.start())
-            pieces += [segment[position : match.start()], replace(Role(match.group("rname"), _split_keys(match.group("rarg")), line))]
-            position = match.end()
-        pieces.append(segment[position:])
-        new_lines = "".join(pieces).split("\n")
-        out[start : start + len(new_lines)] = new_lines
-    return "\n".join(out)

@@ -1,4 +1,4 @@
-"""Document -> one Jupyter notebook per tab; the ``notebooks`` command.
+"""Document -> one Jupyter notebook per tab (the ``notebooks`` command).
 
 ``python -m tabbook notebooks [FILE.md ...] [--tabs a,b,c] [--out DIR]``
 writes ``DIR/<tab>/<name>.ipynb`` for every file and every tab that gets a
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 
-from tabbook.config import BookConfig, EnvSpec, load_config
+from tabbook.config import BookConfig
 from tabbook.errors import SourceError
+from tabbook.fileio import atomic_write
 from tabbook.parse import CODE, TEXT, Document, read_document
 
 NBFORMAT, NBFORMAT_MINOR = 4, 5
@@ -34,14 +34,13 @@ D2L_FRAMEWORKS = ("pytorch", "mxnet", "jax", "tensorflow", "paddle")
 _encode_string = json.encoder.encode_basestring  # the C encoder json.dumps uses with ensure_ascii=False
 
 
-def build_notebooks(config: BookConfig, path) -> dict:
-    """The notebooks of one source file: tab -> nbformat.NotebookNode, only for
-    the tabs that get one, in ``config.tabs`` order. Raises SourceError."""
+def build_notebooks(config: BookConfig, doc: Document, tabs=None) -> dict:
+    """The notebooks of one Document: tab -> nbformat.NotebookNode, validated, only for
+    the tabs that get one (of ``tabs``, default all), in ``config.tabs`` order."""
     import nbformat
 
-    notebooks = notebook_dicts(config, read_document(config, path))
-    for nb in notebooks.values():
-        nbformat.validate(nb)
+    notebooks = {tab: nb for tab, nb in notebook_dicts(config, doc).items() if tabs is None or tab in tabs}
+    validate_notebooks(notebooks)
     return {tab: nbformat.from_dict(nb) for tab, nb in notebooks.items()}
 
 
@@ -58,11 +57,7 @@ def notebook_dicts(config: BookConfig, doc: Document) -> dict[str, dict]:
     source = source_name(config, doc.path)
     for tab in tabs:
         cells = []
-        for cell in doc.cells:
-            if cell.kind == TEXT:
-                pass
-            elif tab not in cell.tabs:
-                continue
+        for cell in doc.cells_for(tab):
             key = id(cell)
             if not cell.same_in_all_tabs:
                 code = cell.source_for(tab)
@@ -314,8 +309,6 @@ def convert_files(config: BookConfig, paths) -> list[tuple[Path, str, dict[str, 
 def write_converted(config: BookConfig, converted, out_dir: Path) -> int:
     """Write the notebooks atomically (unchanged files are left alone) and
     remove notebooks of tabs that no longer get one. Returns how many were written."""
-    from tabbook.fileio import atomic_write
-
     written = 0
     for _path, name, texts in converted:
         for tab in config.tabs:
@@ -334,59 +327,3 @@ def write_converted(config: BookConfig, converted, out_dir: Path) -> int:
             atomic_write(target, data)
             written += 1
     return written
-
-
-def book_config(tabs: str | None) -> BookConfig:
-    """The book's config (``tabs`` overriding its tabs), or a book-less one built from ``tabs``."""
-    tab_list = _parse_tabs(tabs) if tabs else None
-    try:
-        config = load_config()
-    except SourceError as exc:
-        if not os.path.exists(exc.path) and tab_list:
-            root = Path.cwd()
-            return BookConfig(
-                root=root,
-                project={},
-                index="index",
-                chapter_globs=(),
-                exclusions=(),
-                tabs=tuple(tab_list),
-                cell_timeout=0,
-                jobs=1,
-                build_dir=root / "_build",
-                bibfile=root / "references.bib",
-                collapse_lines=40,
-                library_package="d2l",
-                envs={tab: EnvSpec(tab, None, f"d2l-{tab}") for tab in dict.fromkeys([*tab_list, *D2L_FRAMEWORKS])},
-            )
-        if not os.path.exists(exc.path):
-            raise SourceError(exc.path, None, "no config.ini here or in any parent directory; outside a book, name the tabs with --tabs a,b,c") from None
-        raise
-    return config.with_tabs(tab_list) if tab_list else config
-
-
-def _parse_tabs(raw: str) -> list[str]:
-    tabs = list(dict.fromkeys(tab.strip() for tab in raw.split(",") if tab.strip()))
-    if not tabs:
-        raise SourceError("--tabs", None, "names no tab; write e.g. --tabs pytorch,mxnet")
-    return tabs
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("files", nargs="*", metavar="FILE.md", help="chapter files (default: every chapter of the book)")
-    parser.add_argument("--tabs", metavar="a,b,c", help="tabs to convert, the first being the default (default: config.ini's)")
-    parser.add_argument("--out", metavar="DIR", help="output directory (default: <build_dir>/notebooks)")
-
-
-def run_command(args) -> int:
-    config = book_config(args.tabs)
-    files = [Path(f) for f in args.files] if args.files else config.chapter_files()
-    if not files:
-        print("no chapter files to convert")
-        return 0
-    out_dir = Path(args.out) if args.out else config.build_dir / "notebooks"
-    converted = convert_files(config, files)
-    written = write_converted(config, converted, out_dir)
-    count = sum(len(texts) for _, _, texts in converted)
-    print(f"{count} notebooks for {len(converted)} files in {out_dir} ({written} written, {count - written} unchanged)")
-    return 0

@@ -1,6 +1,10 @@
-"""Size limits on a notebook's outputs (``[build] max_output_mb``).
+"""Notebook outputs: their size limits (``[build] max_output_mb``) and their HTML.
 
-Why: one cell that prints 50 MB made a 58 MB notebook, store entry and page,
+Outputs come from running code, so they are untrusted: HTML, SVG and Markdown
+outputs are sanitized (``tabbook.sanitize``) and text is escaped before any
+view (page, print book, deck) shows them.
+
+Why limits: one cell that prints 50 MB made a 58 MB notebook, store entry and page,
 and turned a 1.5 s ``html --no-run`` into 20 s. No reader scrolls through that,
 so an output over the limit is cut where it is made (before the notebook is
 stored or written) and again where it is shown (for notebooks from elsewhere),
@@ -9,11 +13,24 @@ and a note says how much was cut and how to see it all.
 
 from __future__ import annotations
 
+import base64
 import copy
+import functools
+import hashlib
+import html
+import importlib.util
+import re
+from pathlib import Path
 
+from markupsafe import Markup
+
+from tabbook import sanitize
 from tabbook.config import DEFAULT_MAX_OUTPUT_MB
 
-__all__ = ["DEFAULT_MAX_OUTPUT_MB", "cut_output", "cut_outputs", "cut_note", "output_size"]
+# Where the images of outputs go in a site (named by content).
+OUTPUT_DIR = "_static/outputs"
+# The images a notebook cell may carry, best first, with their files' extensions.
+_IMAGE_TYPES = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
 
 
 def _text(value) -> str:
@@ -88,3 +105,131 @@ def cut_outputs(nb, max_bytes: int) -> int:
             total += max(cut, 0)
         cell["outputs"] = outputs
     return total
+
+
+# -- outputs as HTML ---------------------------------------------------------------
+
+_SVG_TAG = re.compile(r"<svg\b[^>]*>", re.S)
+_SVG_LENGTH = r'\s{}\s*=\s*["\']\s*([0-9.]+)\s*(px|pt)?\s*["\']'
+_POINTS_TO_PIXELS = 4 / 3
+
+
+def svg_size(svg: str) -> tuple[int, int] | None:
+    """The pixel size an SVG file asks for (matplotlib writes points), or None."""
+    tag = _SVG_TAG.search(svg)
+    if not tag:
+        return None
+    size = []
+    for name in ("width", "height"):
+        match = re.search(_SVG_LENGTH.format(name), tag.group(0))
+        if not match:
+            return None
+        scale = _POINTS_TO_PIXELS if match.group(2) == "pt" else 1
+        size.append(round(float(match.group(1)) * scale))
+    return (size[0], size[1]) if all(size) else None
+
+
+# The sanitizer writes HTML: a standalone SVG file needs its namespaces back.
+_SVG_ROOT = re.compile(r"^<svg\b")
+_SVG_NAMESPACES = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@functools.cache
+def _ansi2html():
+    """nbconvert's ``ansi2html`` filter, loaded from its own file.
+
+    ``import nbconvert.filters.ansi`` first imports all of nbconvert (most of a
+    second); the filter's module needs only ``re`` and ``markupsafe``.
+    """
+    package = importlib.util.find_spec("nbconvert")
+    path = Path(package.origin).parent / "filters" / "ansi.py"
+    spec = importlib.util.spec_from_file_location("_tabbook_nbconvert_ansi", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ansi2html
+_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?!\n)")
+
+
+class OutputRenderer:
+    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML and Markdown outputs
+    are untrusted and sanitized (``tabbook.sanitize``); outputs over the size limit are cut.
+
+    Images become files of the site (added to ``files``, named by content under
+    ``_static/outputs``) shown by ``<img loading="lazy">``: a plot in a hidden tab
+    costs nothing until its tab is shown, and an SVG loaded as an image can run
+    no script (it is sanitized all the same, for a reader who opens the file
+    itself). ``root`` is the way from the page to the site's root.
+    """
+
+    def __init__(self, collapse_lines: int, max_output_mb: float = DEFAULT_MAX_OUTPUT_MB, files: dict | None = None, root: str = ""):
+        self.ansi2html = _ansi2html()
+        self.collapse_lines = collapse_lines
+        self.max_bytes = int(max_output_mb * 1e6)
+        self.files = {} if files is None else files
+        self.root = root
+
+    def render(self, outputs) -> Markup:
+        parts = [self.render_one(output) for output in outputs]
+        return Markup("".join(part for part in parts if part))
+
+    def render_one(self, output) -> str:
+        if not isinstance(output, dict):  # a damaged notebook: show nothing rather than fail the page
+            return ""
+        output, _cut = cut_output(output, self.max_bytes)
+        kind = output.get("output_type")
+        if kind == "stream":
+            # a progress bar redraws its line with "\r": show only what a terminal would end up showing
+            text = _CARRIAGE_RETURN.sub("", _text(output.get("text", "")))
+            return self._text_block(text, f"output stream {output.get('name', 'stdout')}")
+        if kind == "error":
+            traceback = "\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"])
+            return self._text_block(traceback, "output error")
+        if kind in ("display_data", "execute_result"):
+            return self._rich(output.get("data", {}), output.get("metadata", {}))
+        return ""
+
+    def _rich(self, data, metadata) -> str:
+        for mime in _IMAGE_TYPES:
+            if mime in data:
+                size = metadata.get(mime) if isinstance(metadata, dict) else None
+                return self._image(mime, _text(data[mime]), size if isinstance(size, dict) else {})
+        if "text/html" in data:
+            return f'<div class="output html">{sanitize.clean(_text(data["text/html"]))}</div>'
+        if "text/markdown" in data:
+            return f'<div class="output markdown">{sanitize.clean_markdown(_text(data["text/markdown"]))}</div>'
+        if "text/plain" in data:
+            return self._text_block(_text(data["text/plain"]), "output result")
+        return ""
+
+    def _image(self, mime: str, value: str, metadata: dict) -> str:
+        if mime == "image/svg+xml":
+            svg = _SVG_ROOT.sub(_SVG_NAMESPACES, sanitize.clean(value).strip(), count=1)
+            data, size = svg.encode("utf-8"), svg_size(svg)
+        else:
+            try:
+                data = base64.b64decode(value.replace("\n", ""), validate=True)
+            except ValueError:  # a damaged output: show nothing rather than fail the page
+                return ""
+            size = png_size(data)
+        if isinstance(metadata.get("width"), int) and isinstance(metadata.get("height"), int):
+            size = (metadata["width"], metadata["height"])  # a retina PNG asks for half its pixels
+        name = f"{OUTPUT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.{_IMAGE_TYPES[mime]}"
+        self.files[name] = data
+        # width and height reserve the image's space before it loads: nothing below it moves
+        dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+        return f'<div class="output image"><img src="{html.escape(self.root + name)}" alt="Output image" loading="lazy"{dims}></div>'
+
+    def _text_block(self, text: str, css: str) -> str:
+        if not text.strip():
+            return ""
+        body = f'<pre class="{css}">{self.ansi2html(text.rstrip())}</pre>'
+        lines = text.rstrip().count("\n") + 1
+        if lines > self.collapse_lines:
+            return f'<details class="long-output"><summary>Output: {lines} lines (click to show)</summary>{body}</details>'
+        return body

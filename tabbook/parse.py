@@ -1,32 +1,44 @@
-"""Chapter Markdown -> :class:`Document`, in one pass over the file's lines.
+"""Chapter Markdown -> :class:`Document`: the one reader of the dialect.
 
-This module implements the dialect of ``DIALECT.md`` for a single file: code
-cells and their tab marks, the selector cell, ``tab.selected`` branches, tab
-prose, labels, references, citations, slide marks and hide marks. Every later
-stage (notebooks, library, book checks, HTML) reads a chapter through
-:func:`read_document` and never looks at the raw Markdown again.
+This module implements ``DIALECT.md`` for a single file: code cells and their
+tab marks, the selector cell, ``tab.selected`` branches, tab prose, labels,
+references, citations, math, slide marks and hide marks. Every later stage
+(notebooks, library, book checks, HTML, print, slides, reader notebooks,
+search) reads a chapter through :func:`read_document` and works on the model
+it returns; no other module looks for the dialect's marks in text.
 
-Two phases, one reader. The line pass cuts the file into cells (code
-fences, tab marks, tab prose). The structure pass then reads each text cell's
-blocks with markdown-it's block parser, so that what counts as a heading, a
-table or code is exactly CommonMark's, and attaches the dialect's marks
-(``:label:``, ``:width:``, ``:eqlabel:``, table captions) to them: the result
-is ``Cell.blocks`` (Heading, Figure, Table, Toc, RawHtml and Prose blocks) and
-``Document.items``, the numbered things in source order. ``tabbook.book``
-numbers those items and ``tabbook.render`` walks the blocks; no later stage
-reads the Markdown's structure again.
+Three passes, one reader:
+
+- The **line pass** cuts the file into cells (code fences, tab marks, tab
+  prose) and reads each text cell's slide marks (:class:`SlideMark`), which it
+  strips from the book's text.
+- The **structure pass** reads each text cell's blocks with markdown-it's
+  block parser, so that what counts as a heading, a table or code is exactly
+  CommonMark's, and attaches the marks of DIALECT 4 (``:label:``, ``:width:``,
+  ``:eqlabel:``, table captions) to them: ``Cell.blocks`` (Heading, Figure,
+  Table, Toc, RawHtml, Bibliography and Prose blocks) and ``Document.items``,
+  the numbered things in source order.
+- The **inline pass** finds, in every piece of text a reader sees (prose,
+  titles, captions, tables, slide text), the dialect's inline marks: roles
+  (:class:`Reference`, one rule for splitting citation keys), math
+  (:class:`Math`, displays carrying their :class:`Equation`) and code spans
+  (:class:`Code`, inside which nothing is a mark). The result is an
+  :class:`Inline`: the text and its spans, with offsets and lines.
 
 Errors that break the file (an unclosed fence, an unknown tab) raise
 :class:`~tabbook.errors.SourceError` at once. Misplaced marks are collected in
 ``Document.errors`` (and warnings in ``Document.warnings``), so that
 ``tabbook check`` can report every problem of a book in one run; converters
-raise them (:meth:`Document.raise_errors`). Checks that need the whole book
-(dangling references, unknown citation keys, a label defined in two files)
-belong to ``tabbook.book``.
+raise them (:meth:`Document.raise_errors`). Slide-mark problems are kept apart
+(``Document.slide_problems``): they matter to the book and its decks, not to
+converting one file into notebooks. Checks that need the whole book (dangling
+references, unknown citation keys, a label defined in two files) belong to
+``tabbook.book``.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import re
@@ -47,32 +59,36 @@ FIGURE = "figure"
 TABLE = "table"
 EQUATION = "equation"
 
-# A fence: up to three spaces, at least three backticks, an info string
-# without backticks (so inline code such as ```` ```toc ```` is not a fence).
-_FENCE_OPEN = re.compile(r"^\s*(`{3,})([^`]*)$")
+# The roles of DIALECT 4 and 5.
+ROLES = ("numref", "ref", "eqref", "cite", "citet", "citep")
+CITE_ROLES = frozenset({"cite", "citet", "citep"})
+
+# A fence: up to three spaces, then at least three backticks with an info string
+# without backticks (so inline code such as ```` ```toc ```` is not a fence), or
+# at least three tildes (CommonMark).
+_FENCE_OPEN = re.compile(r"^\s*(?:(`{3,})([^`]*)|(~{3,})(.*))$")
 _CODE_INFO = re.compile(r"^\{\s*\.python\s+\.input(\s[^}]*)?\}$")
 _TAB_MARK = re.compile(r"^(?:%%tab|#\s*@tab)(?:\s+(.*?))?\s*$")
 _SELECTED_IF = re.compile(r"^( *)if\s+tab\.selected\((.*)\)\s*:\s*(.*)$")
 _QUOTED = re.compile(r"""(['"])(.*?)\1""")
 _HIDE = re.compile(r"#\s*@hide(_code|_output)?\b")
 _REQUIRED_LIBS = re.compile(r"^\s*#\s*required_libs\((.*)\)\s*$")
+_SAVE_MARK = re.compile(r"\s*#\s*@save\b")
 _MARK_LINE = re.compile(r"^:(label|eqlabel|width|begin_tab):`([^`]*)`$")
-_ROLE = re.compile(r":(numref|ref|eqref|cite|citet|citep):`([^`]+)`")
-_CITE_ROLES = frozenset({"cite", "citet", "citep"})
-# Slide marks (DIALECT 6). The text between marks may not contain the closing
-# mark, and `[**bold**](url)` is a link, not a slide mark.
-_SLIDE_KEEP = (
-    re.compile(r"\[\*\*((?:(?!\*\*\]).)*?)\*\*\](?!\()", re.DOTALL),
-    re.compile(r"\(\*\*((?:(?!\*\*\)).)*?)\*\*\)", re.DOTALL),
-)
-_SLIDE_DROP = (
-    re.compile(r"\[~~(?:(?!~~\]).)*?~~\](?!\()", re.DOTALL),
-    re.compile(r"\(~~(?:(?!~~\)).)*?~~\)", re.DOTALL),
-)
+_KEY_SEPARATORS = re.compile(r"[,\s]+")
+# Slide marks (DIALECT 6): the eight tokens; the scanner pairs them.
+_SLIDE_TOKEN = re.compile(r"\[\*\*|\(\*\*|\[~~|\(~~|\*\*\]|\*\*\)|~~\]|~~\)")
+_SLIDE_CLOSER = {"[**": "**]", "(**": "**)", "[~~": "~~]", "(~~": "~~)"}
+_SLIDE_OPENER = {closer: opener for opener, closer in _SLIDE_CLOSER.items()}
+# The inline pass: where a role, a code span, an escaped dollar or math may start.
+_INLINE_START = re.compile(r":(" + "|".join(ROLES) + r"):`|`+|\\\$|\$")
+_BACKTICKS = re.compile(r"`+")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # The structure pass: the marks of DIALECT 4 on lines of their own, a table's
 # caption line above it (":Caption", not a role such as ":numref:`x` ..."),
 # a figure paragraph (its caption may run over several lines).
 _STRUCT_MARK = re.compile(r"^\s*:(label|eqlabel|width):`([^`]*)`\s*$")
+_STRUCT_ROLE = re.compile(r":(?:label|eqlabel|width):`[^`]*`")
 _CAPTION_LINE = re.compile(r"^\s*:(?![:\s])(?!\w+:`)(.+?)\s*$")
 _FIGURE_PARAGRAPH = re.compile(r'^!\[(?P<caption>(?:[^\]\\]|\\.)*)\]\(\s*(?P<path>[^)\s]+)(?:\s+"[^"]*")?\s*\)(?P<rest>.*)$', re.DOTALL)
 _INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
@@ -80,12 +96,113 @@ _DISPLAY_END = re.compile(r"\$\$\s*$")
 _RAW_HTML_FILE = re.compile(r"^\s*\.\.\s+raw::\s+html\s*\n\s+:file:\s*(\S+)\s*$")
 
 
+# -- the inline model -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A role in the text: a use of a label (numref/ref/eqref) or of citation keys
+    (cite/citet/citep), with its line."""
+
+    role: str
+    targets: tuple[str, ...]  # one label, or one or more BibTeX keys
+    line: int
+
+    @property
+    def is_citation(self) -> bool:
+        return self.role in CITE_ROLES
+
+
+@dataclass(frozen=True)
+class Math:
+    """``$tex$`` or ``$$tex$$``; a labelled display carries its :class:`Equation`."""
+
+    tex: str
+    display: bool
+    line: int
+    end_line: int
+    equation: Equation | None = None
+
+
+@dataclass(frozen=True)
+class Code:
+    """An inline code span: its text is code, never a mark."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """One inline mark of an :class:`Inline`: ``text[start:end]`` is its source."""
+
+    start: int
+    end: int
+    mark: Reference | Math | Code
+
+
+@dataclass(frozen=True)
+class Inline:
+    """Markdown a reader sees (prose, a title, a caption), with its inline marks found.
+
+    ``line`` is the line of the text's first character; ``spans`` are in
+    order and never overlap. Views render the Markdown between the spans as
+    Markdown and each span as they need (:meth:`replace`).
+    """
+
+    text: str
+    line: int
+    spans: tuple[Span, ...] = ()
+
+    def replace(self, show) -> str:
+        """The text with every span replaced by ``show(mark, source)`` (a string)."""
+        if not self.spans:
+            return self.text
+        pieces, position = [], 0
+        for span in self.spans:
+            pieces.append(self.text[position : span.start])
+            pieces.append(show(span.mark, self.text[span.start : span.end]))
+            position = span.end
+        pieces.append(self.text[position:])
+        return "".join(pieces)
+
+    @property
+    def references(self) -> list[Reference]:
+        return [span.mark for span in self.spans if isinstance(span.mark, Reference)]
+
+    @property
+    def math(self) -> list[Math]:
+        return [span.mark for span in self.spans if isinstance(span.mark, Math)]
+
+
+_GREEK = {
+    name: chr(code)
+    for name, code in zip(
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega".split(),
+        [*range(0x3B1, 0x3C2), *range(0x3C3, 0x3CA)],
+        strict=True,
+    )
+}
+_GREEK.update({name.capitalize(): char.upper() for name, char in _GREEK.items()})
+_TEX_COMMAND = re.compile(r"\\([A-Za-z]+)")
+
+
+def tex_words(tex: str) -> str:
+    """Math as the words a reader reads, for search and ids: ``\\sigma(x)`` -> ``σ x``, ``K`` -> ``K``.
+
+    Greek letters become their characters; other commands and symbols go."""
+    text = _TEX_COMMAND.sub(lambda match: f" {_GREEK.get(match.group(1), '')} ", tex)
+    return " ".join(re.sub(r"[\W_]", " ", text).split())
+
+
+# -- the structure model ------------------------------------------------------------------
+
+
 @dataclass(eq=False)
 class Heading:
     """A heading of a text cell (CommonMark's ATX or setext heading)."""
 
     level: int
-    title: str  # Markdown of the title
+    title: Inline
     line: int
     label: str | None = None
 
@@ -94,7 +211,7 @@ class Heading:
 class Figure:
     """A paragraph that is an image ``![caption](path)``; ``path`` is as written."""
 
-    caption: str
+    caption: Inline
     path: str
     line: int
     label: str | None = None
@@ -103,11 +220,11 @@ class Figure:
 
 @dataclass(eq=False)
 class Table:
-    """A table; ``text`` is its Markdown, ``line`` its first row."""
+    """A table; ``body`` is its Markdown, starting at its first row's line."""
 
-    text: str
+    body: Inline
     line: int
-    caption: str | None = None
+    caption: Inline | None = None
     label: str | None = None
 
 
@@ -149,16 +266,40 @@ class Bibliography:
 class Prose:
     """Markdown shown as it is: paragraphs, lists, quotes, other fences.
 
-    ``code_lines`` are the lines of code blocks inside it (math and roles are
-    not looked for there); ``equations`` maps the last line of a labelled
-    display to its :class:`Equation`. Lines are source lines: mark lines are
-    blank in ``text``, so every line keeps its number.
+    ``inline`` holds the text (mark lines blank, so every line keeps its
+    number) and its spans; ``code_lines`` are the source lines of code blocks
+    inside it, where nothing is a mark.
     """
 
-    text: str
-    line: int
+    inline: Inline
     code_lines: frozenset[int] = frozenset()
-    equations: dict[int, Equation] = field(default_factory=dict)
+
+    @property
+    def line(self) -> int:
+        return self.inline.line
+
+    @property
+    def text(self) -> str:
+        return self.inline.text
+
+
+@dataclass(eq=False)
+class SlideMark:
+    """A slide mark of a text cell (DIALECT 6): ``[**``/``(**`` keep their text in the
+    book, ``[~~``/``(~~`` are slide-only. ``inline`` is the marked text, the
+    book's structure marks (``:label:`` and the like) left out."""
+
+    opener: str
+    inline: Inline
+    line: int
+
+    @property
+    def starts_slide(self) -> bool:
+        return self.opener.startswith("[")
+
+    @property
+    def slide_only(self) -> bool:
+        return self.opener.endswith("~~")
 
 
 @dataclass
@@ -173,18 +314,12 @@ class Label:
     name: str
     kind: str
     line: int
-    title: str | None = None
     item: object = None
 
-
-@dataclass
-class Reference:
-    """A use of a label (role numref/ref/eqref) or of citation keys
-    (role cite/citet/citep) in the text, with its line."""
-
-    role: str
-    targets: tuple[str, ...]  # one label, or one or more BibTeX keys
-    line: int
+    @property
+    def title(self) -> Inline | None:
+        item = self.item
+        return item.title if isinstance(item, Heading) else getattr(item, "caption", None)
 
 
 @dataclass
@@ -206,8 +341,8 @@ class Cell:
     its content and how many cells before it have the same content, not from
     its line, so that editing other cells keeps it (outputs travel by it from
     the kernel through the store to the page). Text cells also carry
-    ``blocks`` (the structure pass) and ``text_line``, the line of their
-    text's first line.
+    ``blocks`` (the structure pass), ``slide_marks`` and ``text_line``, the
+    line of their text's first line.
     """
 
     kind: str
@@ -216,6 +351,7 @@ class Cell:
     text: str = ""
     text_line: int = 0
     blocks: list = field(default_factory=list)
+    slide_marks: list[SlideMark] = field(default_factory=list)
     id: str = ""
     tabs: tuple[str, ...] = ()
     hide: str | None = None
@@ -225,8 +361,6 @@ class Cell:
     code: list[tuple[int, str]] = field(default_factory=list)
     only: dict[int, frozenset[str]] = field(default_factory=dict)
     section: Heading | None = None
-    # TEXT / TAB_TEXT: the text as written, slide marks kept (tabbook.slides reads them); its first line is text_line
-    raw_text: str = ""
     _source: str | None = None  # the code when it is the same in every tab
 
     @property
@@ -253,6 +387,13 @@ class Cell:
             self._source = "\n".join(text for _, text in self.lines_for(tab))
         return self._source
 
+    def shown_in(self, tab: str) -> bool:
+        """Whether ``tab``'s view of the page has this cell (DIALECT 2): shared text,
+        its tab prose, its non-empty code."""
+        if self.kind == TEXT:
+            return True
+        return tab in self.tabs and (self.kind == TAB_TEXT or bool(self.source_for(tab)))
+
 
 @dataclass
 class Document:
@@ -262,11 +403,11 @@ class Document:
     ``cells`` are in source order; ``items`` are the headings, figures,
     tables and labelled equations of the text, in source order (what the book
     numbers); ``labels`` maps each label defined here to its :class:`Label`;
-    ``references`` lists every :numref:/:ref:/:eqref: and
-    :cite:/:citet:/:citep: of the text (outside code fences); ``tocs`` are the
-    ```toc``` fences and ``toc`` all their entries as (entry, line);
-    ``required_libs`` comes from the selector cell. ``errors`` are misplaced
-    marks (SourceErrors, not raised yet) and ``warnings`` are messages.
+    ``references`` lists every role of the text a reader sees (book text and
+    slide-only text), in order; ``tocs`` are the ```toc``` fences and ``toc``
+    all their entries as (entry, line); ``required_libs`` comes from the
+    selector cell. ``errors`` are misplaced marks (SourceErrors, not raised
+    yet), ``slide_problems`` bad slide marks, ``warnings`` messages.
     """
 
     path: Path
@@ -280,8 +421,10 @@ class Document:
     required_libs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
+    slide_problems: list[SourceError] = field(default_factory=list)
     # tabs named by a tab mark or :begin_tab: other than through `all` (DIALECT 2)
     named_tabs: set[str] = field(default_factory=set)
+    _views: dict = field(default_factory=dict, repr=False)
 
     @property
     def headings(self) -> list[Heading]:
@@ -296,9 +439,17 @@ class Document:
         return [entry for toc in self.tocs for entry in toc.entries]
 
     @property
-    def title(self) -> str | None:
-        """The first heading's text: the page title."""
+    def title(self) -> Inline | None:
+        """The first heading's title: the page title."""
         return next((item.title for item in self.items if isinstance(item, Heading)), None)
+
+    @property
+    def has_code(self) -> bool:
+        return any(cell.kind == CODE for cell in self.cells)
+
+    @property
+    def has_slides(self) -> bool:
+        return any(cell.slide_marks for cell in self.cells)
 
     def raise_errors(self) -> None:
         """Raise the collected errors (all of them, in line order), if any."""
@@ -311,18 +462,17 @@ class Document:
         """The tabs that get a notebook for this file (DIALECT 2), in tab order:
         every tab when the file has no code; else the default tab and the tabs
         a code cell or tab prose names explicitly (``all`` does not count)."""
-        if not any(cell.kind == CODE for cell in self.cells):
+        if not self.has_code:
             return list(self.tabs)
         return [tab for i, tab in enumerate(self.tabs) if i == 0 or tab in self.named_tabs]
 
     def cells_for(self, tab: str) -> list[Cell]:
-        """The cells of ``tab``'s notebook: shared text, its tab prose, its
-        non-empty code cells."""
-        return [
-            cell
-            for cell in self.cells
-            if cell.kind == TEXT or (tab in cell.tabs and (cell.kind == TAB_TEXT or cell.source_for(tab)))
-        ]
+        """``tab``'s view of the file: the cells of its notebook, of its slides and of its
+        pane of the page (shared text, its tab prose, its non-empty code), computed once."""
+        view = self._views.get(tab)
+        if view is None:
+            view = self._views[tab] = [cell for cell in self.cells if cell.shown_in(tab)]
+        return view
 
 
 def read_document(config, path, tabs=None, collect=False) -> Document:
@@ -367,64 +517,200 @@ def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False) -> Doc
     return doc
 
 
-def toc_order(config, documents=None, collect=False) -> list[Path]:
-    """The book's files in reading order: the index page, then depth-first
-    the pages its ```toc``` fences list (paths relative to the listing file,
-    without ``.md``), then any chapter no toc reaches, sorted.
+def split_save_mark(line: str) -> tuple[str, bool]:
+    """A code line without its ``#@save`` mark (DIALECT 7), and whether it had one."""
+    if "@save" not in line:
+        return line, False
+    parts = _SAVE_MARK.split(line, maxsplit=1)
+    return (parts[0].rstrip(), True) if len(parts) > 1 else (line, False)
 
-    ``documents`` (path -> Document) avoids parsing files twice. A toc entry
-    naming a missing file is a SourceError at the entry's line.
+
+def citation_keys(raw: str) -> tuple[str, ...]:
+    """The keys of a citation role: separated by commas or spaces (one rule, DIALECT 5)."""
+    return tuple(key for key in _KEY_SEPARATORS.split(raw.strip()) if key)
+
+
+# -- the inline pass ----------------------------------------------------------------------
+
+
+def read_inline(text: str, line: int, code_lines=frozenset(), displays=None) -> Inline:
+    """``text`` (whose first line is ``line``) with its roles, math and code spans found.
+
+    Nothing is looked for on ``code_lines`` (source line numbers of code
+    blocks). ``displays`` maps the last line of a labelled display to its
+    Equation. Every scan is linear in the text (a backtick run finds its
+    closing run by bisection), whatever the input.
     """
-    documents = documents if documents is not None else {}
-    index = (config.root / f"{config.index}.md").resolve()
-    order: list[Path] = []
-    seen: set[Path] = set()
+    if not any(c in text for c in "`$:"):
+        return Inline(text, line)
+    spans: list[Span] = []
+    newlines = [m.start() for m in re.finditer("\n", text)] if "\n" in text else []
+    if not code_lines:
+        _scan(text, 0, len(text), line, newlines, displays, spans)
+        return Inline(text, line, tuple(spans))
+    segment = None  # the offset where the current run of lines outside code starts
+    for index, begin in enumerate([0, *(n + 1 for n in newlines)]):
+        if line + index in code_lines:
+            if segment is not None:
+                _scan(text, segment, begin - 1, line, newlines, displays, spans)
+                segment = None
+        elif segment is None:
+            segment = begin
+    if segment is not None:
+        _scan(text, segment, len(text), line, newlines, displays, spans)
+    return Inline(text, line, tuple(spans))
 
-    def document(path):
-        if path not in documents:
-            documents[path] = read_document(config, path, collect=collect)
-        return documents[path]
 
-    def visit(path):
-        if path in seen:
+def _line_at(offset: int, first: int, newlines: list[int]) -> int:
+    return first + bisect.bisect_left(newlines, offset)
+
+
+def _scan(text, start, end, first, newlines, displays, spans) -> None:
+    """Find the spans of ``text[start:end]`` (no code lines inside), leftmost first, as CommonMark reads code spans."""
+    runs: dict[int, list[int]] | None = None  # backtick run length -> their starts, for closing a code span
+    no_display_after = end  # no "$$" closes a display at or after this offset
+    position = start
+    while True:
+        match = _INLINE_START.search(text, position, end)
+        if match is None:
             return
-        seen.add(path)
-        order.append(path)
-        for entry, line in document(path).toc:
-            child = (path.parent / f"{entry}.md").resolve()
-            if not child.is_file():
-                raise SourceError(path, line, f"toc entry '{entry}': no file {child.relative_to(config.root.resolve()) if child.is_relative_to(config.root.resolve()) else child}")
-            visit(child)
+        at, token = match.start(), match.group(0)
+        if match.group(1):  # a role: its argument is everything up to the next backtick
+            close = text.find("`", match.end(), end)
+            if close > match.end():
+                role = match.group(1)
+                argument = text[match.end() : close]
+                targets = citation_keys(argument) if role in CITE_ROLES else (argument.strip(),)
+                spans.append(Span(at, close + 1, Reference(role, targets, _line_at(at, first, newlines))))
+                position = close + 1
+            else:
+                position = match.end() - 1  # no argument: the backtick may open a code span
+            continue
+        if token[0] == "`":
+            opening = len(token)
+            if at > 0 and text[at - 1] == "\\":  # an escaped backtick is text
+                at, opening = at + 1, opening - 1
+                if not opening:
+                    position = match.end()
+                    continue
+            if runs is None:
+                runs = {}
+                for run in _BACKTICKS.finditer(text, start, end):
+                    runs.setdefault(len(run.group(0)), []).append(run.start())
+            starts = runs.get(opening, [])
+            index = bisect.bisect_right(starts, at)
+            if index < len(starts):
+                close = starts[index]
+                spans.append(Span(at, close + opening, Code(text[at + opening : close])))
+                position = close + opening
+            else:
+                position = match.end()  # never closed: literal backticks
+            continue
+        if token == "\\$":
+            position = match.end()
+            continue
+        if text.startswith("$$", at) and at + 3 < end and at < no_display_after:
+            close = text.find("$$", at + 3, end)
+            if close >= 0:
+                line, end_line = _line_at(at, first, newlines), _line_at(close, first, newlines)
+                equation = displays.get(end_line) if displays else None
+                spans.append(Span(at, close + 2, Math(text[at + 2 : close], True, line, end_line, equation)))
+                position = close + 2
+                continue
+            no_display_after = at
+        # inline math: $x$, no space inside either end, not across a blank line, no $ inside
+        if at + 1 < end and text[at + 1] not in " \t\n$":
+            close = text.find("$", at + 1, end)
+            if close > 0 and text[close - 1] not in " \t\n\\" and not _BLANK_LINE.search(text, at, close):
+                line = _line_at(at, first, newlines)
+                spans.append(Span(at, close + 1, Math(text[at + 1 : close], False, line, _line_at(close, first, newlines))))
+                position = close + 1
+                continue
+        position = at + 1
 
-    if index.is_file():
-        visit(index)
-    for path in config.chapter_files():
-        path = path.resolve()
-        if path not in seen:
-            seen.add(path)
-            order.append(path)
-    return order
+
+# -- slide marks (DIALECT 6) ----------------------------------------------------------------
 
 
-def strip_slide_marks(text: str) -> str:
-    """Apply DIALECT 6: drop ``[**``/``**]``-style marks, drop ``[~~ ~~]`` text."""
-    if "**" in text:
-        for pattern in _SLIDE_KEEP:
-            text = pattern.sub(r"\1", text)
-    if "~~" in text:
-        for pattern in _SLIDE_DROP:
-            # dropped text leaves its line breaks, so later lines keep their numbers
-            text = pattern.sub(lambda match: "\n" * match.group(0).count("\n"), text)
-    return text
+def _slide_marks(text: str, first: int) -> tuple[str, list[tuple[str, str, int, int]], tuple[int, str] | None]:
+    """The book's text without slide marks, the marks (opener, text, line, offset), and the first problem.
+
+    Marks pair up in order; they do not nest, and ``[**bold**](url)`` is a link.
+    A problem (a mark closing nothing, or never closed) ends the scan: the marks
+    read so far are stripped, the rest stays as written.
+    """
+    marks: list[tuple[str, str, int, int]] = []
+    cuts: list[tuple[int, int, str]] = []  # (start, end, replacement) of the book's text
+    opened: tuple[str, int, int, int] | None = None  # (opener, its offset, offset after it, line)
+    problem = None
+    for match in _SLIDE_TOKEN.finditer(text):
+        token = match.group(0)
+        line = first + text.count("\n", 0, match.start())
+        link = token == "**]" and text.startswith("(", match.end())
+        if token in _SLIDE_CLOSER:
+            if opened is not None:
+                problem = (opened[3], f"slide mark {opened[0]} is not closed before the {token} of line {line} (slide marks do not nest)")
+                break
+            opened = (token, match.start(), match.end(), line)
+            continue
+        if opened is None:
+            if link:
+                continue  # the end of a bold link text
+            problem = (line, f"slide mark {token} closes nothing: no {_SLIDE_OPENER[token]} before it")
+            break
+        if token != _SLIDE_CLOSER[opened[0]]:
+            problem = (line, f"slide mark {opened[0]} (line {opened[3]}) is closed by {token}; expected {_SLIDE_CLOSER[opened[0]]}")
+            break
+        opener, begin, inside, mark_line = opened
+        opened = None
+        if link:
+            continue  # [**bold**](url): a link, not a mark
+        marks.append((opener, text[inside : match.start()], mark_line, inside))
+        if opener.endswith("~~"):  # slide-only text leaves its line breaks, so later lines keep their numbers
+            cuts.append((begin, match.end(), "\n" * text.count("\n", begin, match.end())))
+        else:
+            cuts.append((begin, inside, ""))
+            cuts.append((match.start(), match.end(), ""))
+    if opened is not None and problem is None:
+        problem = (opened[3], f"slide mark {opened[0]} is never closed: no {_SLIDE_CLOSER[opened[0]]} after it before the next code cell")
+    if not cuts:
+        return text, marks, problem
+    pieces, position = [], 0
+    for begin, stop, replacement in cuts:
+        pieces += [text[position:begin], replacement]
+        position = stop
+    pieces.append(text[position:])
+    return "".join(pieces), marks, problem
 
 
-def _closes_fence(line: str, length: int) -> bool:
+def _slide_inline(text: str, line: int) -> Inline:
+    """A slide mark's text as the slide shows it: the book's structure marks left out."""
+    text = "\n".join("" if _STRUCT_MARK.match(part) else part for part in text.split("\n"))
+    return read_inline(_STRUCT_ROLE.sub("", text), line)
+
+
+# -- the line pass --------------------------------------------------------------------------
+
+
+def _fence_of(line: str) -> tuple[str, str] | None:
+    """(fence, info string) when ``line`` opens a fence (backticks or tildes), else None."""
+    stripped = line.lstrip()
+    if not stripped.startswith(("```", "~~~")):
+        return None
+    match = _FENCE_OPEN.match(line)
+    if match is None:
+        return None
+    return (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+
+
+def _closes_fence(line: str, fence: str) -> bool:
+    """Whether ``line`` closes a fence opened by ``fence``: as many of its characters, or more."""
     stripped = line.strip()
-    return len(stripped) >= length and stripped == "`" * len(stripped)
+    return len(stripped) >= len(fence) and stripped == fence[0] * len(stripped)
 
 
 def _split_names(raw: str) -> list[str]:
-    return [name for name in re.split(r"[,\s]+", raw.strip()) if name]
+    return [name for name in _KEY_SEPARATORS.split(raw.strip()) if name]
 
 
 class _Parser:
@@ -455,12 +741,12 @@ class _Parser:
             lines.pop()
         code_open = 0  # line of an open code cell's fence, 0 if none
         code_body: list[tuple[int, str]] = []
-        fence_len = 0  # backticks of the open fence (code cell or text)
+        fence = ""  # the open fence (code cell or text)
         fence_line = 0
         text_fence = False
         for number, line in enumerate(lines, 1):
             if code_open:
-                if "```" in line and _closes_fence(line, fence_len):
+                if fence[0] in line and _closes_fence(line, fence):
                     self.add_code_cell(code_open, number, code_body)
                     code_open, code_body = 0, []
                 else:
@@ -468,28 +754,28 @@ class _Parser:
                 continue
             if text_fence:
                 self.text.append((number, line, True))
-                if "```" in line and _closes_fence(line, fence_len):
+                if fence[0] in line and _closes_fence(line, fence):
                     text_fence = False
                 continue
-            stripped = line.strip()
-            first = stripped[:1]
-            match = _FENCE_OPEN.match(line) if first == "`" else None
-            if match:
-                fence_len, fence_line = len(match.group(1)), number
-                if _CODE_INFO.match(match.group(2).strip()):
+            first = line.lstrip()[:1]
+            opened = _fence_of(line) if first in "`~" and first else None
+            if opened:
+                fence, fence_line = opened[0], number
+                if fence[0] == "`" and _CODE_INFO.match(opened[1].strip()):
                     self.flush_text()
                     code_open = number
                 else:
                     text_fence = True
                     self.text.append((number, line, True))
                 continue
-            if first == ":" and self.tab_prose_mark(number, stripped):
+            if first == ":" and self.tab_prose_mark(number, line.strip()):
                 continue
             self.text.append((number, line, False))
+        kind = "backticks" if fence[:1] == "`" else "tildes"
         if code_open:
-            self.error(code_open, f"code cell is never closed: no line of at least {fence_len} backticks after it")
+            self.error(code_open, f"code cell is never closed: no line of at least {len(fence)} {kind} after it")
         if text_fence:
-            self.error(fence_line, f"code fence is never closed: no line of at least {fence_len} backticks after it")
+            self.error(fence_line, f"code fence is never closed: no line of at least {len(fence)} {kind} after it")
         if self.prose_tabs is not None:
             self.error(self.prose_line, ":begin_tab: is never closed by :end_tab:")
         self.flush_text()
@@ -539,7 +825,7 @@ class _Parser:
         return [*self.tabs, *sorted(self.known - set(self.tabs))]
 
     def flush_text(self, end_line=None):
-        """Turn the collected text lines into a TEXT or TAB_TEXT cell."""
+        """Turn the collected text lines into a TEXT or TAB_TEXT cell, its slide marks read."""
         lines = self.text
         self.text = []
         prose = self.prose_tabs
@@ -553,24 +839,29 @@ class _Parser:
         if start == end:
             return
         body = lines[start:end]
-        if any([fenced for _, _, fenced in body]):
-            # slide marks apply to prose only, not to the inside of fences
-            parts, run, run_fenced = [], [], False
-            for _, line, fenced in body:
-                if run and fenced != run_fenced:
-                    parts.append("\n".join(run) if run_fenced else strip_slide_marks("\n".join(run)))
-                    run = []
+        marks: list[SlideMark] = []
+        problem = None
+        # slide marks are read in prose only, not inside fences
+        parts, run, run_fenced, run_line = [], [], False, body[0][0]
+        for number, line, fenced in [*body, (0, None, None)]:
+            if run and (line is None or fenced != run_fenced):
+                chunk = "\n".join(run)
+                if not run_fenced and problem is None and ("**" in chunk or "~~" in chunk):
+                    chunk, found, problem = _slide_marks(chunk, run_line)
+                    marks += [SlideMark(opener, _slide_inline(text, mark_line), mark_line) for opener, text, mark_line, _ in found]
+                parts.append(chunk)
+                run, run_line = [], number
+            if line is not None:
                 run.append(line)
                 run_fenced = fenced
-            parts.append("\n".join(run) if run_fenced else strip_slide_marks("\n".join(run)))
-            text = "\n".join(parts)
-        else:
-            text = strip_slide_marks("\n".join(line for _, line, _ in body))
-        raw = "\n".join(line for _, line, _ in body)
+        if problem is not None:
+            self.doc.slide_problems.append(SourceError(self.path, *problem))
+        text = "\n".join(parts)
+        first_line = body[0][0]
         if prose is None:
-            cell = Cell(TEXT, body[0][0], body[-1][0], text=text, text_line=body[0][0], raw_text=raw)
+            cell = Cell(TEXT, first_line, body[-1][0], text=text, text_line=first_line, slide_marks=marks)
         else:
-            cell = Cell(TAB_TEXT, prose_line or body[0][0], end_line or body[-1][0], text=text, tabs=prose, text_line=body[0][0], raw_text=raw)
+            cell = Cell(TAB_TEXT, prose_line or first_line, end_line or body[-1][0], text=text, tabs=prose, text_line=first_line, slide_marks=marks)
         self.doc.cells.append(cell)
 
     # -- code cells -------------------------------------------------------------
@@ -674,7 +965,7 @@ def _block_tokens(text: str) -> list:
 
 
 class _Structure:
-    """Reads the blocks of every text cell and attaches the marks of DIALECT 4 to them."""
+    """Reads the blocks of every text cell, attaches the marks of DIALECT 4 to them, then reads their inline marks."""
 
     def __init__(self, doc: Document):
         self.doc = doc
@@ -695,6 +986,36 @@ class _Structure:
                 section = headings[-1] if headings else section
             cell.section = section
         self.doc.items.sort(key=lambda item: item.line)
+        # the inline pass, once the equations are known
+        displays = {item.display_line: item for item in self.doc.items if isinstance(item, Equation)}
+        for cell in self.doc.cells:
+            for block in cell.blocks:
+                for inline in self.inline_of(block, displays):
+                    self.doc.references.extend(inline.references)
+            for mark in cell.slide_marks:
+                if mark.slide_only:  # the book's own text holds the other marks' roles
+                    self.doc.references.extend(mark.inline.references)
+        self.doc.references.sort(key=lambda reference: reference.line)
+
+    @staticmethod
+    def inline_of(block, displays) -> list[Inline]:
+        """Read the inline marks of a block's text; return its Inlines."""
+        if isinstance(block, Prose):
+            block.inline = read_inline(block.inline.text, block.inline.line, block.code_lines, displays)
+            return [block.inline]
+        if isinstance(block, Heading):
+            block.title = read_inline(block.title.text, block.title.line)
+            return [block.title]
+        if isinstance(block, Figure):
+            block.caption = read_inline(block.caption.text, block.caption.line)
+            return [block.caption]
+        if isinstance(block, Table):
+            block.body = read_inline(block.body.text, block.body.line)
+            if block.caption is not None:
+                block.caption = read_inline(block.caption.text, block.caption.line)
+                return [block.caption, block.body]
+            return [block.body]
+        return []
 
     def read_cell(self, cell: Cell) -> None:
         first = cell.text_line
@@ -733,24 +1054,17 @@ class _Structure:
         self.attach_marks(lines, blanked, marks, captions, owners, structural, first)
         cell.blocks = self.blocks_with_prose(blanked, structural, code_lines, first)
         for index, line in enumerate(blanked):
-            if index in code_lines:
-                continue
-            if ("](" in line or "<img" in line.lower()) and not isinstance(owners.get(index), Figure):
+            if index not in code_lines and ("](" in line or "<img" in line.lower()) and not isinstance(owners.get(index), Figure):
                 for match in _INLINE_IMAGE.finditer(line):
                     self.doc.images.append((match.group(1) or match.group(2), first + index))
-            if "`" in line and ":" in line:
-                for match in _ROLE.finditer(line):
-                    role, target = match.groups()
-                    targets = tuple(_split_names(target.replace(",", " "))) if role in _CITE_ROLES else (target.strip(),)
-                    self.doc.references.append(Reference(role, targets, first + index))
 
     def block_of(self, token, tokens, position, lines, start, end, first):
         """The structural block a top-level token starts, or None for prose."""
         line = first + start
         if token.type == "heading_open":
-            block = Heading(int(token.tag[1:]), tokens[position + 1].content.strip(), line)
+            block = Heading(int(token.tag[1:]), Inline(tokens[position + 1].content.strip(), line), line)
         elif token.type == "table_open":
-            block = Table("\n".join(lines[start:end]), line)
+            block = Table(Inline("\n".join(lines[start:end]), line), line)
         elif token.type == "paragraph_open":
             match = _FIGURE_PARAGRAPH.match(tokens[position + 1].content)
             if not match:
@@ -759,7 +1073,7 @@ class _Structure:
             if rest:
                 self.warn(line, f"text after the figure on its line is not part of its caption: '{rest[:40]}'")
                 return None
-            block = Figure(" ".join(match.group("caption").split()), match.group("path"), line)
+            block = Figure(Inline(match.group("caption").strip(), line), match.group("path"), line)
         elif token.type == "fence":
             info = token.info.strip().split()
             kind = info[0].lower() if info else ""
@@ -797,7 +1111,7 @@ class _Structure:
         if content.lstrip().startswith(".. bibliography::"):
             return Bibliography(line)
         match = _RAW_HTML_FILE.match(content.rstrip("\n"))
-        left_out = Prose("", line)  # the block's lines become nothing on the page
+        left_out = Prose(Inline("", line))  # the block's lines become nothing on the page
         if not match:
             self.warn(line, "this eval_rst block is reStructuredText, which this tool does not render; it is left out")
             return left_out
@@ -813,7 +1127,7 @@ class _Structure:
         for index, caption in captions.items():
             table = starts.get(_next_content(blanked, index, marks))
             if isinstance(table, Table):
-                table.caption = caption
+                table.caption = Inline(caption, first + index)
             else:
                 self.warn(first + index, f"the caption ':{caption}' is not followed by a table; it is left out")
         for index, (kind, value) in sorted(marks.items()):
@@ -842,7 +1156,7 @@ class _Structure:
                     self.warn(line, f":eqlabel:`{value}` is separated from its display by blank lines")
                 equation = Equation(value, line, first + before)
                 self.doc.items.append(equation)
-                self.define(Label(value, EQUATION, line, None, equation))
+                self.define(Label(value, EQUATION, line, equation))
                 continue
             below = starts.get(_next_content(blanked, index, marks))
             structural_owner = isinstance(owner, (Heading, Figure, Table))
@@ -860,8 +1174,7 @@ class _Structure:
                 continue
             target.label = value
             kind_of = {Heading: SECTION, Figure: FIGURE, Table: TABLE}[type(target)]
-            title = target.caption if not isinstance(target, Heading) else target.title
-            self.define(Label(value, kind_of, line, title, target))
+            self.define(Label(value, kind_of, line, target))
 
     def define(self, label: Label) -> None:
         first = self.label_lines.get(label.name)
@@ -879,33 +1192,28 @@ class _Structure:
         def prose(start, end):
             if any(lines[i].strip() for i in range(start, end)):
                 codes = frozenset(first + i for i in range(start, end) if i in code_lines)
-                blocks.append(Prose("\n".join(lines[start:end]), first + start, codes))
+                blocks.append(Prose(Inline("\n".join(lines[start:end]), first + start), codes))
 
         for start, end, block in structural:
             prose(position, start)
             blocks.append(block)
             position = end
         prose(position, len(lines))
-        equations = [item for item in self.doc.items if isinstance(item, Equation)]
-        for block in blocks:
-            if isinstance(block, Prose):
-                last = block.line + block.text.count("\n")
-                block.equations = {eq.display_line: eq for eq in equations if block.line <= eq.display_line <= last}
         return blocks
 
 
 def _fence_lines(lines: list[str]) -> set[int]:
-    """Indexes of the lines of ``` fences (the line pass keeps text fences in text cells)."""
-    inside, length, result = False, 0, set()
+    """Indexes of the lines of fences (backticks or tildes; the line pass keeps text fences in text cells)."""
+    fence, result = "", set()
     for index, line in enumerate(lines):
-        if inside:
+        if fence:
             result.add(index)
-            if "```" in line and _closes_fence(line, length):
-                inside = False
+            if fence[0] in line and _closes_fence(line, fence):
+                fence = ""
             continue
-        match = _FENCE_OPEN.match(line) if line.lstrip().startswith("```") else None
-        if match:
-            inside, length = True, len(match.group(1))
+        opened = _fence_of(line) if line.lstrip()[:1] in ("`", "~") else None
+        if opened:
+            fence = opened[0]
             result.add(index)
     return result
 

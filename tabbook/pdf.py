@@ -26,27 +26,18 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from tabbook.book import Book, Page, load_book, report
+from tabbook import assets
+from tabbook.artifacts import pdf_path
+from tabbook.assets import tab_title
+from tabbook.book import Book, Page
+from tabbook.browser import launch_chromium
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
-from tabbook.render import OutputRenderer, PageResolver, Site, fail_after_keep_going, launch_chromium, tab_title
+from tabbook.outputs import OutputRenderer
+from tabbook.render import PageResolver, Site
 
-ROOT = Path(__file__).resolve().parent.parent
-VENDORED = ROOT / "scripts" / "js" / "node_modules"
-PAGED_JS = VENDORED / "pagedjs" / "dist" / "paged.polyfill.js"
 # Paged.js lays out a long book in seconds; this bounds a layout that never finishes.
 LAYOUT_TIMEOUT_MS = 600_000
-
-
-def vendored(path: Path) -> Path:
-    """A file of the vendored browser libraries, or a clear error saying how to get it."""
-    if not path.is_file():
-        raise SourceError(path, None, "missing vendored browser library: run `make setup` (npm ci in scripts/js)")
-    return path
-
-
-def pdf_path(config, tab: str) -> Path:
-    return config.build_dir / "pdf" / f"{config.project['name']}-{tab}.pdf"
 
 
 def page_prefix(page: Page) -> str:
@@ -91,6 +82,8 @@ def keep_code_spaces(fragment: str) -> str:
         return _BLANK_AFTER_SPAN.sub(r"\1</span><", code)
 
     return _PRE.sub(pre, fragment)
+
+
 _RELATIVE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?![a-zA-Z][\w+.-]*:|/|#)([^"]+)"')
 
 
@@ -133,25 +126,20 @@ class PrintSite(Site):
             for page in self.book.pages[1:]
             if page.targets
         ]
-        references = [(key, self.citations.reference(key)) for key in sorted(cited, key=self.citations.sort_key)]
+        bibliography = self.book.bibliography
+        references = [(key, Markup(bibliography.reference_html(key))) for key in sorted(cited, key=bibliography.sort_key)]
         project = self.config.project
         return self.print_template.render(
-            title=project.get("title", ""),
+            title=self.book.title,
             author=project.get("author", ""),
             release=project.get("release", ""),
             tab_title=tab_title(self.tab),
-            css=Markup(self.print_css()),
-            pagedjs=vendored(PAGED_JS).as_uri(),
+            css=Markup(assets.style_sheet("print.css")),
+            pagedjs=assets.vendored(assets.PAGED_JS).as_uri(),
             toc=toc,
             pages=pages,
             references=references,
         )
-
-    def print_css(self) -> str:
-        from pygments.formatters import HtmlFormatter
-
-        css = (Path(__file__).resolve().parent / "static" / "css" / "print.css").read_text(encoding="utf-8")
-        return css + "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 
 def print_pdf(browser, html_path: Path) -> bytes:
@@ -172,20 +160,14 @@ def print_pdf(browser, html_path: Path) -> bytes:
         context.close()
 
 
-def build_pdfs(config, tabs=None, out=None, keep_going=False) -> list[Path]:
+def build_pdfs(config, book: Book, tabs=None, keep_going: bool = False, out=None) -> tuple[list[Path], list]:
     """Write ``_build/pdf/<name>-<tab>.pdf`` for each tab from ``_build/eval``; execute nothing.
 
-    As with ``html``, ``keep_going`` prints despite the book's errors (unresolved
-    references show as ``??``), lists them, and then fails."""
+    With ``keep_going`` unresolved references print as ``??``. Returns the PDFs
+    written and those references."""
     from playwright.sync_api import sync_playwright
 
     out = out or sys.stdout
-    book = load_book(config)
-    text = report(book)
-    if text:
-        print(text, file=out)
-    if not keep_going:
-        book.raise_errors()
     unique_anchors(book)
     written, broken = [], []
     with sync_playwright() as playwright:
@@ -211,66 +193,4 @@ def build_pdfs(config, tabs=None, out=None, keep_going=False) -> list[Path]:
                 written.append(pdf_path(config, tab))
         finally:
             browser.close()
-    fail_after_keep_going(config, book, broken, "pdf", out)
-    return written
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--tabs", help="comma-separated frameworks to print (default: every tab of config.ini)")
-    parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the PDFs written (default: [build] build_dir)")
-    parser.add_argument("--keep-going", action="store_true", help="print despite errors in the book (unresolved references show as ??), then list them")
-
-
-def command_config(args):
-    """(config, tabs) of a ``pdf`` or ``slides`` command line: ``--build-dir`` and ``--tabs`` applied."""
-    from dataclasses import replace
-
-    from tabbook.config import load_config
-
-    config = load_config()
-    if args.build_dir:
-        config = replace(config, build_dir=args.build_dir.resolve())
-    if not args.tabs:
-        return config, None
-    tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()]
-    unknown = [tab for tab in tabs if tab not in config.tabs]
-    if unknown:
-        raise SourceError(config.config_path, None, f"--tabs: unknown tab(s) {', '.join(unknown)}; the book's tabs are {', '.join(config.tabs)}")
-    return config, tabs
-
-
-def run_command(args) -> int:
-    config, tabs = command_config(args)
-    build_pdfs(config, tabs, keep_going=args.keep_going)
-    return 0
-
-
-# -- in the HTML book ---------------------------------------------------------------
-
-
-def printed_files(config) -> dict[str, bytes]:
-    """The PDFs and slide decks built so far, as files of the HTML site (``pdf/``, ``slides/``)."""
-    files = {}
-    for folder in ("pdf", "slides"):
-        base = config.build_dir / folder
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*")):
-            # the print documents are only the PDFs' sources; the decks' notebooks are for Jupyter
-            if path.is_file() and not (folder == "pdf" and path.suffix != ".pdf"):
-                files[f"{folder}/{path.relative_to(base).as_posix()}"] = path.read_bytes()
-    return files
-
-
-def print_links(config, page: Page, available) -> list[tuple[str, str | None, str | None]]:
-    """(framework title, PDF url, deck url) for each tab with a PDF or a deck for ``page``, as site paths."""
-    from tabbook.slides import deck_url
-
-    links = []
-    for tab in config.tabs:
-        pdf = f"pdf/{pdf_path(config, tab).name}"
-        deck = deck_url(tab, page)
-        pdf, deck = (pdf if pdf in available else None), (deck if deck in available else None)
-        if pdf or deck:
-            links.append((tab_title(tab), pdf, deck))
-    return links
+    return written, broken

@@ -19,21 +19,23 @@ import json
 import re
 from pathlib import Path
 
-from tabbook.markdown import replace_roles
-from tabbook.parse import Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
+from tabbook.book import Book, Page
+from tabbook.fileio import atomic_write
+from tabbook.notebooks import notebook_json
+from tabbook.parse import Bibliography, Figure, Heading, Inline, Math, Prose, RawHtml, Reference, Table, Toc
 
 _MIME = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
 
 
 class ReaderNotebooks:
-    """Rewrites executed notebooks of a loaded book (``tabbook.book``) for Jupyter readers."""
+    """Rewrites the executed notebooks of a book (``tabbook.book``) for Jupyter readers."""
 
-    def __init__(self, book, citations, site_url: str | None = None):
+    def __init__(self, book: Book, site_url: str | None = None):
         self.book = book
-        self.citations = citations
+        self.bibliography = book.bibliography
         self.site_url = site_url.rstrip("/") + "/" if site_url else None
 
-    def notebook(self, page, executed: dict) -> dict:
+    def notebook(self, page: Page, executed: dict) -> dict:
         """A copy of ``executed`` (a notebook of ``page``) with every Markdown cell made plain."""
         nb = copy.deepcopy(executed)
         cells = {cell.id: cell for cell in page.document.cells}
@@ -47,65 +49,65 @@ class ReaderNotebooks:
                     cell["attachments"] = attachments
         return nb
 
-    def markdown(self, page, cell) -> tuple[str, dict]:
+    def markdown(self, page: Page, cell) -> tuple[str, dict]:
         """(Markdown, attachments) of one text cell."""
         parts, attachments = [], {}
         for block in cell.blocks:
             if isinstance(block, Prose):
-                parts.append(self.prose(page, block))
+                parts.append(self.text(page, block.inline))
             elif isinstance(block, Heading):
                 number = page.target(block).number_text
-                parts.append(f"{'#' * block.level} {number + ' ' if number else ''}{self.roles(page, block.title, block.line)}")
+                parts.append(f"{'#' * block.level} {number + ' ' if number else ''}{self.text(page, block.title)}")
             elif isinstance(block, Figure):
                 parts.append(self.figure(page, block, attachments))
             elif isinstance(block, Table):
                 target = page.target_of.get(block)
-                caption = self.roles(page, block.caption or "", block.line)
+                caption = self.text(page, block.caption) if block.caption else ""
                 prefix = f"Table {target.number_text}" if target and block.label else ""
                 heading = f"**{prefix}{':' if prefix and caption else ''}** {caption}".strip() if prefix else caption
-                parts.append(f"{heading}\n\n{self.roles(page, block.text, block.line)}" if heading else self.roles(page, block.text, block.line))
+                parts.append(f"{heading}\n\n{self.text(page, block.body)}" if heading else self.text(page, block.body))
             elif isinstance(block, Toc):
-                parts.append("\n".join(self.toc_entry(page, entry) for entry, _line in block.entries))
+                parts.append("\n".join(self.toc_entry(child) for child in page.toc_pages.get(block, [])))
             elif isinstance(block, RawHtml):
                 parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
             elif isinstance(block, Bibliography):
-                keys = sorted({key for p in self.book.pages for r in p.document.references if r.role in ("cite", "citep", "citet") for key in r.targets if key in self.citations.entries}, key=self.citations.sort_key)
-                parts.append("\n".join(f"- {self.citations.plain_reference(key)}" for key in keys))
+                keys = sorted(self.book.cited_keys(), key=self.bibliography.sort_key)
+                parts.append("\n".join(f"- {self.bibliography.reference_text(key)}" for key in keys))
         text = "\n\n".join(part.strip("\n") for part in parts if part.strip())
         return re.sub(r"\n{3,}", "\n\n", text), attachments
 
-    def prose(self, page, block: Prose) -> str:
-        lines = block.text.split("\n")
-        for end_line, equation in block.equations.items():
-            index = end_line - block.line
-            number = page.target(equation).number_text
-            head, sep, tail = lines[index].rpartition("$$")
-            if sep:
-                lines[index] = f"{head}\\tag{{{number}}}$$" + tail
-        return self.roles(page, "\n".join(lines), block.line, block.code_lines)
+    def text(self, page: Page, inline: Inline) -> str:
+        """Markdown with its roles resolved; math stays TeX for Jupyter, a labelled display gets its ``\\tag``."""
 
-    def roles(self, page, text: str, line: int, code_lines=frozenset()) -> str:
-        return replace_roles(text, line, lambda role: self.role(page, role), code_lines)
+        def show(mark, source: str) -> str:
+            if isinstance(mark, Reference):
+                return self.role(mark)
+            if isinstance(mark, Math) and mark.equation is not None:
+                return f"$${mark.tex}\\tag{{{page.target(mark.equation).number_text}}}$$"
+            return source
 
-    def role(self, page, role) -> str:
-        if role.name in ("cite", "citep", "citet"):
-            known = [key for key in role.targets if key in self.citations.entries]
-            if role.name == "citet":
-                return ", ".join(f"{self.citations.authors(k)} ({self.citations.year(k)})" for k in known)
-            return "(" + "; ".join(f"{self.citations.authors(k)}, {self.citations.year(k)}" for k in known) + ")" if known else ""
+        return inline.replace(show)
+
+    def role(self, reference: Reference) -> str:
+        if reference.is_citation:
+            known = [key for key in reference.targets if key in self.bibliography]
+            return self.bibliography.cite_text(known, textual=reference.role == "citet")
         texts = []
-        for label in role.targets:
+        for label in reference.targets:
             target = self.book.labels.get(label)
-            if target is None:
+            if target is None or (reference.role == "eqref" and target.kind != "equation"):
                 texts.append("??")
                 continue
-            text = target.title if role.name == "ref" and target.kind == "section" else target.name(bare_equation=role.name == "eqref")
-            texts.append(f"[{text}]({self.site_url}{target.link()})" if self.site_url and role.name != "eqref" else text)
+            if reference.role == "ref" and target.kind == "section" and target.title is not None:
+                text = self.text(target.page, target.title)
+            else:
+                text = target.name(bare_equation=reference.role == "eqref")
+            texts.append(f"[{text}]({self.site_url}{target.link()})" if self.site_url and reference.role != "eqref" else text)
         return ", ".join(texts)
 
-    def figure(self, page, figure: Figure, attachments: dict) -> str:
+    def figure(self, page: Page, figure: Figure, attachments: dict) -> str:
         target = page.target(figure)
-        caption = self.roles(page, figure.caption, figure.line)
+        caption = self.text(page, figure.caption)
         path = (page.source.parent / figure.path).resolve()
         mime = _MIME.get(path.suffix.lower())
         if mime and path.is_file():
@@ -116,17 +118,14 @@ class ReaderNotebooks:
             src = f"attachment:{name}"
         else:
             src = f"{self.site_url}{Path(page.url).parent.as_posix()}/{figure.path}" if self.site_url else figure.path
-        alt = figure.caption.replace('"', "&quot;")
+        alt = " ".join(figure.caption.text.split())
         width = (figure.width or "").removesuffix("px")
-        image = f'<img src="{src}" alt="{alt}" width="{width}">' if width else f"![{figure.caption}]({src})"
+        quoted = alt.replace('"', "&quot;")
+        image = f'<img src="{src}" alt="{quoted}" width="{width}">' if width else f"![{alt}]({src})"
         return f"{image}\n\n**Figure {target.number_text}:** {caption}"
 
-    def toc_entry(self, page, entry: str) -> str:
-        try:
-            child = self.book.page_of(page.source.parent / f"{entry}.md")
-        except KeyError:
-            return f"- {entry}"
-        title = f"{child.number_text} {child.title}".strip()
+    def toc_entry(self, child: Page) -> str:
+        title = f"{child.number_text} {self.text(child, child.title)}".strip()
         return f"- [{title}]({self.site_url}{child.url})" if self.site_url else f"- {title}"
 
 
@@ -157,25 +156,9 @@ def install_cell(config, tab: str, required_libs) -> dict | None:
     return {"cell_type": "code", "execution_count": None, "id": "install-requirements", "metadata": {"tags": ["install"]}, "outputs": [], "source": source}
 
 
-def publish_notebooks(config, out_dir: Path, run: bool = True) -> int:
+def publish_notebooks(config, book: Book, out_dir: Path) -> int:
     """Write ``out_dir/<tab>/<name>.ipynb``: every executed notebook, for readers, with an install cell."""
-    from tabbook.book import load_book
-    from tabbook.fileio import atomic_write
-    from tabbook.notebooks import notebook_json
-    from tabbook.render import Citations
-
-    book = load_book(config)
-    book.raise_errors()
-    if run:
-        from tabbook.execute import OK, run_book
-
-        failed = [row for row in run_book(config) if row.get("status") != OK]
-        if failed:
-            from tabbook.errors import SourceError
-
-            names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
-            raise SourceError(config.build_dir / "eval" / "summary.json", None, f"these notebooks failed, so nothing was published: {names}")
-    reader = ReaderNotebooks(book, Citations(book.bibliography), config.publish.site_url)
+    reader = ReaderNotebooks(book, config.publish.site_url)
     written = 0
     for page in book.pages:
         for tab in config.tabs:
@@ -189,17 +172,3 @@ def publish_notebooks(config, out_dir: Path, run: bool = True) -> int:
             atomic_write(out_dir / tab / f"{page.name}.ipynb", notebook_json(nb))
             written += 1
     return written
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("out", type=Path, metavar="DIR", help="where the notebook tree goes (the repository [publish] notebooks_repo names)")
-    parser.add_argument("--no-run", action="store_true", help="publish what _build/eval holds; execute nothing")
-
-
-def run_command(args) -> int:
-    from tabbook.config import load_config
-
-    config = load_config()
-    written = publish_notebooks(config, args.out, run=not args.no_run)
-    print(f"publish-notebooks: {written} notebooks under {args.out}")
-    return 0

@@ -1,14 +1,15 @@
-"""Executed notebooks -> the HTML book under ``_build/html``.
+"""The book model + executed notebooks -> the HTML book under ``_build/html``.
 
-Each page walks its source's ``Document`` (``tabbook.parse``), numbered by
-``tabbook.book``: shared text once, and every run of code cells and tab prose
-as one tab group. Code cells get their outputs from the executed notebooks
-(``_build/eval/<tab>/<name>.ipynb``) by cell id, through
-``tabbook.notebooks.attach_outputs`` (the one way outputs are attached). The
-page layout and every block's markup are Jinja2 templates
-(``tabbook/static/templates``); behaviour in the browser (tab switching, copy buttons,
-search) is ``tabbook/static/js/tabbook.js``; math is MathML made at build time, so the
-book needs no network.
+Each page walks its ``Document`` (``tabbook.parse``) as ``tabbook.book``
+numbered it: shared text once, and every run of code cells and tab prose as one
+tab group whose panes are each tab's view of the page (``Cell.shown_in``). Code
+cells get their outputs from the executed notebooks (``_build/eval/<tab>/
+<name>.ipynb``) by cell id, through ``tabbook.notebooks.attach_outputs`` (the
+one way outputs are attached). Markup lives in the Jinja2 templates
+(``tabbook/static/templates``); behaviour in the browser (tab switching, copy
+buttons, search) in ``tabbook/static/js/tabbook.js``; math is MathML made at
+build time, so the book needs no network. ``tabbook.pdf`` and
+``tabbook.slides`` reuse :class:`Site` for their documents.
 
 The whole site is rendered in memory first and then replaces ``_build/html``
 in one rename: a failed build leaves the previous one untouched.
@@ -16,14 +17,10 @@ in one rename: a failed build leaves the previous one untouched.
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import copy
 import html
 import io
-import json
 import os
-import posixpath
-import re
 import shutil
 import sys
 import tempfile
@@ -33,35 +30,16 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from tabbook import sanitize
-from tabbook.book import Book, Page, load_book, report
+from tabbook import artifacts, assets, search
+from tabbook.assets import tab_title
+from tabbook.book import Book, Page, plain_text, reference_problem, relative_url
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
-from tabbook.outputs import DEFAULT_MAX_OUTPUT_MB, cut_output
+from tabbook.notebooks import attach_outputs, notebook_dicts, notebook_json
+from tabbook.outputs import OutputRenderer
 from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
-
-TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
-STATIC_DIR = "_static"
-NOTEBOOK_DIR = "notebooks"
-OUTPUT_DIR = f"{STATIC_DIR}/outputs"
-# The OpenType math font MathML is set in, served by the site itself (scripts/system-deps.sh installs it).
-MATH_FONT = Path("/usr/share/texmf/fonts/opentype/public/lm-math/latinmodern-math.otf")
-MATH_FONT_URL = f"{STATIC_DIR}/fonts/latinmodern-math.otf"
-# The images a notebook cell may carry, best first, with their files' extensions.
-_IMAGE_TYPES = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
-
-
-def tab_title(tab: str) -> str:
-    return TAB_TITLES.get(tab, tab)
-
-
-def _relative(url: str, from_url: str) -> str:
-    """``url`` (relative to the site root) as seen from the page at ``from_url``."""
-    return posixpath.relpath(url, posixpath.dirname(from_url) or ".")
-
-
-# -- grouping a page's cells ---------------------------------------------------------
+from tabbook.reader import ReaderNotebooks
 
 
 def cell_runs(document) -> list:
@@ -76,231 +54,6 @@ def cell_runs(document) -> list:
         else:
             runs.append([cell])
     return runs
-
-
-# -- outputs ------------------------------------------------------------------------
-
-_SVG_TAG = re.compile(r"<svg\b[^>]*>", re.S)
-_SVG_LENGTH = r'\s{}\s*=\s*["\']\s*([0-9.]+)\s*(px|pt)?\s*["\']'
-_POINTS_TO_PIXELS = 4 / 3
-
-
-def svg_size(svg: str) -> tuple[int, int] | None:
-    """The pixel size an SVG file asks for (matplotlib writes points), or None."""
-    tag = _SVG_TAG.search(svg)
-    if not tag:
-        return None
-    size = []
-    for name in ("width", "height"):
-        match = re.search(_SVG_LENGTH.format(name), tag.group(0))
-        if not match:
-            return None
-        scale = _POINTS_TO_PIXELS if match.group(2) == "pt" else 1
-        size.append(round(float(match.group(1)) * scale))
-    return (size[0], size[1]) if all(size) else None
-
-
-# The sanitizer writes HTML: a standalone SVG file needs its namespaces back.
-_SVG_ROOT = re.compile(r"^<svg\b")
-_SVG_NAMESPACES = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
-
-
-def png_size(data: bytes) -> tuple[int, int] | None:
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
-        return None
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def _ansi2html():
-    """nbconvert's ``ansi2html`` filter, loaded from its own file.
-
-    ``import nbconvert.filters.ansi`` first imports all of nbconvert (most of a
-    second); the filter's module needs only ``re`` and ``markupsafe``.
-    """
-    import importlib.util
-
-    global _ANSI2HTML
-    if _ANSI2HTML is None:
-        package = importlib.util.find_spec("nbconvert")
-        path = Path(package.origin).parent / "filters" / "ansi.py"
-        spec = importlib.util.spec_from_file_location("_tabbook_nbconvert_ansi", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _ANSI2HTML = module.ansi2html
-    return _ANSI2HTML
-
-
-_ANSI2HTML = None
-_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?!\n)")
-
-
-def _text(value) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
-
-
-class OutputRenderer:
-    """Notebook outputs -> HTML. Text is escaped (ANSI colours kept); HTML and Markdown outputs
-    are untrusted and sanitized (``tabbook.sanitize``); outputs over the size limit are cut.
-
-    Images become files of the site (added to ``files``, named by content under
-    ``_static/outputs``) shown by ``<img loading="lazy">``: a plot in a hidden tab
-    costs nothing until its tab is shown, and an SVG loaded as an image can run
-    no script (it is sanitized all the same, for a reader who opens the file
-    itself). ``root`` is the way from the page to the site's root.
-    """
-
-    def __init__(self, collapse_lines: int, max_output_mb: float = DEFAULT_MAX_OUTPUT_MB, files: dict | None = None, root: str = ""):
-        self.ansi2html = _ansi2html()
-        self.collapse_lines = collapse_lines
-        self.max_bytes = int(max_output_mb * 1e6)
-        self.files = {} if files is None else files
-        self.root = root
-
-    def render(self, outputs) -> Markup:
-        parts = [self.render_one(output) for output in outputs]
-        return Markup("".join(part for part in parts if part))
-
-    def render_one(self, output) -> str:
-        if not isinstance(output, dict):  # a damaged notebook: show nothing rather than fail the page
-            return ""
-        output, _cut = cut_output(output, self.max_bytes)
-        kind = output.get("output_type")
-        if kind == "stream":
-            # a progress bar redraws its line with "\r": show only what a terminal would end up showing
-            text = _CARRIAGE_RETURN.sub("", _text(output.get("text", "")))
-            return self._text_block(text, f"output stream {output.get('name', 'stdout')}")
-        if kind == "error":
-            traceback = "\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"])
-            return self._text_block(traceback, "output error")
-        if kind in ("display_data", "execute_result"):
-            return self._rich(output.get("data", {}), output.get("metadata", {}))
-        return ""
-
-    def _rich(self, data, metadata) -> str:
-        for mime in _IMAGE_TYPES:
-            if mime in data:
-                size = metadata.get(mime) if isinstance(metadata, dict) else None
-                return self._image(mime, _text(data[mime]), size if isinstance(size, dict) else {})
-        if "text/html" in data:
-            return f'<div class="output html">{sanitize.clean(_text(data["text/html"]))}</div>'
-        if "text/markdown" in data:
-            return f'<div class="output markdown">{sanitize.clean_markdown(_text(data["text/markdown"]))}</div>'
-        if "text/plain" in data:
-            return self._text_block(_text(data["text/plain"]), "output result")
-        return ""
-
-    def _image(self, mime: str, value: str, metadata: dict) -> str:
-        if mime == "image/svg+xml":
-            svg = _SVG_ROOT.sub(_SVG_NAMESPACES, sanitize.clean(value).strip(), count=1)
-            data, size = svg.encode("utf-8"), svg_size(svg)
-        else:
-            try:
-                data = base64.b64decode(value.replace("\n", ""), validate=True)
-            except ValueError:  # a damaged output: show nothing rather than fail the page
-                return ""
-            size = png_size(data)
-        if isinstance(metadata.get("width"), int) and isinstance(metadata.get("height"), int):
-            size = (metadata["width"], metadata["height"])  # a retina PNG asks for half its pixels
-        name = f"{OUTPUT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.{_IMAGE_TYPES[mime]}"
-        self.files[name] = data
-        # width and height reserve the image's space before it loads: nothing below it moves
-        dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
-        return f'<div class="output image"><img src="{html.escape(self.root + name)}" alt="Output image" loading="lazy"{dims}></div>'
-
-    def _text_block(self, text: str, css: str) -> str:
-        if not text.strip():
-            return ""
-        body = f'<pre class="{css}">{self.ansi2html(text.rstrip())}</pre>'
-        lines = text.rstrip().count("\n") + 1
-        if lines > self.collapse_lines:
-            return f'<details class="long-output"><summary>Output: {lines} lines (click to show)</summary>{body}</details>'
-        return body
-
-
-# -- citations ----------------------------------------------------------------------
-
-
-class Citations:
-    """Author-year citations and reference lists from the book's BibTeX data."""
-
-    def __init__(self, bibliography):
-        # Plugins passed as classes: pybtex's lookup by name scans every installed
-        # package's entry points, a third of a second each time.
-        from pybtex.backends.html import Backend
-        from pybtex.style.formatting.plain import Style
-        from pybtex.style.labels.number import LabelStyle
-        from pybtex.style.names.plain import NameStyle
-        from pybtex.style.sorting.none import SortingStyle
-
-        self.entries = bibliography.entries
-        self.style = Style(label_style=LabelStyle, name_style=NameStyle, sorting_style=SortingStyle)
-        self.backend = Backend()
-        self._formatted: dict[str, str] = {}
-
-    @staticmethod
-    def _plain(latex: str) -> str:
-        from pybtex.richtext import Text
-
-        return str(Text.from_latex(latex))
-
-    def authors(self, key: str) -> str:
-        entry = self.entries[key]
-        persons = entry.persons.get("author") or entry.persons.get("editor") or []
-        names = [self._plain(" ".join(p.prelast_names + p.last_names)) for p in persons]
-        if not names:
-            return self._plain(entry.fields.get("title", key))
-        if len(names) == 1:
-            return names[0]
-        if len(names) == 2:
-            return f"{names[0]} and {names[1]}"
-        return f"{names[0]} et al."
-
-    def year(self, key: str) -> str:
-        return self.entries[key].fields.get("year", "n.d.")
-
-    def cite(self, keys: list[str], textual: bool) -> str:
-        """``(Nair and Hinton, 2010; Cybenko, 1989)`` or ``Cybenko (1989)``, each linked to its reference."""
-        links = []
-        for key in keys:
-            anchor = html.escape(f"ref-{key}")
-            authors, year = html.escape(self.authors(key)), html.escape(self.year(key))
-            if textual:
-                links.append(f'<a class="cite" href="#{anchor}">{authors} ({year})</a>')
-            else:
-                links.append(f'<a class="cite" href="#{anchor}">{authors}, {year}</a>')
-        return ", ".join(links) if textual else "(" + "; ".join(links) + ")"
-
-    def reference(self, key: str) -> Markup:
-        """The formatted entry, with a link to its DOI or URL when the BibTeX has one."""
-        if key not in self._formatted:
-            text = self.style.format_entry(key, self.entries[key]).text.render(self.backend)
-            url = self.url(key)
-            if url:
-                text += f' <a class="bib-link" href="{html.escape(url)}" rel="noopener">{html.escape(url)}</a>'
-            self._formatted[key] = text
-        return Markup(self._formatted[key])
-
-    def url(self, key: str) -> str | None:
-        fields = self.entries[key].fields
-        doi = fields.get("doi", "").strip()
-        if doi:
-            return doi if doi.startswith("http") else f"https://doi.org/{doi}"
-        url = fields.get("url", "").strip()
-        return url if url.startswith(("http://", "https://")) else None
-
-    def plain_reference(self, key: str) -> str:
-        """The entry as plain text (for notebooks), with its DOI or URL."""
-        from pybtex.backends.plaintext import Backend
-
-        text = self.style.format_entry(key, self.entries[key]).text.render(Backend())
-        url = self.url(key)
-        return f"{text} {url}" if url else text
-
-    def sort_key(self, key: str):
-        return (self.authors(key).lower(), self.year(key), key)
-
-
-# -- one page -----------------------------------------------------------------------
 
 
 class PageResolver:
@@ -323,52 +76,52 @@ class PageResolver:
             return "#" if target is target.page.targets[0] else f"#{target.anchor}"
         return target.link(self.page.url)
 
-    def role(self, role) -> str:
-        if role.name in ("cite", "citep", "citet"):
-            known = [key for key in role.targets if key in self.book.bibliography.entries]
-            for key in role.targets:
-                if key not in known:
-                    self.site.unresolved(self.path, role.line, f"unknown citation key '{key}' (not in the bibliography)")
-                elif key not in self.cited:
-                    self.cited.append(key)
-            cited = self.site.citations.cite(known, textual=role.name == "citet") if known else ""
-            broken = "".join(self.site.cells.broken_reference(key) for key in role.targets if key not in known)
-            anchor = f"cite-{role.line}"
-            if anchor in self.anchors:  # several citations on one line: the bibliography links to the first
-                return cited + broken
-            self.anchors.add(anchor)
-            return f'<span class="citation" id="{anchor}">{cited}{broken}</span>'
+    def broken(self, reference, key: str) -> str:
+        """The ``??`` of a target that resolves to nothing (fatal unless ``--keep-going``)."""
+        problem = reference_problem(reference, key, self.book.labels, self.book.bibliography)
+        self.site.unresolved(self.path, reference.line, problem)
+        return str(self.site.cells.broken_reference(key))
+
+    def role(self, reference) -> str:
+        if reference.is_citation:
+            return self.citation(reference)
         links = []
-        for label in role.targets:
-            target = self.book.labels.get(label)
-            if target is None:
-                self.site.unresolved(self.path, role.line, f":{role.name}: refers to the undefined label '{label}'")
-                links.append(str(self.site.cells.broken_reference(label)))
+        for label in reference.targets:
+            if reference_problem(reference, label, self.book.labels, self.book.bibliography):
+                links.append(self.broken(reference, label))
                 continue
-            if role.name == "ref" and target.kind == "section":
-                text = self.site.markdown.render_inline(target.title, target.line, PageResolver(self.site, target.page))
+            target = self.book.labels[label]
+            if reference.role == "ref" and target.kind == "section" and target.title is not None:
+                text = self.site.markdown.render_inline(target.title, PageResolver(self.site, target.page))
             else:
-                text = html.escape(target.name(bare_equation=role.name == "eqref"))
+                text = html.escape(target.name(bare_equation=reference.role == "eqref"))
             links.append(f'<a class="reference {target.kind}" href="{html.escape(self.link(target))}">{text}</a>')
         return ", ".join(links)
+
+    def citation(self, reference) -> str:
+        bibliography = self.book.bibliography
+        known = [key for key in reference.targets if key in bibliography]
+        broken = "".join(self.broken(reference, key) for key in reference.targets if key not in bibliography)
+        for key in known:
+            if key not in self.cited:
+                self.cited.append(key)
+        cited = bibliography.cite_html(known, reference.role == "citet", lambda key: f"#ref-{key}") if known else ""
+        anchor = f"cite-{reference.line}"
+        if anchor in self.anchors:  # several citations on one line: the bibliography links to the first
+            return cited + broken
+        self.anchors.add(anchor)
+        return f'<span class="citation" id="{anchor}">{cited}{broken}</span>'
 
 
 class Site:
     """Renders the whole book: ``render()`` returns every file of the site."""
 
     def __init__(self, config, book: Book, from_cache: bool = False, keep_going: bool = False):
-        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
         self.config = config
         self.book = book
         self.markdown = Markdown()
-        self.citations = Citations(book.bibliography)
         self.tabs = list(config.tabs)
-        templates = Path(__file__).resolve().parent / "static" / "templates"
-        self.env = Environment(
-            loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html"]), undefined=StrictUndefined
-        )
-        self.env.globals["tab_title"] = tab_title
+        self.env = assets.templates()
         self.page_template = self.env.get_template("page.html")
         self.cells = self.env.get_template("cells.html").module
         self.eval_dir = config.build_dir / "eval"
@@ -379,18 +132,14 @@ class Site:
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
         self.output_files: dict[str, bytes] = {}  # the images of all pages' outputs (OutputRenderer)
-        self._reader = None
         self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
         self._printed: dict[str, bytes] | None = None  # the PDFs and decks copied into the site
 
     def for_book(self, book: Book) -> Site:
         """This site for a newer reading of the same book: templates and caches
         kept, what one build collects started afresh (the live preview's next pass)."""
-        import copy
-
         site = copy.copy(self)
         site.book = book
-        site.citations = Citations(book.bibliography)
         site.broken, site.unexecuted, site.stale, site._titles = [], [], [], {}
         return site
 
@@ -399,22 +148,25 @@ class Site:
     def title_html(self, page: Page) -> Markup:
         """A page's title as inline HTML (math included); every sidebar shows them all.
 
-        The front page is the book's title (config ``[project] title``): its own
-        heading often repeats the chapter's, and links to it must not read alike.
+        The front page is the book's title: its own heading often repeats the
+        chapter's, and links to it must not read alike.
         """
         if page.rel not in self._titles:
             if page is self.book.root_page:
-                self._titles[page.rel] = Markup(html.escape(self.config.project["title"]))
+                self._titles[page.rel] = Markup(html.escape(self.book.title))
             else:
-                self._titles[page.rel] = Markup(self.markdown.render_inline(page.title, 1, PageResolver(self, page)))
+                self._titles[page.rel] = Markup(self.markdown.render_inline(page.title, PageResolver(self, page)))
         return self._titles[page.rel]
+
+    def title_text(self, page: Page) -> str:
+        return self.book.title if page is self.book.root_page else plain_text(page.title)
 
     def toc_item_html(self, page: Page, current: Page, depth: int) -> str:
         number = f'<span class="secnum">{page.number_text}</span> ' if page.number else ""
         children = ""
         if depth > 1 and page.children:
             children = "<ul>" + "".join(self.toc_item_html(child, current, depth - 1) for child in page.children) + "</ul>"
-        url = html.escape(_relative(page.url, current.url))
+        url = html.escape(relative_url(page.url, current.url))
         return f'<li><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
 
     def unresolved(self, path: str, line: int, message: str) -> None:
@@ -426,32 +178,19 @@ class Site:
 
     def toc_html(self, toc: Toc, page: Page) -> str:
         """A ```toc``` fence: the pages it lists, with their sections down to its ``:maxdepth:``."""
-        items = []
-        for entry, _line in toc.entries:
-            try:
-                child = self.book.page_of(page.source.parent / f"{entry}.md")
-            except KeyError:  # a missing page, reported by the book's checks
-                continue
-            items.append(self.toc_item_html(child, page, depth=toc.maxdepth or 2))
+        items = [self.toc_item_html(child, page, depth=toc.maxdepth or 2) for child in page.toc_pages.get(toc, [])]
         return f'<ul class="toc-fence">{"".join(items)}</ul>\n'
 
     def bibliography_html(self, page: Page) -> str:
-        """Every work the book cites, each with links back to where it is cited."""
-        cited_at: dict[str, list[tuple[Page, int]]] = {}
-        for other in self.book.pages:
-            for reference in other.document.references:
-                if reference.role in ("cite", "citep", "citet"):
-                    for key in reference.targets:
-                        places = cited_at.setdefault(key, [])
-                        if key in self.citations.entries and (other, reference.line) not in places:
-                            places.append((other, reference.line))
+        """Every work the book cites, each with links back to where it is cited (once per page)."""
+        bibliography = self.book.bibliography
         entries = []
-        for key in sorted((key for key in cited_at if key in self.citations.entries), key=self.citations.sort_key):
+        for key in sorted(self.book.cited_keys(), key=bibliography.sort_key):
             backlinks = [
-                (f"{_relative(other.url, page.url)}#cite-{line}", other.number_text or _strip_tags(self.title_html(other)))
-                for other, line in cited_at[key]
+                (f"{relative_url(place.page.url, page.url)}#cite-{place.line}", place.page.number_text or self.title_text(place.page))
+                for place in self.book.cited_at(key)
             ]
-            entries.append((key, self.citations.reference(key), backlinks))
+            entries.append((key, Markup(bibliography.reference_html(key)), backlinks))
         return str(self.cells.bibliography(entries))
 
     def outputs_of(self, page: Page) -> dict[str, dict]:
@@ -462,13 +201,11 @@ class Site:
         code cell whose code changed since it ran shows no outputs, and with
         ``from_cache`` (``html --no-run``) such a notebook is reported as stale.
         """
-        from tabbook.notebooks import attach_outputs, notebook_dicts
-
         current = notebook_dicts(self.config, page.document)
         outputs = {}
         for tab, shared in current.items():
             nb = dict(shared, cells=[dict(cell) for cell in shared["cells"]])  # cells alike in all tabs are shared
-            path = self.eval_dir / tab / f"{page.name}.ipynb"
+            path = artifacts.eval_path(self.config, tab, page.name)
             # Plain JSON: nbformat's import and validation would be most of the build time.
             executed = read_notebook_json(path) if path.is_file() else None
             if executed is None:
@@ -486,19 +223,19 @@ class Site:
         parts = []
         for block in cell.blocks:
             if isinstance(block, Prose):
-                parts.append(self.markdown.render(block.text, block.line, resolver, block.code_lines, block.equations))
+                parts.append(self.markdown.render(block.inline, resolver))
             elif isinstance(block, Heading):
                 target = page.target(block)
-                title = Markup(self.markdown.render_inline(block.title, block.line, resolver))
+                title = Markup(self.markdown.render_inline(block.title, resolver))
                 parts.append(self.cells.heading(block.level, target.anchor, target.number_text, title))
             elif isinstance(block, Figure):
                 target = page.target(block)
-                caption = Markup(self.markdown.render_inline(block.caption, block.line, resolver))
-                parts.append(self.cells.figure(target.anchor, f"Figure {target.number_text}", block.path, _strip_tags(caption), block.width, caption))
+                caption = Markup(self.markdown.render_inline(block.caption, resolver))
+                parts.append(self.cells.figure(target.anchor, f"Figure {target.number_text}", block.path, plain_text(block.caption), block.width, caption))
             elif isinstance(block, Table):
                 target = page.target_of.get(block)
-                body = Markup(self.markdown.render(block.text, block.line, resolver))
-                caption = Markup(self.markdown.render_inline(block.caption or "", block.line, resolver))
+                body = Markup(self.markdown.render(block.body, resolver))
+                caption = Markup(self.markdown.render_inline(block.caption, resolver)) if block.caption else ""
                 prefix = f"Table {target.number_text}" if target and block.label else ""
                 parts.append(self.cells.table(target.anchor if target else "", prefix, caption, body))
             elif isinstance(block, Toc):
@@ -513,13 +250,13 @@ class Site:
     def code_html(self, cell, tab: str, outputs: dict, renderer: OutputRenderer) -> str:
         if cell.hide == "cell":
             return ""
-        source = cell.source_for(tab)
-        code = None if cell.hide == "code" else Markup(highlight(source, "python"))
+        code = None if cell.hide == "code" else Markup(highlight(cell.source_for(tab), "python"))
         executed = outputs.get(cell.id)
         rendered = None if cell.hide == "output" or executed is None else renderer.render(executed.get("outputs", []))
         return self.cells.code_cell(code, rendered)
 
     def group_html(self, cells: list, page_tabs: list[str], resolver, outputs: dict, renderer) -> str:
+        """One tab group: each tab's pane shows that tab's view of these cells."""
         panes = {}
         for tab in self.tabs:
             if tab not in page_tabs:
@@ -527,12 +264,11 @@ class Site:
                 continue
             parts = []
             for cell in cells:
-                if tab not in cell.tabs:
-                    continue
-                if cell.kind == TAB_TEXT:
-                    parts.append(self.text_html(cell, resolver))
-                elif cell.kind == CODE and cell.source_for(tab):
-                    parts.append(self.code_html(cell, tab, outputs.get(tab, {}), renderer))
+                if cell.shown_in(tab):
+                    if cell.kind == TAB_TEXT:
+                        parts.append(self.text_html(cell, resolver))
+                    elif cell.kind == CODE:
+                        parts.append(self.code_html(cell, tab, outputs.get(tab, {}), renderer))
             panes[tab] = Markup("".join(parts) or self.cells.missing(tab_title(tab), False))
         return self.cells.tabgroup(self.tabs, self.config.default_tab, panes)
 
@@ -547,37 +283,41 @@ class Site:
                 parts.append(self.text_html(run, resolver))
         return "".join(parts)
 
-    def render_page(self, page: Page, index: int) -> tuple[str, list]:
-        """(page HTML, search index entries)."""
+    def render_page(self, page: Page, index: int) -> str:
+        """The page's HTML."""
         outputs = self.outputs_of(page)
         resolver = PageResolver(self, page)
         url = page.url
-        root = _relative("index.html", url)[: -len("index.html")]
+        root = relative_url("index.html", url)[: -len("index.html")]
         renderer = OutputRenderer(self.config.collapse_lines, self.config.max_output_mb, files=self.output_files, root=root)
         content = self.content_html(page, resolver, outputs, renderer)
-        references = [(key, self.citations.reference(key)) for key in sorted(resolver.cited, key=self.citations.sort_key)]
+        bibliography = self.book.bibliography
+        references = [(key, Markup(bibliography.reference_html(key))) for key in sorted(resolver.cited, key=bibliography.sort_key)]
         pages = self.book.pages
         context = {
-            "book_title": self.config.project["title"],
+            "book_title": self.book.title,
             "page": page,
-            "title_text": _strip_tags(self.title_html(page)),
+            "title_text": self.title_text(page),
             "content": Markup(content),
             "root": root,
             "is_front_page": page is self.book.root_page,
             "has_math": "<math" in content,
-            "math_font": MATH_FONT_URL,
+            "math_font": assets.MATH_FONT_URL,
             "sidebar": Markup("".join(self.sidebar_item(p, page) for p in self.book.root_page.children)),
             "local_toc": self.local_toc(page),
             "prev": self.nav_link(pages[index - 1], page) if index > 0 else None,
             "next": self.nav_link(pages[index + 1], page) if index + 1 < len(pages) else None,
             "downloads": [
-                (tab_title(tab), _relative(f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in outputs)
-                if (self.eval_dir / tab / f"{page.name}.ipynb").is_file()
+                (tab_title(tab), relative_url(f"{artifacts.NOTEBOOK_DIR}/{tab}/{page.name}.ipynb", url), tab in outputs)
+                if artifacts.eval_path(self.config, tab, page.name).is_file()
                 else (tab_title(tab), None, tab in outputs)
                 for tab in self.tabs
             ],
-            "zips": [(tab_title(tab), _relative(self.zip_name(tab), url)) for tab in self.tabs],
-            "prints": [(title, pdf and _relative(pdf, url), deck and _relative(deck, url)) for title, pdf, deck in self.print_links(page)],
+            "zips": [(tab_title(tab), relative_url(artifacts.zip_url(self.config, tab), url)) for tab in self.tabs],
+            "prints": [
+                (tab_title(tab), pdf and relative_url(pdf, url), deck and relative_url(deck, url))
+                for tab, pdf, deck in artifacts.print_links(self.config, page, self.printed())
+            ],
             "references": references,
             **self.publish_links(page, outputs),
             "tabs": self.tabs,
@@ -587,16 +327,15 @@ class Site:
             "logo": self.site_path(self.config.html_logo),
             "extra_css": [css for css in map(self.site_path, self.config.include_css) if css],
         }
-        page_html = self.page_template.render(context)
-        return page_html, search_entries(page, content, self.title_html(page))
+        return self.page_template.render(context)
 
     def publish_links(self, page: Page, outputs: dict) -> dict:
         """Launch links per framework, "Discuss" and "Edit on GitHub", from ``[publish]`` (none without it)."""
         publish = self.config.publish
         launch = []
-        if publish.notebooks_repo:
+        if publish.notebooks_repo and page.document.has_code:
             for tab in self.tabs:
-                if tab in outputs and any(cell.kind == CODE for cell in page.document.cells):
+                if tab in outputs:
                     where = f"{publish.notebooks_repo}/blob/{publish.notebooks_branch}/{tab}/{page.name}.ipynb"
                     launch.append((tab_title(tab), f"https://colab.research.google.com/github/{where}", f"https://studiolab.sagemaker.aws/import/github/{where}"))
         edit = f"https://github.com/{publish.source_repo}/edit/{publish.source_branch}/{page.rel}" if publish.source_repo else None
@@ -605,7 +344,7 @@ class Site:
     def sidebar_item(self, page: Page, current: Page) -> str:
         number = f'<span class="secnum">{page.number_text}</span> ' if page.number else ""
         css = ' class="current"' if page is current else ""
-        url = html.escape(_relative(page.url, current.url))
+        url = html.escape(relative_url(page.url, current.url))
         children = "".join(self.sidebar_item(child, current) for child in page.children)
         children = f"<ul>{children}</ul>" if children else ""
         return f'<li{css}><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
@@ -615,43 +354,30 @@ class Site:
         entries = []
         for target in page.targets[1:]:
             if target.kind == "section":
-                title = Markup(self.markdown.render_inline(target.title, target.line, resolver))
+                title = Markup(self.markdown.render_inline(target.title, resolver))
                 entries.append((target.anchor, target.number_text, title, len(target.number) - len(page.number)))
         return entries
 
     def nav_link(self, target: Page, current: Page) -> dict:
-        return {"url": _relative(target.url, current.url), "number": target.number_text, "title": self.title_html(target)}
+        return {"url": relative_url(target.url, current.url), "number": target.number_text, "title": self.title_html(target)}
 
     def printed(self) -> dict[str, bytes]:
         """The PDFs and decks built so far (``tabbook pdf``, ``tabbook slides``), copied into the site."""
-        from tabbook.pdf import printed_files
-
         if self._printed is None:
-            self._printed = printed_files(self.config)
+            self._printed = artifacts.printed_files(self.config)
         return self._printed
-
-    def print_links(self, page: Page) -> list:
-        """(framework, PDF, deck) of ``page`` for each tab that has either."""
-        from tabbook.pdf import print_links
-
-        return print_links(self.config, page, self.printed())
-
-    def zip_name(self, tab: str) -> str:
-        return f"{NOTEBOOK_DIR}/{self.config.project['name']}-{tab}.zip"
 
     # -- the site ---------------------------------------------------------------
 
     def render(self) -> dict[str, bytes | str]:
         """Every file of the site: relative path -> content."""
         files: dict[str, bytes | str] = {}
-        search = []
         for index, page in enumerate(self.book.pages):
-            page_html, entries = self.render_page(page, index)
-            files[page.url] = page_html
-            search.extend(entries)
-        files[f"{STATIC_DIR}/searchindex.js"] = "window.TABBOOK_SEARCH = " + json.dumps(search, ensure_ascii=False) + ";\n"
+            files[page.url] = self.render_page(page, index)
+        entries = [entry for page in self.book.pages for entry in search.page_entries(self.book, page)]
+        files[f"{assets.STATIC_DIR}/searchindex.js"] = search.search_index(entries)
         files.update(self.output_files)
-        files.update(self.static_files())
+        files.update(assets.site_files())
         files.update(self.figure_files())
         files.update(self.book_files())
         files.update(self.notebook_files())
@@ -681,21 +407,6 @@ class Site:
             return None
         return Path(path).resolve().relative_to(self.config.root.resolve()).as_posix()
 
-    def static_files(self) -> dict[str, bytes | str]:
-        from pygments.formatters import HtmlFormatter
-
-        static = Path(__file__).resolve().parent / "static"
-        css = (static / "css" / "tabbook.css").read_text(encoding="utf-8")
-        css += "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
-        css += "\n/* Pygments, dark mode */\n" + HtmlFormatter(style="github-dark").get_style_defs('[data-theme="dark"] .highlight')
-        if not MATH_FONT.is_file():
-            raise SourceError(MATH_FONT, None, "the math font is missing: run `make setup` (it installs Debian's fonts-lmodern)")
-        return {
-            MATH_FONT_URL: MATH_FONT.read_bytes(),
-            f"{STATIC_DIR}/tabbook.css": css,
-            f"{STATIC_DIR}/tabbook.js": (static / "js" / "tabbook.js").read_text(encoding="utf-8"),
-        }
-
     def figure_files(self) -> dict[str, bytes]:
         root = self.config.root.resolve()
         files = {}
@@ -707,37 +418,33 @@ class Site:
                     files[path.relative_to(root).as_posix()] = path.read_bytes()
         return files
 
-    def reader_notebook(self, page: Page, path: Path) -> bytes:
-        """An executed notebook as Jupyter readers download it (``tabbook.reader``)."""
-        from tabbook.notebooks import notebook_json
-
-        try:
-            executed = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return path.read_bytes()
-        if self._reader is None:
-            from tabbook.reader import ReaderNotebooks
-
-            self._reader = ReaderNotebooks(self.book, self.citations, self.config.publish.site_url)
-        return notebook_json(self._reader.notebook(page, executed)).encode("utf-8")
-
     def notebook_files(self) -> dict[str, bytes]:
-        """Each executed notebook for download, and a zip per tab (with the figures they show)."""
+        """Each executed notebook for download (as Jupyter readers see it), and a zip per tab (with the figures they show)."""
         files = {}
         figures = self.figure_files()
+        reader = ReaderNotebooks(self.book, self.config.publish.site_url)
         for tab in self.tabs:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for page in self.book.pages:
-                    path = self.eval_dir / tab / f"{page.name}.ipynb"
+                    path = artifacts.eval_path(self.config, tab, page.name)
                     if path.is_file():
-                        data = self.reader_notebook(page, path)
-                        files[f"{NOTEBOOK_DIR}/{tab}/{page.name}.ipynb"] = data
+                        data = reader_notebook(reader, page, path)
+                        files[f"{artifacts.NOTEBOOK_DIR}/{tab}/{page.name}.ipynb"] = data
                         _add_to_zip(archive, f"{page.name}.ipynb", data)
                 for name, data in sorted(figures.items()):
                     _add_to_zip(archive, name, data)
-            files[self.zip_name(tab)] = buffer.getvalue()
+            files[artifacts.zip_url(self.config, tab)] = buffer.getvalue()
         return files
+
+
+def reader_notebook(reader: ReaderNotebooks, page: Page, path: Path) -> bytes:
+    """An executed notebook as Jupyter readers download it (``tabbook.reader``); a damaged one as it is."""
+    try:
+        executed = read_notebook_json(path)
+    except SourceError:
+        return path.read_bytes()
+    return notebook_json(reader.notebook(page, executed)).encode("utf-8")
 
 
 def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -746,37 +453,6 @@ def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     archive.writestr(info, data)
-
-
-_TAG = re.compile(r"<[^>]+>")
-_MATH = re.compile(r"<math\b.*?</math>", re.S)
-_SECTION_SPLIT = re.compile(r'<h([1-6]) id="([^"]*)">(.*?)(?:<a class="headerlink"[^>]*>#</a>)?</h\1>', re.S)
-
-
-def _strip_tags(fragment: str) -> str:
-    return html.unescape(_TAG.sub("", _MATH.sub("", str(fragment)))).strip()
-
-
-_OUTPUTS = re.compile(r"<!--outputs-->.*?<!--/outputs-->", re.S)
-_TABBAR = re.compile(r'<div class="tabbar".*?</div>', re.S)
-
-
-def search_entries(page: Page, content: str, title: str) -> list[dict]:
-    """The page cut at its headings: one search entry per section, as plain text (outputs and tab names left out)."""
-    entries = []
-    pieces = _SECTION_SPLIT.split(_TABBAR.sub(" ", _OUTPUTS.sub(" ", content)))
-    # pieces: text, (level, id, heading, text)*
-    title = " ".join(filter(None, [page.number_text, _strip_tags(title)]))
-    entries.append({"u": page.url, "t": title, "x": " ".join(_strip_tags(pieces[0]).split())})
-    for index in range(1, len(pieces), 4):
-        _level, anchor, heading, text = pieces[index : index + 4]
-        text = " ".join(_strip_tags(text).split())
-        if anchor == page.targets[0].anchor:
-            # the page's own heading: its text joins the page's entry (one hit per page, not two)
-            entries[0]["x"] = " ".join(filter(None, [entries[0]["x"], text]))
-            continue
-        entries.append({"u": f"{page.url}#{anchor}", "t": " ".join(_strip_tags(heading).split()), "x": text})
-    return [entry for entry in entries if entry["x"] or entry["t"]]
 
 
 def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
@@ -801,198 +477,31 @@ def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
         raise
 
 
-def build_html(config, jobs=None, run=True, out=None, keep_going=False) -> Path:
-    """Run what is stale (unless ``run`` is False), then render the book into ``_build/html``.
+def build_html(config, book: Book, from_cache: bool, keep_going: bool = False, out=None) -> tuple[Path, Site]:
+    """Render ``book`` into ``_build/html`` from the executed notebooks; execute nothing.
 
-    The book's problems stop the build before anything runs, all reported at
-    once; with ``keep_going`` the site is built anyway (unresolved references
-    shown as ``??``), the problems are listed, and the build then fails.
-    """
+    ``from_cache`` (``html --no-run``): a notebook never executed is shown
+    without outputs (else it is an error). With ``keep_going`` unresolved
+    references show as ``??`` (``Site.broken`` lists them)."""
     out = out or sys.stdout
     started, cpu_started = time.perf_counter(), time.process_time()
-    book = load_book(config)
-    text = report(book)
-    if text:
-        print(text, file=out)
-    if not keep_going:
-        book.raise_errors()  # a dangling reference fails now, before any notebook runs
-    failed = []
-    run = run and config.eval_notebook  # d2lbook's eval_notebook = False: show the code, run nothing
-    if run:
-        from tabbook.execute import OK, run_book
-
-        run_started, run_cpu_started = time.perf_counter(), time.process_time()
-        rows = run_book(config, jobs=jobs, out=out)
-        failed = [row for row in rows if row.get("status") != OK]
-        # the timing below is the HTML's own: leave the run out
-        started += time.perf_counter() - run_started
-        cpu_started += time.process_time() - run_cpu_started
-    site = Site(config, book, from_cache=not run, keep_going=keep_going)
+    site = Site(config, book, from_cache=from_cache, keep_going=keep_going)
     files = site.render()
     html_dir = config.build_dir / "html"
     write_site(files, html_dir)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if site.missing_files:
-        print(f"html: warning: files named in config.ini that do not exist were left out: {_some(sorted(set(site.missing_files)))}", file=out)
+        print(f"html: warning: files named in config.ini that do not exist were left out: {some(sorted(set(site.missing_files)))}", file=out)
     if site.unexecuted and config.eval_notebook:
-        print(f"html: warning: never executed, shown without outputs: {_some(site.unexecuted)}", file=out)
+        print(f"html: warning: never executed, shown without outputs: {some(site.unexecuted)}", file=out)
     if site.stale:
-        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {_some(site.stale)}", file=out)
+        print(f"html: warning: older than the source, shown with the outputs of unchanged cells: {some(site.stale)}", file=out)
     print(f"html: {len(book.pages)} pages x {len(config.tabs)} tabs -> {html_dir} in {seconds:.2f} s ({cpu_seconds:.2f} s CPU)", file=out)
-    if failed:
-        names = ", ".join(f"{row.get('tab')}/{row.get('name')}" for row in failed)
-        raise SourceError(config.build_dir / "eval" / "summary.json", None, f"the HTML was built, but these notebooks failed: {names}")
-    fail_after_keep_going(config, book, site.broken, "html", out)
-    return html_dir
+    return html_dir, site
 
 
-def fail_after_keep_going(config, book: Book, broken: list[SourceError], command: str, out) -> None:
-    """The end of a ``--keep-going`` build: list what was shown as ``??`` and fail if the book has errors.
-
-    The output stays (it is what the author asked for); the exit status still says the book is not right."""
-    if not book.errors:
-        return
-    unique = list(dict.fromkeys(str(error) for error in broken))  # each framework's print or deck meets it again
-    print(f"{command}: {len(unique)} unresolved reference(s) shown as ??:", file=out)
-    for error in unique:
-        print(f"  {error}", file=out)
-    raise SourceError(config.config_path, None, f"{command}: built with --keep-going, but the book has {len(book.errors)} error(s), listed above")
-
-
-def _some(names: list[str], shown: int = 8) -> str:
+def some(names: list[str], shown: int = 8) -> str:
     """A list of notebook names for a message, cut short when long."""
     if len(names) <= shown:
         return ", ".join(names)
     return f"{', '.join(names[:shown])} and {len(names) - shown} more ({len(names)} notebooks)"
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="notebooks executed at once (default: [build] jobs)")
-    parser.add_argument("--no-run", action="store_true", help="render what _build/eval holds; execute nothing")
-    parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the site is written (default: [build] build_dir)")
-    parser.add_argument("--keep-going", action="store_true", help="build the site despite errors in the book (unresolved references show as ??), then list them")
-    parser.add_argument("--screenshots", action="store_true", help="then save screenshots of every page in every tab (desktop and phone, light and dark) under _build/screenshots")
-
-
-def run_command(args) -> int:
-    from tabbook.config import load_config
-
-    config = load_config()
-    if args.build_dir:
-        from dataclasses import replace
-
-        config = replace(config, build_dir=args.build_dir.resolve())
-    html_dir = build_html(config, jobs=args.jobs, run=not args.no_run, keep_going=args.keep_going)
-    if args.screenshots:
-        shots = take_screenshots(html_dir, config.build_dir / "screenshots", config.tabs)
-        print(f"screenshots: {len(shots)} under {config.build_dir / 'screenshots'}")
-    return 0
-
-
-# -- looking at the built book in a browser ------------------------------------------
-
-# Debian's headless Chromium (`make setup` installs it); TABBOOK_CHROMIUM names another
-# Chromium or Chrome, such as the Google Chrome of GitHub's Ubuntu runners.
-CHROMIUM = os.environ.get("TABBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def launch_chromium(playwright):
-    """The headless browser that prints the PDFs and takes screenshots, or a message saying what is missing."""
-    if not Path(CHROMIUM).is_file():
-        raise SourceError(CHROMIUM, None, "no browser here: run `make setup` (it installs Debian's chromium), or set TABBOOK_CHROMIUM to a Chromium or Chrome")
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-
-
-class serve_directory:
-    """``with serve_directory(path) as url:`` a local HTTP server on 127.0.0.1 for the built book."""
-
-    def __init__(self, directory: Path):
-        self.directory = str(directory)
-
-    def __enter__(self) -> str:
-        import functools
-        import threading
-        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-        class Quiet(SimpleHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-        handler = functools.partial(Quiet, directory=self.directory)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-def page_urls(html_dir: Path) -> list[str]:
-    """Every page of a built book (relative URLs), front page first."""
-    pages = sorted(p.relative_to(html_dir).as_posix() for p in Path(html_dir).rglob("*.html"))
-    return sorted(pages, key=lambda p: (p != "index.html", p))
-
-
-# The screens every page is photographed on: (name, viewport width, height, phone?).
-SCREENS = (("desktop", 1366, 900, False), ("phone", 390, 844, True))
-SCHEMES = ("light", "dark")
-
-
-def take_screenshots(html_dir: Path, out_dir: Path, tabs, browser=None) -> list[Path]:
-    """A full-page PNG of every page in every tab, on a desktop and a phone, in light and dark mode:
-    ``<out_dir>/<page>__<tab>__<screen>-<scheme>.png``.
-
-    Uses ``browser`` (a Playwright browser) when given, else starts chromium.
-    """
-    if browser is None:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            try:
-                return take_screenshots(html_dir, out_dir, tabs, browser)
-            finally:
-                browser.close()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shots = []
-    with serve_directory(html_dir) as base:
-        for screen, width, height, phone in SCREENS:
-            for scheme in SCHEMES:
-                # the page follows prefers-color-scheme when the reader saved no choice
-                context = browser.new_context(
-                    viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone, color_scheme=scheme
-                )
-                try:
-                    page = context.new_page()
-                    for url in page_urls(html_dir):
-                        for tab in tabs:
-                            page.goto(f"{base}{url}?tab={tab}", wait_until="load")
-                            _load_lazy_images(page)
-                            name = url[: -len(".html")].replace("/", "_") + f"__{tab}__{screen}-{scheme}.png"
-                            page.screenshot(path=str(out_dir / name), full_page=True)
-                            shots.append(out_dir / name)
-                finally:
-                    context.close()
-    return shots
-
-
-def _load_lazy_images(page) -> None:
-    """Plots load as they come into view: a full-page picture needs them all now."""
-    page.evaluate(
-        """() => Promise.all([...document.images].filter(i => i.offsetParent !== null).map(i => {
-            i.loading = "eager";
-            return i.complete ? null : new Promise(done => { i.onload = i.onerror = done; });
-        }))"""
-    )

@@ -89,12 +89,12 @@ class Timings:
                 return sum(values) / len(values)
         return 1.0
 
-    def update(self, rows: Iterable[dict]) -> int:
-        """Record the execution times of summary rows (executed now or earlier, as the store says)."""
+    def update(self, rows: Iterable) -> int:
+        """Record the execution times of a run's rows (``tabbook.record.Row``: executed now or earlier, as the store says)."""
         count = 0
         for row in rows:
-            if row.get("status") == "ok" and row.get("executed_seconds") is not None:
-                self.seconds[(row["source"], row["tab"])] = round(float(row["executed_seconds"]), 1)
+            if row.status == "ok" and row.executed_seconds is not None:
+                self.seconds[(row.source, row.tab)] = round(float(row.executed_seconds), 1)
                 count += 1
         return count
 
@@ -165,20 +165,6 @@ def select_shard(jobs: Sequence, shard: Shard, timings: Timings, runs_code=lambd
 
 
 # --------------------------------------------------------------------------- GPUs
-
-
-def parse_gpus_setting(value: str) -> tuple[str, ...] | None:
-    """``[build] gpus``: ``auto`` (None: ask nvidia-smi), ``none`` (()), or device ids/UUIDs."""
-    value = value.strip()
-    if value in ("", "auto"):
-        return None
-    if value == "none":
-        return ()
-    ids = tuple(item.strip() for item in re.split(r"[,\s]+", value) if item.strip())
-    for item in ids:
-        if not re.fullmatch(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+", item):
-            raise ValueError(f"'{item}' is not a GPU index or UUID; use auto, none or a list such as 0, 1")
-    return ids
 
 
 def nvidia_smi_gpus(run=subprocess.run) -> list[str]:

@@ -47,10 +47,15 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabbook import assets, search
+from tabbook.book import load_book
+from tabbook.config import load_config
 from tabbook.errors import SourceError, SourceErrors
+from tabbook.execute import run_book
+from tabbook.parse import Bibliography, read_document
 from tabbook.render import Site
 
-STATIC = Path(__file__).resolve().parent / "static"  # the tool's own templates, CSS and JS
+STATIC = assets.STATIC  # the tool's own templates, CSS and JS
 # The tool's own files that every page is made with: a change re-renders every page.
 TOOL_FILES = (STATIC / "css", STATIC / "js", STATIC / "templates")
 EVENTS = "/_serve/events"
@@ -64,8 +69,6 @@ class DocumentCache:
         self.documents: dict[tuple[Path, str], object] = {}
 
     def read(self, path: Path):
-        from tabbook.parse import read_document
-
         try:
             digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         except OSError:
@@ -220,9 +223,6 @@ class Preview:
         self._publish()
 
     def _update(self, paths: set[Path], everything: bool, forced: set[str], update: Update) -> None:
-        from tabbook.book import load_book
-        from tabbook.config import load_config
-
         # What a pass held back by a problem had to do is done by the next one.
         paths |= self._owed_paths
         forced |= self._owed_forced
@@ -247,12 +247,12 @@ class Preview:
             site = self.site.for_book(book)  # compiled templates and Markdown's caches outlive a pass
         bib_digest = _digest(config.bibfile)
         if bib_digest == self._bib_digest and self.site is not None:
-            site.citations = self.site.citations  # and the formatted references, while the bibliography is the same
+            book.bibliography = self.site.book.bibliography  # and its formatted references, while the file is the same
         shape = [(page.url, page.number, page.title) for page in book.pages]
-        targets = {label: (t.kind, t.number, t.page.url, t.anchor, t.title) for label, t in book.labels.items()}
+        targets = {label: (t.kind, t.number, t.page.url, t.anchor, t.title and t.title.text) for label, t in book.labels.items()}
         changed_labels = {label for label in targets.keys() | self._targets.keys() if targets.get(label) != self._targets.get(label)}
         # a References page (an eval_rst bibliography) lists every citation of the book with back-links
-        citations = sorted((p.rel, ref.line, ref.targets) for p in book.pages for ref in p.document.references if ref.role in _CITE)
+        citations = sorted((c.page.rel, c.line, c.key) for c in book.citations)
         cited_changed = citations != self._citations or bib_digest != self._bib_digest
         pages = []
         for page in book.pages:
@@ -262,8 +262,8 @@ class Preview:
                 or shape != self._shape
                 or page.rel in forced
                 or self._rendered_docs.get(page.rel) is not page.document
-                or any(ref.role not in _CITE and set(ref.targets) & changed_labels for ref in refs)
-                or (bib_digest != self._bib_digest and any(ref.role in _CITE for ref in refs))
+                or any(not ref.is_citation and set(ref.targets) & changed_labels for ref in refs)
+                or (bib_digest != self._bib_digest and any(ref.is_citation for ref in refs))
                 or (cited_changed and _has_bibliography(page))
                 or any(_under(page, path) for path in paths if path.suffix != ".md")
             ):
@@ -276,7 +276,7 @@ class Preview:
         self.accepted = {(error.path, error.message) for error in book.errors}
         update.errors = len(self.errors)
         if everything:
-            for name, data in site.static_files().items():
+            for name, data in assets.site_files().items():
                 self.files[name] = _bytes(data)
             self.files["_static/serve.js"] = (STATIC / "js" / "serve.js").read_bytes()
             self.files["_static/serve.css"] = (STATIC / "css" / "serve.css").read_bytes()
@@ -308,9 +308,9 @@ class Preview:
 
     def _render(self, page, number: int, update: Update) -> None:
         stale_before = len(self.site.stale)
-        html, entries = self.site.render_page(page, number)
+        html = self.site.render_page(page, number)
         update.rendered.append(page.rel)
-        self._search[page.url] = entries
+        self._search[page.url] = search.page_entries(self.book, page)
         self._set_page(page, html, len(self.site.stale) > stale_before, update)
 
     def _set_page(self, page, html: str, old_outputs: bool, update: Update | None) -> None:
@@ -327,7 +327,7 @@ class Preview:
 
     def _search_index(self) -> None:
         entries = [entry for page in self.book.pages for entry in self._search.get(page.url, [])]
-        self.files["_static/searchindex.js"] = ("window.TABBOOK_SEARCH = " + json.dumps(entries, ensure_ascii=False) + ";\n").encode()
+        self.files["_static/searchindex.js"] = search.search_index(entries).encode()
 
     # -- notebooks ---------------------------------------------------------------
 
@@ -410,12 +410,7 @@ class Preview:
         return path.is_relative_to(build) or bool(parts & {".venv", ".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache"})
 
 
-_CITE = ("cite", "citet", "citep")
-
-
 def _has_bibliography(page) -> bool:
-    from tabbook.parse import Bibliography
-
     return any(isinstance(block, Bibliography) for cell in page.document.cells for block in cell.blocks)
 
 
@@ -480,10 +475,7 @@ def _under(page, path: Path) -> bool:
 
 
 def _snippet_template():
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    env = Environment(loader=FileSystemLoader(str(STATIC / "templates")), autoescape=select_autoescape(["html"]))
-    return env.get_template("serve.html")
+    return assets.templates().get_template("serve.html")
 
 
 def _inject(template, html: str, url: str, version: int, stale: str) -> str:
@@ -524,8 +516,6 @@ class NotebookRunner:
             self.condition.notify()
 
     def _loop(self) -> None:
-        from tabbook.execute import run_book
-
         preview = self.preview
         while not self.stop.is_set():
             with self.condition:
@@ -681,104 +671,3 @@ def serve(root: Path, port: int = 8000, tabs=None, run: bool = True) -> int:
         sock.close()
         print("serve: stopped", flush=True)
     return 0
-
-
-class PrintedLines:
-    """The lines a process prints, read in a thread as they come; :meth:`wait_for` finds them."""
-
-    def __init__(self, stream):
-        self.output: list[str] = []
-        self._seen = 0  # lines before this one are behind the last match of wait_for
-        self._printed = threading.Condition()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            with self._printed:
-                self.output.append(line)
-                self._printed.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float, anywhere: bool = False):
-        """The match of the next line matching ``pattern`` (AssertionError after ``timeout`` s).
-
-        With ``anywhere``, lines printed before the last match count too: for what may be
-        printed before or after it (the start's run ends before or after the address is printed)."""
-        import re
-
-        deadline = time.monotonic() + timeout
-        with self._printed:
-            index = 0 if anywhere else self._seen
-            while True:
-                while index < len(self.output):
-                    match = re.search(pattern, self.output[index])
-                    index += 1
-                    if match:
-                        self._seen = max(self._seen, index)
-                        return match
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no line matching {pattern!r} in {timeout} s; output:\n{''.join(self.output)}")
-                self._printed.wait(left)
-
-
-class ServeProcess:
-    """``python -m tabbook serve --port 0 ARGS`` in ``book``, in a child process (tests, benchmark).
-
-    Its output is collected line by line (:meth:`wait_for`, ``output``); ``cache`` is its
-    ``TABBOOK_CACHE`` (the store), when given.
-    """
-
-    def __init__(self, book: Path, cache: Path | None, *args: str, start_timeout: float = 60):
-        import os
-        import subprocess
-
-        repo = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=repo, PYTHONUNBUFFERED="1")
-        if cache is not None:
-            env["TABBOOK_CACHE"] = str(cache)
-        env.pop("D2L_DATA", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tabbook", "serve", "--port", "0", *args],
-            cwd=book,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines = PrintedLines(self.process.stdout)
-        self.output = self.lines.output
-        self.wait_for = self.lines.wait_for
-        self.url = self.wait_for(r"serve: (http://127\.0\.0\.1:\d+/)", start_timeout).group(1)
-
-    def stop(self) -> int:
-        """Ctrl-C, as an author stops it; killed if it has not ended in 30 s."""
-        import signal
-        import subprocess
-
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--port", type=int, default=8000, help="the port on 127.0.0.1 (default 8000; 0 picks a free one)")
-    parser.add_argument("--tabs", help="comma-separated frameworks whose notebooks are run on a code edit (default: all)")
-    parser.add_argument("--no-run", action="store_true", help="never execute: show what _build/eval holds")
-    parser.add_argument("--root", type=Path, default=None, help="the book's root (default: where config.ini is)")
-
-
-def run_command(args) -> int:
-    from tabbook.config import find_root, load_config
-
-    root = args.root or find_root()
-    config = load_config(root)  # a broken config.ini stops here, before anything is served
-    tabs = [tab.strip() for tab in args.tabs.split(",") if tab.strip()] if args.tabs else None
-    unknown = [tab for tab in tabs or [] if tab not in config.tabs]
-    if unknown:
-        raise SourceError(config.config_path, None, f"unknown tab '{unknown[0]}'; configured tabs: {', '.join(config.tabs)}")
-    return serve(config.root, port=args.port, tabs=tabs, run=not args.no_run)

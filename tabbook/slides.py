@@ -1,7 +1,7 @@
 """Slide marks -> a slide deck per section and framework, as HTML and as a notebook.
 
 A section's slides are cut out of its text by the slide marks of DIALECT
-section 6, read from each text cell as written (``Cell.raw_text``), with the
+section 6, which ``tabbook.parse`` reads once (``Cell.slide_marks``), with the
 semantics of d2lbook's slides:
 
 - ``[**text**]`` and ``(**text**)`` put ``text`` on the slides (it stays in the
@@ -9,23 +9,24 @@ semantics of d2lbook's slides:
   book drops it). Prose outside every mark is left out of the slides.
 - A text cell with a ``[`` mark starts a new slide; one with only ``(`` marks
   continues the current slide. A cell's level-1 heading is kept too.
-- Every code cell of the framework is shown with its outputs from the executed
-  notebook; whole-line comments and ``#@save`` go, and code cells without
-  outputs are merged into the next one.
-- A section without marks gets no deck; a mark that is never closed, closed
-  by the wrong mark or opened inside another is a ``FILE:LINE`` error.
+- Every code cell of the framework's view of the page is shown with its
+  outputs from the executed notebook; whole-line comments and ``#@save`` go,
+  and code cells without outputs are merged into the next one.
+- A section without marks gets no deck; bad marks are the book's errors
+  (``tabbook check``).
 
 Each deck is written twice under ``_build/slides/<tab>/``: ``<name>.ipynb``
-with ``slideshow.slide_type`` metadata (for Jupyter's slide tools), and
-``<name>.html``, an offline reveal.js presentation (reveal.js vendored by
-``make setup``, copied to ``_build/slides/_reveal``; math as MathML, code
-highlighted at build time). Nothing is executed.
+with ``slideshow.slide_type`` metadata (for Jupyter's slide tools; its text is
+the reader notebooks' plain Markdown, roles resolved), and ``<name>.html``, an
+offline reveal.js presentation (reveal.js vendored by ``make setup``, copied
+to ``_build/slides/_reveal``; math as MathML, code highlighted at build time).
+Nothing is executed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
-import re
 import shutil
 import sys
 import time
@@ -34,132 +35,95 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from tabbook.book import Page, load_book, report
-from tabbook.errors import SourceError
+from tabbook import assets
+from tabbook.artifacts import deck_url
+from tabbook.assets import tab_title
+from tabbook.book import Book, Page, relative_url
 from tabbook.fileio import atomic_write, write_notebook
 from tabbook.markdown import highlight
-from tabbook.parse import CODE, TAB_TEXT, TEXT, strip_slide_marks
-from tabbook.pdf import VENDORED, vendored
-from tabbook.render import OutputRenderer, PageResolver, Site, _relative, fail_after_keep_going, tab_title
+from tabbook.outputs import OutputRenderer
+from tabbook.parse import CODE, Heading, Inline, Math, Span, split_save_mark
+from tabbook.reader import ReaderNotebooks
+from tabbook.render import PageResolver, Site
 
-REVEAL = VENDORED / "reveal.js" / "dist"
 REVEAL_DIR = "_reveal"
 # the files of reveal.js a deck loads (the theme's fonts folder is copied whole)
 REVEAL_FILES = ("reveal.js", "reveal.css", "theme/white.css")
-
-_MARK = re.compile(r"\[\*\*|\(\*\*|\[~~|\(~~|\*\*\]|\*\*\)|~~\]|~~\)")
-_CLOSER = {"[**": "**]", "(**": "**)", "[~~": "~~]", "(~~": "~~)"}
-_OPENER = {closer: opener for opener, closer in _CLOSER.items()}
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-# marks of the book's structure, meaningless on a slide
-_STRUCTURE_LINE = re.compile(r"^\s*:(label|eqlabel|width):`[^`]*`\s*$", re.M)
-_STRUCTURE_ROLE = re.compile(r":(label|eqlabel|width):`[^`]*`")
-_COMMENT_LINE = re.compile(r"^\s*#(?!@save).*$")
-
-
-@dataclass
-class Mark:
-    """The text of one slide mark: ``opener`` is one of ``[** (** [~~ (~~``."""
-
-    opener: str
-    text: str
-    line: int
-
-
-def slide_marks(text: str, path, first_line: int) -> list[Mark]:
-    """The marks of a text cell, in order. Raises SourceError for unbalanced or nested marks.
-
-    Marks inside code fences are not marks, and ``[**bold**](url)`` is a link.
-    """
-    blanked = _blank_fences(text)
-    marks: list[Mark] = []
-    opened: tuple[str, int, int] | None = None  # (opener, offset after it, line)
-    for match in _MARK.finditer(blanked):
-        token = match.group(0)
-        line = first_line + blanked.count("\n", 0, match.start())
-        if token in _CLOSER:
-            if opened is not None:
-                raise SourceError(path, opened[2], f"slide mark {opened[0]} is not closed before the {token} of line {line} (slide marks do not nest)")
-            opened = (token, match.end(), line)
-            continue
-        if opened is None:
-            if token == "**]" and blanked.startswith("(", match.end()):
-                continue  # the end of a bold link text
-            raise SourceError(path, line, f"slide mark {token} closes nothing: no {_OPENER[token]} before it")
-        if token != _CLOSER[opened[0]]:
-            raise SourceError(path, line, f"slide mark {opened[0]} (line {opened[2]}) is closed by {token}; expected {_CLOSER[opened[0]]}")
-        if token == "**]" and blanked.startswith("(", match.end()):
-            opened = None  # [**bold**](url): a link, not a mark
-            continue
-        marks.append(Mark(opened[0], text[opened[1] : match.start()], opened[2]))
-        opened = None
-    if opened is not None:
-        raise SourceError(path, opened[2], f"slide mark {opened[0]} is never closed: no {_CLOSER[opened[0]]} after it before the next code cell")
-    return marks
-
-
-def mark_errors(page: Page) -> list[SourceError]:
-    """The slide-mark errors of a page, one per text cell at most (for the book's checks)."""
-    errors = []
-    for cell in page.document.cells:
-        if cell.kind in (TEXT, TAB_TEXT):
-            try:
-                slide_marks(cell.raw_text, page.rel, cell.text_line)
-            except SourceError as error:
-                errors.append(error)
-    return errors
-
-
-def _blank_fences(text: str) -> str:
-    """``text`` with the lines of its code fences blanked: spaces, so offsets and line breaks stay."""
-    lines = text.split("\n")
-    fence = None
-    for index, line in enumerate(lines):
-        match = _FENCE.match(line)
-        if fence is None and match:
-            fence = match.group(1)
-            lines[index] = " " * len(line)
-        elif fence is not None:
-            if line.strip().startswith(fence) and set(line.strip()) == {fence[0]}:
-                fence = None
-            lines[index] = " " * len(line)
-    return "\n".join(lines)
+_END_OF_SENTENCE = ",.;: \n"
 
 
 @dataclass
 class SlideCell:
-    """One cell of a deck: Markdown with its slide type, or code with its outputs."""
+    """One cell of a deck: Markdown (an Inline) with its slide type, or code with its outputs."""
 
     kind: str  # "markdown" | "code"
     slide_type: str  # "slide" starts a new slide, "-" continues the current one
-    source: str
+    source: Inline | str
     line: int
     outputs: list = field(default_factory=list)
 
 
-def _slide_text(marks: list[Mark]) -> str:
-    """The marks' texts, one paragraph each, each starting with a capital and the last without trailing punctuation."""
-    parts = []
-    for mark in marks:
-        text = _STRUCTURE_ROLE.sub("", _STRUCTURE_LINE.sub("", mark.text)).strip()
+def join_inlines(parts: list[Inline], separator: str = "\n\n") -> Inline:
+    """Several texts as one, their spans moved along."""
+    text, spans = "", []
+    for part in parts:
         if text:
-            parts.append(text[0].upper() + text[1:])
-    text = "\n\n".join(parts)
-    # a display ends the slide's sentence: no full stop or comma left before its closing $$
-    text = re.sub(r"[.,]\s*\$\$", "$$", text)
-    return text.rstrip(",.;: \n")
+            text += separator
+        spans += [dataclasses.replace(span, start=span.start + len(text), end=span.end + len(text)) for span in part.spans]
+        text += part.text
+    return Inline(text, parts[0].line if parts else 0, tuple(spans))
 
 
-def _level_one_heading(text: str) -> str | None:
-    for line in text.split("\n"):
-        if line.startswith("# "):
-            return strip_slide_marks(line)
-    return None
+def _sentence_end(inline: Inline) -> Inline:
+    """A slide's text ends without trailing punctuation, also inside a closing display (``$$f = 1.$$``)."""
+    pieces, spans, position = [], [], 0
+    for span in inline.spans:
+        pieces.append(inline.text[position : span.start])
+        start = sum(map(len, pieces))
+        source = inline.text[span.start : span.end]
+        mark = span.mark
+        if isinstance(mark, Math) and mark.display and mark.tex.rstrip()[-1:] in (".", ","):
+            mark = dataclasses.replace(mark, tex=mark.tex.rstrip()[:-1])
+            source = f"$${mark.tex}$$"
+        pieces.append(source)
+        spans.append(Span(start, start + len(source), mark))
+        position = span.end
+    pieces.append(inline.text[position:])
+    text = "".join(pieces)
+    end = max(len(text.rstrip(_END_OF_SENTENCE)), spans[-1].end if spans else 0)
+    return Inline(text[:end], inline.line, tuple(spans))
+
+
+def _capitalized(inline: Inline) -> Inline:
+    stripped = inline.text.lstrip()
+    offset = len(inline.text) - len(stripped)
+    if not stripped or any(span.start <= offset < span.end for span in inline.spans):
+        return inline
+    text = inline.text[:offset] + stripped[0].upper() + stripped[1:]
+    return Inline(text, inline.line, inline.spans)
+
+
+def slide_text(cell) -> Inline | None:
+    """What a text cell puts on its slide: its level-1 heading and its marks' texts, one paragraph each."""
+    parts = []
+    heading = next((block for block in cell.blocks if isinstance(block, Heading) and block.level == 1), None)
+    if heading is not None:
+        title = heading.title
+        parts.append(Inline("# " + title.text, title.line, tuple(Span(s.start + 2, s.end + 2, s.mark) for s in title.spans)))
+    marks = [_capitalized(mark.inline) for mark in cell.slide_marks if mark.inline.text.strip()]
+    if marks:
+        parts.append(_sentence_end(join_inlines(marks)))
+    return join_inlines(parts) if parts else None
 
 
 def _slide_code(source: str) -> str:
     """The code as a slide shows it: without whole-line comments and ``#@save``."""
-    lines = [line.replace("#@save", "").rstrip() for line in source.split("\n") if not _COMMENT_LINE.match(line)]
+    lines = []
+    for line in source.split("\n"):
+        code, saved = split_save_mark(line)
+        if line.lstrip().startswith("#") and not saved:
+            continue
+        lines.append(code if saved else line.rstrip())
     return "\n".join(lines).strip("\n")
 
 
@@ -167,18 +131,14 @@ def deck_cells(page: Page, tab: str, outputs: dict) -> list[SlideCell] | None:
     """The deck of ``page`` for ``tab`` (``outputs``: cell id -> executed cell), or None without marks."""
     cells: list[SlideCell] = []
     has_marks = False
-    for cell in page.document.cells:
-        if cell.kind == TEXT or (cell.kind == TAB_TEXT and tab in cell.tabs):
-            marks = slide_marks(cell.raw_text, page.rel, cell.text_line)
-            has_marks = has_marks or bool(marks)
-            text = _slide_text(marks)
-            heading = _level_one_heading(cell.raw_text)
-            if heading:
-                text = f"{heading}\n\n{text}" if text else heading
-            if text:
-                slide_type = "slide" if any(mark.opener.startswith("[") for mark in marks) or heading else "-"
-                cells.append(SlideCell("markdown", slide_type, text, cell.text_line))
-        elif cell.kind == CODE and tab in cell.tabs and cell.hide != "cell" and cell.source_for(tab):
+    for cell in page.cells(tab):
+        if cell.kind != CODE:
+            has_marks = has_marks or bool(cell.slide_marks)
+            text = slide_text(cell)
+            if text is not None and text.text.strip():
+                starts = any(mark.starts_slide for mark in cell.slide_marks) or text.text.startswith("# ")
+                cells.append(SlideCell("markdown", "slide" if starts else "-", text, cell.text_line))
+        elif cell.hide != "cell":
             executed = outputs.get(cell.id) or {}
             shown = [] if cell.hide == "output" else executed.get("outputs", [])
             cells.append(SlideCell("code", "-", _slide_code(cell.source_for(tab)), cell.line, shown))
@@ -200,11 +160,11 @@ def _merge_code(cells: list[SlideCell]) -> list[SlideCell]:
         if cell.outputs or not next_is_code:
             merged.append(SlideCell("code", "-", "\n\n".join(part for part in pending if part), cell.line, cell.outputs))
             pending = []
-    return [cell for cell in merged if cell.source or cell.outputs]
+    return [cell for cell in merged if cell.kind == "markdown" or cell.source or cell.outputs]
 
 
-def deck_notebook(cells: list[SlideCell], kernel_name: str | None, tab: str) -> dict:
-    """The deck as a notebook whose cells carry ``slideshow.slide_type``."""
+def deck_notebook(page: Page, cells: list[SlideCell], reader: ReaderNotebooks, kernel_name: str | None, tab: str) -> dict:
+    """The deck as a notebook whose cells carry ``slideshow.slide_type``; its text as reader notebooks have it."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -215,7 +175,7 @@ def deck_notebook(cells: list[SlideCell], kernel_name: str | None, tab: str) -> 
     for cell in cells:
         meta = {"slideshow": {"slide_type": cell.slide_type}}
         if cell.kind == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(cell.source, metadata=meta))
+            nb.cells.append(nbformat.v4.new_markdown_cell(reader.text(page, cell.source), metadata=meta))
         else:
             code = nbformat.v4.new_code_cell(cell.source, metadata=meta)
             code.outputs = [nbformat.from_dict(output) for output in cell.outputs]
@@ -226,20 +186,15 @@ def deck_notebook(cells: list[SlideCell], kernel_name: str | None, tab: str) -> 
     return nb
 
 
-def deck_url(tab: str, page: Page) -> str:
-    """Where ``page``'s deck for ``tab`` sits in the HTML site (and, without ``slides/``, under ``_build/slides``)."""
-    return f"slides/{tab}/{page.url}"
-
-
 class SlideResolver(PageResolver):
     """References on a slide point into the HTML book, where the deck is copied (``slides/<tab>/``)."""
 
-    def __init__(self, site, page, deck_url: str):
+    def __init__(self, site, page, deck: str):
         super().__init__(site, page)
-        self.deck_url = deck_url
+        self.deck = deck
 
     def link(self, target) -> str:
-        url = _relative(target.page.url, self.deck_url)
+        url = relative_url(target.page.url, self.deck)
         return url if target is target.page.targets[0] else f"{url}#{target.anchor}"
 
 
@@ -260,8 +215,7 @@ class DeckSite(Site):
         slides: list[list[Markup]] = []
         for cell in cells:
             if cell.kind == "markdown":
-                body = self.markdown.render(cell.source, cell.line, resolver)
-                part = Markup(f'<div class="slide-text">{body}</div>')
+                part = Markup(f'<div class="slide-text">{self.markdown.render(cell.source, resolver)}</div>')
             else:
                 outputs = renderer.render(cell.outputs)
                 part = self.cells.code_cell(Markup(highlight(cell.source, "python")) if cell.source else None, outputs or None)
@@ -270,52 +224,38 @@ class DeckSite(Site):
             slides[-1].append(Markup(part))
         reveal = posixpath.relpath(f"{REVEAL_DIR}/", posixpath.dirname(f"{self.tab}/{page.url}")) + "/"
         return self.deck_template.render(
-            book_title=self.config.project.get("title", ""),
+            book_title=self.book.title,
             title=self.title_html(page),
             number=page.number_text,
             tab_title=tab_title(self.tab),
             slides=slides,
             reveal=reveal,
-            css=Markup(self.deck_css()),
+            css=Markup(assets.style_sheet("slides.css")),
         )
 
-    def deck_css(self) -> str:
-        from pygments.formatters import HtmlFormatter
 
-        css = (Path(__file__).resolve().parent / "static" / "css" / "slides.css").read_text(encoding="utf-8")
-        return css + "\n/* Pygments */\n" + HtmlFormatter(style="default").get_style_defs(".highlight")
-
-
-def build_slides(config, tabs=None, out=None, keep_going=False) -> list[Path]:
+def build_slides(config, book: Book, tabs=None, keep_going: bool = False, out=None) -> tuple[list[Path], list]:
     """Write every deck under ``_build/slides/<tab>/`` from ``_build/eval``; execute nothing.
 
-    The book's checks (bad slide marks among them) come first: a problem anywhere writes no deck.
-    With ``keep_going`` the decks are written anyway (a section with bad marks gets none, an
-    unresolved reference shows as ``??``), the problems are listed, and the command then fails.
-    """
+    A page with bad slide marks gets no deck (``keep_going``; otherwise the
+    caller has stopped on the book's errors). Returns the decks written and the
+    references shown as ``??``."""
     out = out or sys.stdout
     started = time.perf_counter()
-    book = load_book(config)
-    text = report(book)
-    if text:
-        print(text, file=out)
-    if not keep_going:
-        book.raise_errors()  # bad slide marks included (mark_errors)
-    bad_marks = {page.source for page in book.pages if mark_errors(page)} if keep_going else set()
     slides_dir = config.build_dir / "slides"
+    reader = ReaderNotebooks(book, config.publish.site_url)
     written, broken = [], []
     for tab in tabs or config.tabs:
         site = DeckSite(config, book, tab, keep_going)
         kernel = config.envs[tab].kernel if tab in config.envs else None
         for page in book.pages:
-            outputs = site.outputs_of(page)
-            if tab not in outputs or page.source in bad_marks:
-                continue  # no notebook for this framework, or marks we cannot read: no deck
-            cells = deck_cells(page, tab, outputs[tab])
+            if not page.document.has_slides or page.document.slide_problems or tab not in page.tabs:
+                continue  # no marks, marks we cannot read, or no notebook for this framework: no deck
+            cells = deck_cells(page, tab, site.outputs_of(page)[tab])
             if cells is None:
                 continue
             base = slides_dir / tab / page.name
-            write_notebook(deck_notebook(cells, kernel, tab), base.with_suffix(".ipynb"))
+            write_notebook(deck_notebook(page, cells, reader, kernel, tab), base.with_suffix(".ipynb"))
             atomic_write(base.with_suffix(".html"), site.deck_html(page, cells))
             written.append(base.with_suffix(".html"))
         for name, data in site.output_files.items():
@@ -323,28 +263,13 @@ def build_slides(config, tabs=None, out=None, keep_going=False) -> list[Path]:
         broken += site.broken
     copy_reveal(slides_dir / REVEAL_DIR)
     print(f"slides: {len(written)} decks under {slides_dir} in {time.perf_counter() - started:.2f} s", file=out)
-    fail_after_keep_going(config, book, broken, "slides", out)
-    return written
+    return written, broken
 
 
 def copy_reveal(dest: Path) -> None:
     """The vendored reveal.js files the decks load, next to them."""
     for name in REVEAL_FILES:
-        atomic_write(dest / name, vendored(REVEAL / name).read_bytes())
-    fonts = REVEAL / "theme" / "fonts"
+        atomic_write(dest / name, assets.vendored(assets.REVEAL / name).read_bytes())
+    fonts = assets.REVEAL / "theme" / "fonts"
     if fonts.is_dir():
         shutil.copytree(fonts, dest / "theme" / "fonts", dirs_exist_ok=True)
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--tabs", help="comma-separated frameworks (default: every tab of config.ini)")
-    parser.add_argument("--build-dir", type=Path, help="where executed notebooks are read and the decks written (default: [build] build_dir)")
-    parser.add_argument("--keep-going", action="store_true", help="write the decks despite errors in the book (unresolved references show as ??), then list them")
-
-
-def run_command(args) -> int:
-    from tabbook.pdf import command_config
-
-    config, tabs = command_config(args)
-    build_slides(config, tabs, keep_going=args.keep_going)
-    return 0

@@ -239,6 +239,17 @@ class Store:
                 continue
         return old
 
+    def describe(self, entry: Entry) -> str:
+        """Which notebook an entry is: 'tab source', or what is wrong with it."""
+        try:
+            metadata = json.loads(entry.path.read_text(encoding="utf-8"))["metadata"]
+            info = metadata["tabbook_execution"]
+            if "key_inputs" not in info:
+                return "(an older tool's entry, never used)"
+            return f"{info['key_inputs']['tab']} {metadata['tabbook']['source']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "(not a valid entry)"
+
     def prune(self, keep: set[str], older_than: float) -> tuple[list[Path], int]:
         """Remove entries not in ``keep``, set-aside entries and old temporary files; return them and the bytes freed."""
         removed, freed = [], 0
@@ -277,75 +288,3 @@ class Store:
             atomic_write(self.path(key), notebook_text(nb))
             result["added"].append(key)
         return result
-
-
-def _size(count: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return ""
-
-
-def _current_keys(config) -> set[str]:
-    """The keys of every notebook of the book as it is now (nothing executed)."""
-    from tabbook.execute import plan
-
-    return {job.key for job in plan(config, config.chapter_files(), list(config.tabs))}
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("action", nargs="?", choices=["import"], help="import: merge the stores DIR... into this one")
-    parser.add_argument("dirs", nargs="*", metavar="DIR", help="stores to import (other machines' $TABBOOK_CACHE/eval)")
-    parser.add_argument(
-        "--prune",
-        action="store_true",
-        help="remove entries no current notebook of the book uses, set-aside entries and leftover temporary files",
-    )
-
-
-def run_command(args) -> int:
-    from tabbook.config import load_config
-
-    store = Store(say=print)
-    if args.action == "import":
-        if not args.dirs:
-            raise SourceError("tabbook cache import", None, "name at least one store folder to import")
-        bad = 0
-        for folder in args.dirs:
-            result = store.import_from(Path(folder))
-            print(
-                f"{folder}: {len(result['added'])} added, {len(result['present'])} already here, "
-                f"{len(result['invalid'])} invalid (not imported)"
-            )
-            for line in result["invalid"]:
-                print(f"  invalid: {line}")
-            bad += len(result["invalid"])
-        return 1 if bad else 0
-    if args.dirs:
-        raise SourceError("tabbook cache", None, f"unexpected arguments {' '.join(args.dirs)}; did you mean 'cache import'?")
-    if args.prune:
-        config = load_config()
-        # Leftovers of writes older than an hour cannot belong to a write still in progress.
-        removed, freed = store.prune(_current_keys(config), time.time() - 3600)
-        print(f"store {store.root}: removed {len(removed)} file(s), {_size(freed)} freed")
-    entries = store.entries()
-    for entry in entries:
-        print(f"  {entry.key}  {_describe(entry.path):<48} {_size(entry.size):>9}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.mtime))}")
-    corrupt = list((store.root / CORRUPT_DIR).glob("*"))
-    print(f"store {store.root}: {len(entries)} entries, {_size(sum(entry.size for entry in entries))}")
-    if corrupt:
-        print(f"  {len(corrupt)} invalid entries set aside in {store.root / CORRUPT_DIR} ('tabbook cache --prune' removes them)")
-    return 0
-
-
-def _describe(path: Path) -> str:
-    """Which notebook an entry is: 'tab source', or what is wrong with it."""
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
-        info = metadata["tabbook_execution"]
-        if "key_inputs" not in info:
-            return "(an older tool's entry, never used)"
-        return f"{info['key_inputs']['tab']} {metadata['tabbook']['source']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "(not a valid entry)"

@@ -32,7 +32,7 @@ def browser():
     """Debian's chromium, headless, through Playwright (one per test module)."""
     import playwright.sync_api as playwright_api
 
-    from tabbook.render import CHROMIUM, CHROMIUM_ARGS
+    from tabbook.browser import CHROMIUM, CHROMIUM_ARGS
 
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -10,6 +10,7 @@ import pytest
 from tabbook.book import load_book, slug
 from tabbook.config import load_config
 from tabbook.errors import SourceError
+from tabbook.parse import read_inline
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
 
@@ -34,7 +35,7 @@ def line_of(path: Path, text: str) -> int:
 
 def test_pages_follow_the_toc_and_are_numbered(book_dir):
     book = load_book(load_config(book_dir))
-    assert [(p.rel, p.number_text, p.title) for p in book.pages] == [
+    assert [(p.rel, p.number_text, p.title.text) for p in book.pages] == [
         ("index.md", "", "Demo Book"),
         ("chapter_demo/index.md", "1", "The Demo Chapter"),
         ("chapter_demo/first.md", "1.1", "First Steps"),
@@ -61,12 +62,33 @@ def test_labels_get_numbers_anchors_and_places(book_dir):
     assert labels["fig_demo"].where == f"chapter_demo/first.md:{line_of(first, '![A demo network')}"
     assert labels["subsec_activation"].anchor == "subsec_activation"
     # An unlabelled heading is numbered too, with an anchor made from its title.
-    hidden = [t for t in labels["sec_first"].page.targets if t.title == "Hidden Things"][0]
+    hidden = [t for t in labels["sec_first"].page.targets if t.title and t.title.text == "Hidden Things"][0]
     assert (hidden.number_text, hidden.anchor) == ("1.1.2", "hidden-things")
 
 
 def test_slug():
-    assert slug("The $\\mathbf{x}$ *Big* Picture") == "the-big-picture"
+    assert slug(read_inline("The $\\mathbf{x}$ *Big* `code` Picture", 1)) == "the-x-big-code-picture"
+    assert slug(read_inline("$K$-Fold Cross-Validation", 1)) == "k-fold-cross-validation"  # math has its letters
+    assert slug(read_inline("See :numref:`sec_x`", 1)) == "see"
+
+
+def test_duplicate_headings_get_distinct_anchors(tmp_path):
+    """Two headings with one title: the second gets title-2, and a reference reaches each."""
+    (tmp_path / "config.ini").write_text("[build]\ntabs = pytorch\n")
+    (tmp_path / "index.md").write_text("# Book\n\n## Notes\n\nText.\n\n## Notes\n:label:`sec_notes`\n\n## Notes\n")
+    page = load_book(load_config(tmp_path)).root_page
+    assert [t.anchor for t in page.targets] == ["book", "notes", "sec_notes", "notes-2"]
+
+
+def test_toc_entries_with_or_without_md_name_the_same_page_and_the_order_follows_the_tocs(tmp_path):
+    (tmp_path / "config.ini").write_text("[build]\ntabs = pytorch\n")
+    (tmp_path / "index.md").write_text("# Book\n\n```toc\n:numbered:\n\nb\na.md\n```\n")
+    (tmp_path / "a.md").write_text("# A\n")
+    (tmp_path / "b.md").write_text("# B\n\n```toc\nc\n```\n")
+    (tmp_path / "c.md").write_text("# C\n")
+    book = load_book(load_config(tmp_path))
+    assert [(page.rel, page.number_text) for page in book.pages] == [("index.md", ""), ("b.md", "1"), ("c.md", "1.1"), ("a.md", "2")]
+    assert book.errors == []
 
 
 @pytest.mark.parametrize(

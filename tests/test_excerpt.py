@@ -80,7 +80,7 @@ def test_html_renders_every_page_with_figures_and_citations(html):
 def test_three_pages_in_a_browser_have_tabs_math_and_a_figure(html):
     import playwright.sync_api as playwright_api
 
-    from tabbook.render import CHROMIUM, CHROMIUM_ARGS, serve_directory
+    from tabbook.browser import CHROMIUM, CHROMIUM_ARGS, serve_directory
 
     html_dir, _result = html
     with playwright_api.sync_playwright() as playwright, serve_directory(html_dir) as base:

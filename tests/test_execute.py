@@ -21,11 +21,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import process_gone
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from tabbook import execute
+from tabbook import execute, record
+from tabbook import run as run_module
 from tabbook.cli import main
 from tabbook.config import load_config
+from tabbook.store import Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "execute" / "book"
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]  # real kernels
@@ -40,7 +41,6 @@ def make_book(tmp_path: Path, monkeypatch, store: Path | None = None) -> Path:
         shutil.copytree(store, cache)
     monkeypatch.setenv("TABBOOK_CACHE", str(cache))
     monkeypatch.delenv("D2L_DATA", raising=False)
-    monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.chdir(book)
     return book
 
@@ -48,11 +48,11 @@ def make_book(tmp_path: Path, monkeypatch, store: Path | None = None) -> Path:
 def run(book: Path, **kwargs) -> dict:
     """run_book on the book; returns the rows keyed by (source, tab)."""
     rows = execute.run_book(load_config(book), **kwargs)
-    return {(row["source"], row["tab"]): row for row in rows}
+    return {(row.source, row.tab): row for row in rows}
 
 
 def executed(rows: dict) -> set:
-    return {key for key, row in rows.items() if not row["cached"] and row["executed_seconds"] is not None}
+    return {key for key, row in rows.items() if not row.cached and row.executed_seconds is not None}
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -89,7 +89,7 @@ def filled_store(tmp_path_factory):
         book = make_book(tmp_path, monkeypatch)
         rows = run(book)
     assert executed(rows) == ALL
-    assert all(row["status"] == "ok" for row in rows.values())
+    assert all(row.status == "ok" for row in rows.values())
     return tmp_path / "cache"
 
 
@@ -106,7 +106,7 @@ def no_kernels(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a notebook was executed")
 
-    monkeypatch.setattr(execute, "execute_notebook", refuse)
+    monkeypatch.setattr(run_module, "execute_notebook", refuse)
 
 
 # ----------------------------------------------------------------------------- cold run and cache
@@ -116,7 +116,7 @@ def test_cold_run_executes_every_notebook_in_its_directory_with_the_book_on_the_
     book = make_book(tmp_path, monkeypatch)
     rows = run(book)
     assert executed(rows) == ALL
-    assert rows[("index.md", "pytorch")]["status"] == "ok"  # text only: written, no kernel
+    assert rows[("index.md", "pytorch")].status == "ok"  # text only: written, no kernel
     one = eval_notebook(book, "pytorch", "chapter/one")
     text = outputs_text(one)
     assert "answer 42" in text  # the book's own d2l, through PYTHONPATH
@@ -128,7 +128,7 @@ def test_cold_run_executes_every_notebook_in_its_directory_with_the_book_on_the_
     assert (book / "_build" / "eval" / "pytorch" / "index.ipynb").is_file()
     assert not list((book / "_build" / "eval").rglob("*.log"))  # kernel logs are kept only for failures
     stored = sorted(p.name for p in (tmp_path / "cache" / "eval").glob("*.ipynb"))
-    assert stored == sorted(f"{row['key']}.ipynb" for key, row in rows.items() if key in ALL)
+    assert stored == sorted(f"{row.key}.ipynb" for key, row in rows.items() if key in ALL)
 
 
 def refuse(*args, **kwargs):
@@ -137,10 +137,10 @@ def refuse(*args, **kwargs):
 
 def test_second_run_executes_nothing_and_is_fast(book, no_kernels, monkeypatch, capsys):
     first = run(book)  # a fresh checkout: the outputs come from the store
-    assert executed(first) == set() and all(first[key]["cached"] for key in ALL)
+    assert executed(first) == set() and all(first[key].cached for key in ALL)
     files = {path: path.stat().st_mtime_ns for path in (book / "_build" / "eval").rglob("*.ipynb")}
-    monkeypatch.setattr(execute, "load_stored", refuse)  # up to date: not even the store is read
-    monkeypatch.setattr(execute, "write_notebook", refuse)
+    monkeypatch.setattr(Store, "load", refuse)  # up to date: not even the store is read
+    monkeypatch.setattr(record, "write_notebook", refuse)
     start = time.perf_counter()
     rows = run(book)
     seconds = time.perf_counter() - start
@@ -207,62 +207,6 @@ def test_force_executes_even_cached_notebooks(book):
     }
 
 
-def test_key_depends_on_code_and_hide_marks_only():
-    def notebook(prose, code, hide=None, cell_id="code-1"):
-        meta = {"tabbook": {"kind": "code", "line": 3, **({"hide": hide} if hide else {})}}
-        return new_notebook(cells=[new_markdown_cell(prose), new_code_cell(code, metadata=meta, id=cell_id)])
-
-    def key(nb, **changes):
-        args = {"tab": "jax", "source_dir": "chapter", "kernel": "k", "env_hash": "e", "book_hash": "b", **changes}
-        return execute.notebook_key(nb, **args)
-
-    base = key(notebook("text", "x = 1"))
-    assert key(notebook("other text", "x = 1")) == base
-    assert key(notebook("text", "x = 2")) != base
-    assert key(notebook("text", "x = 1", hide="output")) != base
-    assert key(notebook("text", "x = 1", cell_id="code-2")) != base  # outputs travel by id: the key covers it
-    for change in ({"kernel": "k2"}, {"env_hash": "e2"}, {"book_hash": "b2"}, {"tab": "mxnet"}, {"source_dir": "."}):
-        assert key(notebook("text", "x = 1"), **change) != base
-
-
-def test_data_fingerprint_follows_content_not_place(tmp_path, monkeypatch):
-    import gzip
-
-    book = make_book(tmp_path, monkeypatch)
-    config = load_config(book)
-    memo = execute.DataFingerprints(tmp_path / "memo.json")
-    missing = execute.data_fingerprint(config, memo)  # d2l would download the official files
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in execute.DATA_FILES:
-        (data / f"{name}.gz").write_bytes(gzip.compress(name.encode()))
-    monkeypatch.setenv("D2L_DATA", str(data))
-    found = execute.data_fingerprint(config, memo)
-    assert found != missing
-    elsewhere = book / "data" / "fashion-mnist"  # where d2l downloads to, and another packing
-    elsewhere.mkdir(parents=True)
-    for name in execute.DATA_FILES:
-        (elsewhere / name).write_bytes(name.encode())
-    monkeypatch.delenv("D2L_DATA")
-    assert execute.data_fingerprint(config, memo) == found
-    (elsewhere / "t10k-labels-idx1-ubyte").write_bytes(b"other labels")
-    assert execute.data_fingerprint(config, memo) != found
-    assert len(json.loads((tmp_path / "memo.json").read_text())) == 8  # by path, size and mtime; latest only
-
-
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data" / "fashion-mnist"
-
-
-@pytest.mark.skipif(not (SHARED_DATA / "t10k-labels-idx1-ubyte.gz").is_file(), reason="no shared Fashion-MNIST copy")
-def test_the_real_data_counts_as_the_official_content(tmp_path, monkeypatch):
-    book = make_book(tmp_path, monkeypatch)
-    config = load_config(book)
-    memo = execute.DataFingerprints(tmp_path / "memo.json")
-    missing = execute.data_fingerprint(config, memo)
-    monkeypatch.setenv("D2L_DATA", str(SHARED_DATA))
-    assert execute.data_fingerprint(config, memo) == missing  # so a first download re-runs nothing
-
-
 # ----------------------------------------------------------------------------- failures
 
 
@@ -298,7 +242,7 @@ def test_timeout_is_reported_as_timeout(book, capsys):
     rows = run(book, files=[book / "chapter" / "two.md"], tabs=["jax"])
     assert time.perf_counter() - start < 15
     row = rows[("chapter/two.md", "jax")]
-    assert row["status"] == "timeout"
+    assert row.status == "timeout"
     assert (
         "TIMEOUT: chapter/two.md:5 [jax] cell 2 (code cell 1): timeout: the cell ran longer than 1 s"
         in capsys.readouterr().out
@@ -312,7 +256,7 @@ def test_dying_kernel_is_reported_not_waited_on(book, capsys):
     start = time.perf_counter()
     rows = run(book, files=[book / "chapter" / "two.md"], tabs=["pytorch"])
     assert time.perf_counter() - start < 15
-    assert rows[("chapter/two.md", "pytorch")]["status"] == "dead-kernel"
+    assert rows[("chapter/two.md", "pytorch")].status == "dead-kernel"
     out = capsys.readouterr().out
     assert "DEAD-KERNEL: chapter/two.md:5 [pytorch] cell 2 (code cell 1): the kernel died" in out
     assert "killed by signal 9 (SIGKILL" in out
@@ -327,16 +271,19 @@ def test_unknown_kernel_is_reported(book, capsys):
         "requirements = envs/jax.txt\nkernel = no-such-kernel",
     )
     rows = run(book, files=[book / "chapter" / "two.md"])
-    assert rows[("chapter/two.md", "jax")]["status"] == "kernel-error"
-    assert rows[("chapter/two.md", "pytorch")]["status"] == "ok"
+    assert rows[("chapter/two.md", "jax")].status == "kernel-error"
+    assert rows[("chapter/two.md", "pytorch")].status == "ok"
     assert "kernel 'no-such-kernel' did not start" in capsys.readouterr().out
 
 
 def test_unknown_tab_and_missing_file_are_clear_errors(book, capsys):
     assert main(["run", "--tabs", "pytorch,mxnet"]) == 1
-    assert "unknown tab 'mxnet'; configured tabs: pytorch, jax" in capsys.readouterr().err
+    assert "unknown tab 'mxnet' (--tabs); the book's tabs are: pytorch, jax" in capsys.readouterr().err
     assert main(["run", "chapter/three.md"]) == 1
     assert "chapter/three.md: no such file" in capsys.readouterr().err
+    (book / "elsewhere.md").write_text("# Not in the book\n")
+    assert main(["run", "elsewhere.md"]) == 1  # never written over the book's own notebooks
+    assert "elsewhere.md: not a chapter of this book" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -383,7 +330,7 @@ def test_ctrl_c_shuts_kernels_down_and_stores_nothing_half_done(tmp_path, stop_s
 
 def test_summary_records_status_time_cache_and_framework_version(book, monkeypatch):
     # The test kernels are plain python3: report nbformat's version as the "framework" of the pytorch tab.
-    monkeypatch.setitem(execute.FRAMEWORK_DISTRIBUTIONS, "pytorch", ("no-such-distribution", "nbformat"))
+    monkeypatch.setitem(run_module.FRAMEWORK_DISTRIBUTIONS, "pytorch", ("no-such-distribution", "nbformat"))
     run(book, files=[book / "chapter" / "two.md"], tabs=["pytorch"], force=True)
     run(book, files=[book / "chapter" / "two.md"])
     summary = json.loads((book / "_build" / "eval" / "summary.json").read_text())
@@ -404,34 +351,6 @@ def test_summary_records_status_time_cache_and_framework_version(book, monkeypat
         ("chapter/two.md", "pytorch"),
         ("chapter/two.md", "jax"),
     ]
-
-
-def test_kernel_env_puts_the_book_first_and_sizes_threads(tmp_path, monkeypatch):
-    book = make_book(tmp_path, monkeypatch)
-    config = load_config(book)
-    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
-    monkeypatch.setenv("D2L_DATA", "/data/fashion-mnist")
-    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
-    env = execute.kernel_env(config, 1)
-    assert env["PYTHONPATH"] == os.pathsep.join([str(book.resolve()), "/elsewhere"])
-    assert env["D2L_DATA"] == "/data/fashion-mnist"
-    assert all(env[name] == "1" for name in execute.THREAD_VARIABLES)
-    assert (
-        env["XLA_FLAGS"].startswith("--xla_dump_to=/tmp/x ")
-        and "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
-    )
-    env = execute.kernel_env(config, 3)
-    assert env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"] == "3"
-    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
-
-
-def test_kernel_env_keeps_idle_openmp_threads_from_spinning(tmp_path, monkeypatch):
-    book = make_book(tmp_path, monkeypatch)
-    config = load_config(book)
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert execute.kernel_env(config, 1)["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's own choice wins
-    assert execute.kernel_env(config, 1)["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_parallel_kernels_get_their_share_of_the_cores(tmp_path, monkeypatch):
@@ -465,7 +384,7 @@ def test_a_kernel_that_loses_its_start_is_started_again(book, monkeypatch):
 
     monkeypatch.setattr(nbclient.NotebookClient, "setup_kernel", flaky)
     rows = run(book, files=[book / "chapter" / "two.md"], tabs=["pytorch"], force=True)
-    assert rows[("chapter/two.md", "pytorch")]["status"] == "ok"
+    assert rows[("chapter/two.md", "pytorch")].status == "ok"
     assert len(starts) == 2
 
 

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from conftest import FIXTURES, REPO
 
+from tabbook.book import load_book
 from tabbook.config import load_config
 from tabbook.errors import SourceError
 from tabbook.library import library_texts, out_of_date, saved_blocks
@@ -23,7 +24,7 @@ TABS = ("pytorch", "mxnet", "jax", "tensorflow")
 def test_library_in_sync():
     """d2l/_saved/*.py hold exactly the chapters' #@save code: run `make lib` when this fails."""
     config = load_config(REPO)
-    stale = out_of_date(config, library_texts(config))
+    stale = out_of_date(config, library_texts(config, load_book(config)))
     assert not stale, f"out of date with the chapters: {', '.join(map(str, stale))}; run `make lib`"
 
 
@@ -63,7 +64,7 @@ def test_tab_selected_applies_before_saving(config):
 
 
 def test_generated_modules(config, tmp_path):
-    texts = {path.relative_to(config.root).as_posix(): text for path, text in library_texts(config).items()}
+    texts = {path.relative_to(config.root).as_posix(): text for path, text in library_texts(config, load_book(config)).items()}
     assert sorted(texts) == ["d2l/_saved/jax.py", "d2l/_saved/mxnet.py", "d2l/_saved/tensorflow.py", "d2l/_saved/torch.py"]
     torch = texts["d2l/_saved/torch.py"]
     assert "do not edit" in torch and "import torch\n" in torch and "from d2l import torch as d2l\n" in torch
@@ -169,7 +170,7 @@ def test_generated_module_imports_and_attaches_methods(tmp_path, tabbook):
 def test_add_to_class_of_an_unsaved_class_is_an_error(tmp_path):
     make_book(tmp_path, CHAPTER.replace("class Model(d2l.Base):  #@save", "class Model(d2l.Base):"))
     with pytest.raises(SourceError) as info:
-        library_texts(load_config(tmp_path))
+        library_texts(load_config(tmp_path), load_book(load_config(tmp_path)))
     assert info.value.line == 9 and "class Model is not saved" in info.value.message
 
 
@@ -196,8 +197,8 @@ def test_prose_edits_leave_the_library_unchanged(tmp_path):
     """The library is part of every notebook's cache key: moving a block must not change it."""
     book = tmp_path / "book"
     shutil.copytree(BOOK, book)
-    before = {p.name: t for p, t in library_texts(load_config(book)).items()}
+    before = {p.name: t for p, t in library_texts(load_config(book), load_book(load_config(book))).items()}
     saving = book / "chapter_one" / "saving.md"
     saving.write_text(saving.read_text().replace("\n\n", "\n\nA new paragraph of prose.\n\n", 1))
-    after = {p.name: t for p, t in library_texts(load_config(book)).items()}
+    after = {p.name: t for p, t in library_texts(load_config(book), load_book(load_config(book))).items()}
     assert after == before

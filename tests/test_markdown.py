@@ -6,14 +6,14 @@ import pytest
 
 from tabbook.errors import SourceError
 from tabbook.markdown import Markdown, to_mathml
-from tabbook.parse import Prose, parse_markdown
+from tabbook.parse import Prose, parse_markdown, read_inline
 
 
 class FakeResolver:
     path = "page.md"
 
-    def role(self, role):
-        return f"[{role.name}:{','.join(role.targets)}@{role.line}]"
+    def role(self, reference):
+        return f"[{reference.role}:{','.join(reference.targets)}@{reference.line}]"
 
     def equation(self, item):
         return item.label, "9.9"
@@ -26,11 +26,11 @@ def prose_of(text, first_line=1):
 
 
 def render_prose(text, first_line=1):
-    return "".join(Markdown().render(b.text, b.line, FakeResolver(), b.code_lines, b.equations) for b in prose_of(text, first_line))
+    return "".join(Markdown().render(b.inline, FakeResolver()) for b in prose_of(text, first_line))
 
 
 def test_math_is_protected_from_markdown_and_code_from_math():
-    out = Markdown().render("A $a_1 * b_2 * c$ and `$x$ stays` and \\$5.\n", 1, FakeResolver())
+    out = Markdown().render(read_inline("A $a_1 * b_2 * c$ and `$x$ stays` and \\$5.\n", 1), FakeResolver())
     assert "<em>" not in out
     assert "<code>$x$ stays</code>" in out
     assert "$5." in out
@@ -47,7 +47,7 @@ def test_roles_and_labelled_display_math_keep_their_lines():
 
 def test_bad_math_fails_with_file_and_line():
     with pytest.raises(SourceError) as error:
-        Markdown().render("fine\n\nbad $x^{$ here\n", 20, FakeResolver())
+        Markdown().render(read_inline("fine\n\nbad $x^{$ here\n", 20), FakeResolver())
     assert (error.value.path, error.value.line) == ("page.md", 22)
     with pytest.raises(SourceError, match=r"unknown command \\nosuchcommand"):
         to_mathml(r"\nosuchcommand{x}", False, "page.md", 3)
@@ -76,5 +76,16 @@ def test_code_lines_from_the_parse_stay_code_and_sphinx_directives_vanish():
 
 
 def test_inline_titles_carry_math():
-    out = Markdown().render_inline("The $\\mathbf{x}$ Case", 3, FakeResolver())
+    out = Markdown().render_inline(read_inline("The $\\mathbf{x}$ Case", 3), FakeResolver())
     assert out.startswith('The <math display="inline">') and out.endswith(" Case")
+
+
+def test_text_holding_the_placeholder_characters_renders_as_written():
+    text = "Private use \ue000 and \ue001\ue002 with $x$ and :ref:`a`.\n"
+    out = Markdown().render(read_inline(text, 1), FakeResolver())
+    assert "\ue000 and \ue001\ue002" in out and "<math" in out and "[ref:a@1]" in out
+
+
+def test_plain_text_reads_as_sentences():
+    inline = read_inline("Each *word* has $x$ [a link](u.html) and `code`.\n\n- one\n- two\n", 1)
+    assert Markdown().plain_text(inline, lambda mark: "MARK") == "Each word has MARK a link and MARK. one two"

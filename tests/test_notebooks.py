@@ -30,7 +30,7 @@ def sources(nb):
 
 
 def test_build_notebooks_contract(config):
-    notebooks = build_notebooks(config, DIALECT / "prose_tab.md")
+    notebooks = build_notebooks(config, read_document(config, DIALECT / "prose_tab.md"))
     assert list(notebooks) == ["pytorch", "jax"]
     jax = notebooks["jax"]
     assert isinstance(jax, nbformat.NotebookNode)
@@ -52,7 +52,7 @@ def test_build_notebooks_contract(config):
 
 
 def test_shared_text_has_the_same_line_and_id_in_every_tab(config):
-    notebooks = build_notebooks(config, DIALECT / "tabs.md")
+    notebooks = build_notebooks(config, read_document(config, DIALECT / "tabs.md"))
     first = {tab: nb.cells[0] for tab, nb in notebooks.items()}
     assert {cell.metadata.tabbook["line"] for cell in first.values()} == {1}
     assert len({cell.id for cell in first.values()}) == 1
@@ -62,25 +62,25 @@ def test_shared_text_has_the_same_line_and_id_in_every_tab(config):
 
 
 def test_code_of_each_tab(config):
-    notebooks = build_notebooks(config, DIALECT / "tabs.md")
+    notebooks = build_notebooks(config, read_document(config, DIALECT / "tabs.md"))
     assert [c.source for c in notebooks["jax"].cells if c.cell_type == "code"] == ["everyone = 2", "jax_old_form = 4", "spaced_old_form = 5"]
     assert [c.metadata.tabbook["tabs"] for c in notebooks["jax"].cells if c.cell_type == "code"] == [TABS, ["jax"], ["jax", "tensorflow"]]
     assert [c.source for c in notebooks["pytorch"].cells if c.cell_type == "code"] == ["default_only = 1", "everyone = 2", "torch_and_mxnet = 3"]
 
 
 def test_required_libs_and_hide_in_metadata(config):
-    nb = build_notebooks(config, DIALECT / "selector.md")["pytorch"]
+    nb = build_notebooks(config, read_document(config, DIALECT / "selector.md"))["pytorch"]
     assert nb.metadata.tabbook.required_libs == ["pandas==2.2.3", "scipy>=1.0"]
-    hide = build_notebooks(config, DIALECT / "hide.md")["pytorch"]
+    hide = build_notebooks(config, read_document(config, DIALECT / "hide.md"))["pytorch"]
     assert [c.metadata.tabbook.get("hide") for c in hide.cells if c.cell_type == "code"] == ["cell", "code", "output", None]
 
 
 def test_tab_prose_marks_are_removed_other_marks_kept(config):
-    nb = build_notebooks(config, DIALECT / "prose.md")["mxnet"]
+    nb = build_notebooks(config, read_document(config, DIALECT / "prose.md"))["mxnet"]
     text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
     assert "MXNet and JAX text." in text and "PyTorch text." not in text
     assert ":begin_tab:" not in text.replace("```markdown\n:end_tab:\n```", "")
-    labels = build_notebooks(config, DIALECT / "labels.md")["pytorch"]
+    labels = build_notebooks(config, read_document(config, DIALECT / "labels.md"))["pytorch"]
     assert ":label:`sec_labels`" in labels.cells[0].source
 
 

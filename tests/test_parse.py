@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import FIXTURES
 
@@ -15,13 +17,14 @@ from tabbook.parse import (
     TAB_TEXT,
     TABLE,
     TEXT,
+    Code,
     Equation,
     Prose,
     RawHtml,
     Table,
     parse_markdown,
     read_document,
-    toc_order,
+    read_inline,
 )
 
 BOOK = FIXTURES / "convert"
@@ -238,7 +241,7 @@ def test_tab_prose_starting_with_a_code_cell():
 
 def test_labels_of_sections_figures_tables_equations(config):
     doc = doc_of(config, "labels.md")
-    labels = {name: (label.kind, label.line, label.title) for name, label in doc.labels.items()}
+    labels = {name: (label.kind, label.line, label.title and label.title.text) for name, label in doc.labels.items()}
     assert labels == {
         "sec_labels": (SECTION, 2, "Labels"),
         "fig_net": (FIGURE, 10, "A network."),
@@ -247,9 +250,9 @@ def test_labels_of_sections_figures_tables_equations(config):
         "tab_sizes": (TABLE, 25, "Sizes of layers"),
         "subsec_labels": (SECTION, 28, "A Subsection"),
     }
-    assert [(h.level, h.title, h.label) for h in doc.headings] == [(1, "Labels", "sec_labels"), (2, "A Subsection", "subsec_labels")]
+    assert [(h.level, h.title.text, h.label) for h in doc.headings] == [(1, "Labels", "sec_labels"), (2, "A Subsection", "subsec_labels")]
     assert [(f.path, f.width, f.label) for f in doc.figures] == [("../img/net.svg", "400px", "fig_net")]
-    assert doc.title == "Labels"
+    assert doc.title.text == "Labels"
 
 
 def test_label_marks_stay_in_the_markdown(config):
@@ -311,22 +314,6 @@ def test_hide_marks_become_metadata_and_leave_the_code(config):
     ]
 
 
-# -- 9. tables of contents -----------------------------------------------------------------
-
-
-def test_toc_order_follows_the_toc_fences(config):
-    order = [path.relative_to(BOOK.resolve()).as_posix() for path in toc_order(config)]
-    assert order == ["index.md", "chapter_one/index.md", "chapter_one/intro.md", "chapter_one/saving.md"]
-
-
-def test_toc_entry_without_file_is_an_error(tmp_path):
-    (tmp_path / "config.ini").write_text((BOOK / "config.ini").read_text())
-    (tmp_path / "index.md").write_text("# I\n\n```toc\n:maxdepth: 1\n\nchapter_x/missing\n```\n")
-    with pytest.raises(SourceError) as info:
-        toc_order(load_config(tmp_path))
-    assert info.value.line == 6 and "chapter_x/missing" in info.value.message
-
-
 # -- 10. errors within one file ---------------------------------------------------------------
 
 ERRORS = [
@@ -370,7 +357,7 @@ def blocks(doc):
 
 def test_an_indented_hash_line_is_code_not_a_heading():
     doc = parse("# Title\n\nSome text.\n\n    # not a heading, code\n\n## Real\n:label:`sec_real`\n")
-    assert [(h.level, h.title, h.label) for h in doc.headings] == [(1, "Title", None), (2, "Real", "sec_real")]
+    assert [(h.level, h.title.text, h.label) for h in doc.headings] == [(1, "Title", None), (2, "Real", "sec_real")]
     prose = [b for b in blocks(doc) if isinstance(b, Prose)]
     assert 5 in prose[0].code_lines  # the renderer leaves math and roles alone there
 
@@ -385,25 +372,25 @@ def test_figure_with_text_after_it_warns_and_its_label_is_an_error_everywhere():
 def test_table_captioned_and_labelled_above_it():
     doc = parse("# T\n\n:Dataset vs. computer memory\n:label:`tab_decade`\n\n|Decade|Dataset|\n|:--|:-|\n|1970|100|\n")
     table = next(b for b in blocks(doc) if isinstance(b, Table))
-    assert (table.line, table.caption, table.label) == (6, "Dataset vs. computer memory", "tab_decade")
-    assert doc.labels["tab_decade"].kind == TABLE and doc.labels["tab_decade"].title == "Dataset vs. computer memory"
-    assert ":Dataset" not in table.text
+    assert (table.line, table.caption.text, table.label) == (6, "Dataset vs. computer memory", "tab_decade")
+    assert doc.labels["tab_decade"].kind == TABLE and doc.labels["tab_decade"].title.text == "Dataset vs. computer memory"
+    assert ":Dataset" not in table.body.text
 
 
 def test_multi_line_figure_captions_with_width_before_or_after_the_label():
     for marks in (":width:`300px`\n:label:`fig_long`", ":label:`fig_long`\n:width:`300px`"):
         doc = parse(f"# T\n\n![A caption that runs\nover two lines.](../img/a.svg)\n{marks}\n")
         (figure,) = doc.figures
-        assert (figure.caption, figure.path, figure.line, figure.label, figure.width) == (
-            "A caption that runs over two lines.", "../img/a.svg", 3, "fig_long", "300px")
+        assert (figure.caption.text, figure.path, figure.line, figure.label, figure.width) == (
+            "A caption that runs\nover two lines.", "../img/a.svg", 3, "fig_long", "300px")
 
 
 def test_eqlabel_after_a_display_in_slide_marks():
     doc = parse("# T\n\n[**the derivative**]\n\n(**$$f'(x) = \\lim_{h \\to 0} \\frac{f(x+h) - f(x)}{h}.$$**)\n:eqlabel:`eq_derivative`\n")
     (equation,) = [item for item in doc.items if isinstance(item, Equation)]
     assert (equation.label, equation.line, equation.display_line) == ("eq_derivative", 6, 5)
-    prose = [b for b in blocks(doc) if isinstance(b, Prose) and b.equations]
-    assert prose[0].equations == {5: equation}
+    (display,) = [math for b in blocks(doc) if isinstance(b, Prose) for math in b.inline.math if math.display]
+    assert (display.line, display.equation) == (5, equation)
 
 
 def test_eval_rst_includes_an_existing_raw_html_file_and_warns_otherwise(tmp_path):
@@ -436,3 +423,56 @@ def test_every_misplaced_mark_of_a_file_is_collected():
     assert [e.line for e in doc.errors] == [4, 7]
     with pytest.raises(SourceError, match="2 errors"):
         parse("# T\n\ntext\n:label:`a`\n\nmore\n:eqlabel:`b`\n")
+
+
+# -- the inline pass: roles, math and code spans, found once ---------------------------------------
+
+
+def marks(text):
+    return [(type(span.mark).__name__, text[span.start : span.end]) for span in read_inline(text, 1).spans]
+
+
+def test_roles_math_and_code_spans_in_order_with_their_lines():
+    text = "See :numref:`fig_a`, $x^2$ and\n`code` then $$\na\n$$ and :citet:`A.1 B.2,C.3`."
+    inline = read_inline(text, 10)
+    assert [(type(s.mark).__name__, s.mark.line if not isinstance(s.mark, Code) else None) for s in inline.spans] == [
+        ("Reference", 10), ("Math", 10), ("Code", None), ("Math", 11), ("Reference", 13)]
+    assert inline.spans[-1].mark.targets == ("A.1", "B.2", "C.3")  # one rule: commas or spaces
+    assert inline.spans[3].mark.display and inline.spans[3].mark.end_line == 13
+
+
+def test_a_role_in_a_code_span_is_code():
+    assert marks("changing `:num:` to `:numref:`x``, then :ref:`y`") == [
+        ("Code", "`:num:`"), ("Code", "`:numref:`"), ("Reference", ":ref:`y`")]
+
+
+def test_math_is_not_read_across_escapes_spaces_or_blank_lines():
+    assert marks("costs \\$5 and $5, not $ x$ nor $a\n\nb$; but $a\nb$ is") == [("Math", "$a\nb$")]
+
+
+def test_backtick_runs_pair_by_length_in_linear_time():
+    assert marks("``a ` b`` and `c`") == [("Code", "``a ` b``"), ("Code", "`c`")]
+    started = time.perf_counter()
+    read_inline("`" * 20000 + " ``` " * 2000 + "$" * 20000, 1)
+    assert time.perf_counter() - started < 5  # quadratic scanning would take minutes
+
+
+def test_slide_marks_are_read_once_with_their_text_and_lines(config):
+    doc = doc_of(config, "slides.md")
+    assert [(m.opener, m.inline.text, m.line) for m in doc.cells[0].slide_marks] == [
+        ("[**", "this bold claim", 3), ("(**", "this one\nacross lines", 3), ("[~~", "the slide-only text", 4), ("(~~", "this", 4)]
+
+
+def test_a_tilde_fence_is_code_for_the_book_and_the_slides():
+    doc = parse("# T\n\n~~~\na[**2**]\n~~~\n")
+    assert "a[**2**]" in doc.cells[0].text and doc.cells[0].slide_marks == []
+
+
+def test_roles_in_slide_only_text_are_references_of_the_page():
+    doc = parse("# T\n:label:`sec_t`\n\nText (~~see :numref:`sec_t`~~).\n")
+    assert [(r.role, r.targets, r.line) for r in doc.references] == [("numref", ("sec_t",), 4)]
+
+
+def test_bad_slide_marks_are_collected_apart_from_the_files_errors():
+    doc = parse("# T\n\n[**never closed\n")
+    assert doc.errors == [] and [(e.line, "never closed" in e.message) for e in doc.slide_problems] == [(3, True)]

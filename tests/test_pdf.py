@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from pdf_text import all_text, body_text, contents, heading_pages, lines, page_count
 
-from tabbook.pdf import build_pdfs, pdf_path
+from tabbook import cli
+from tabbook.artifacts import pdf_path
 
 pytestmark = pytest.mark.browser
 
@@ -51,13 +52,14 @@ def book(tmp_path_factory):
 
     from tabbook.fileio import write_notebook
     from tabbook.notebooks import build_notebooks
+    from tabbook.parse import read_document
 
     second = config.root / "chapter_demo" / "second.md"
     second.write_text(second.read_text(encoding="utf-8") + extra_section(), encoding="utf-8")
-    for tab, nb in build_notebooks(config, second).items():
+    for tab, nb in build_notebooks(config, read_document(config, second)).items():
         make_book.run_notebook(nb)
         write_notebook(nb, config.build_dir / "eval" / tab / "chapter_demo" / "second.ipynb")
-    build_pdfs(config, ["pytorch", "mxnet"])
+    cli.pdf(config, ["pytorch", "mxnet"])
     return config, {tab: pdf_path(config, tab) for tab in ("pytorch", "mxnet")}
 
 
@@ -241,10 +243,9 @@ def test_another_browser_is_named_by_tabbook_chromium_and_a_missing_one_is_said(
 
 
 def test_the_html_book_links_the_pdfs(book):
-    from tabbook.render import build_html
 
     config, pdfs = book
-    html_dir = build_html(config, run=False)
+    html_dir = cli.html(config, run=False)
     first = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
     assert 'PyTorch <a href="../pdf/demo-book-pytorch.pdf">PDF</a>' in first
     assert 'MXNet <a href="../pdf/demo-book-mxnet.pdf">PDF</a>' in first

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+from types import SimpleNamespace
 import json
 import re
 import zipfile
@@ -19,7 +20,10 @@ import pytest
 from tabbook.book import load_book
 from tabbook.errors import SourceError
 from tabbook.parse import parse_markdown
-from tabbook.render import OutputRenderer, Site, build_html, cell_runs, page_urls, svg_size
+from tabbook import cli
+from tabbook.browser import page_urls
+from tabbook.outputs import OutputRenderer, svg_size
+from tabbook.render import Site, cell_runs
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"
 PAGE_BUDGET = 300 * 1024
@@ -36,7 +40,7 @@ def load_make_book():
 def built(tmp_path_factory):
     """The fixture book, executed and rendered: (config, html dir)."""
     config = load_make_book()(tmp_path_factory.mktemp("render") / "book")
-    return config, build_html(config, run=False)
+    return config, cli.html(config, run=False)
 
 
 def page(built, name: str) -> str:
@@ -243,14 +247,14 @@ def test_html_runs_stale_notebooks_first_and_reports_failures(built, monkeypatch
     config, html_dir = built
     calls = []
 
-    def fake_run_book(config_, files=None, tabs=None, jobs=None, force=False, out=None):
-        calls.append((config_.root, files, tabs, jobs))
-        return [{"status": "ok", "tab": "pytorch", "name": "index"}, {"status": "failed", "tab": "jax", "name": "chapter_demo/first"}]
+    def fake_run_book(config_, files=None, tabs=None, jobs=None, force=False, out=None, book=None):
+        calls.append((config_.root, files, tabs, jobs, [page.rel for page in book.pages]))
+        return [SimpleNamespace(failed=False, tab="pytorch", name="index"), SimpleNamespace(failed=True, tab="jax", name="chapter_demo/first")]
 
     monkeypatch.setattr(tabbook.execute, "run_book", fake_run_book)
     with pytest.raises(SourceError, match="the HTML was built, but these notebooks failed: jax/chapter_demo/first"):
-        build_html(config, jobs=3)
-    assert calls == [(config.root, None, None, 3)]
+        cli.html(config, jobs=3)
+    assert calls == [(config.root, None, None, 3, ["index.md", "chapter_demo/index.md", "chapter_demo/first.md", "chapter_demo/second.md"])]  # the book read once
     assert (html_dir / "chapter_demo" / "first.html").is_file()
 
 
@@ -263,7 +267,7 @@ def test_from_the_cache_a_stale_page_shows_its_source_with_the_outputs_still_val
     first.write_text(text, encoding="utf-8")
     (config.build_dir / "eval" / "jax" / "chapter_demo" / "first.ipynb").unlink()
     log = io.StringIO()
-    html_dir = build_html(config, run=False, out=log)
+    html_dir = cli.html(config, run=False, out=log)
     assert "html: warning: never executed, shown without outputs: jax/chapter_demo/first" in log.getvalue()
     # a prose edit keeps every cell's identity: only the notebook whose code changed is stale
     assert "older than the source, shown with the outputs of unchanged cells: mxnet/chapter_demo/first\n" in log.getvalue()
@@ -282,7 +286,7 @@ def test_a_failed_build_keeps_the_previous_one(built, tmp_path):
     try:
         source.write_text(text.replace(":eqref:`eq_relu`", ":eqref:`eq_nowhere`"), encoding="utf-8")
         with pytest.raises(SourceError, match="undefined label 'eq_nowhere'"):
-            build_html(config, run=False)
+            cli.html(config, run=False)
     finally:
         source.write_text(text, encoding="utf-8")
     assert sorted(p.relative_to(html_dir) for p in html_dir.rglob("*")) == before
@@ -351,7 +355,7 @@ def numbered(tmp_path_factory):
     root = tmp_path_factory.mktemp("numbering") / "book"
     shutil.copytree(NUMBERING, root)
     log = io.StringIO()
-    html_dir = build_html(load_config(root), run=False, out=log)
+    html_dir = cli.html(load_config(root), run=False, out=log)
     return html_dir, log.getvalue()
 
 
@@ -413,11 +417,11 @@ def test_keep_going_builds_the_site_and_shows_unresolved_references(tmp_path):
     page = root / "chapter_a" / "page.md"
     page.write_text(page.read_text(encoding="utf-8").replace(":numref:`chap_a`", ":numref:`chap_elsewhere`"), encoding="utf-8")
     with pytest.raises(SourceError, match="undefined label 'chap_elsewhere'"):
-        build_html(load_config(root), run=False)
+        cli.html(load_config(root), run=False)
     assert not (root / "_build" / "html").exists()
     log = io.StringIO()
     with pytest.raises(SourceError, match="built with --keep-going, but the book has 1 error"):
-        build_html(load_config(root), run=False, out=log, keep_going=True)
+        cli.html(load_config(root), run=False, out=log, keep_going=True)
     html = (root / "_build" / "html" / "chapter_a" / "page.html").read_text(encoding="utf-8")
     assert "<a class=\"reference broken\" title=\"unresolved reference: no label 'chap_elsewhere' in this book\">??</a>" in html
     assert "1 unresolved reference(s) shown as ??:\n  chapter_a/page.md:47: :numref: refers to the undefined label 'chap_elsewhere'" in log.getvalue()
@@ -465,7 +469,7 @@ def test_publish_settings_add_launch_discussion_and_edit_links(tmp_path):
     config.config_path.write_text(text, encoding="utf-8")
     from tabbook.config import load_config
 
-    html_dir = build_html(load_config(config.root), run=False, out=io.StringIO())
+    html_dir = cli.html(load_config(config.root), run=False, out=io.StringIO())
     first = (html_dir / "chapter_demo" / "first.html").read_text(encoding="utf-8")
     assert '<a href="https://colab.research.google.com/github/someone/demo-notebooks/blob/main/jax/chapter_demo/first.ipynb" rel="noopener">Open in Colab</a>' in first
     assert '<a href="https://studiolab.sagemaker.aws/import/github/someone/demo-notebooks/blob/main/pytorch/chapter_demo/first.ipynb" rel="noopener">Open in Studio Lab</a>' in first
@@ -475,7 +479,7 @@ def test_publish_settings_add_launch_discussion_and_edit_links(tmp_path):
     assert "Discuss</a>" not in second
     nb = json.loads((html_dir / "notebooks" / "pytorch" / "chapter_demo" / "second.ipynb").read_text(encoding="utf-8"))
     assert "[Section 1.1](https://demo.example.org/chapter_demo/first.html)" in "".join("".join(c["source"]) for c in nb["cells"])
-    plain = build_html(config, run=False, out=io.StringIO())  # the config as it was, without [publish]
+    plain = cli.html(config, run=False, out=io.StringIO())  # the config as it was, without [publish]
     assert "Open in Colab" not in (plain / "chapter_demo" / "first.html").read_text(encoding="utf-8")
 
 
@@ -502,12 +506,12 @@ def test_header_links_of_the_config_are_in_every_page_header(tmp_path):
 
     config = load_make_book()(tmp_path / "book")
     links = (HeaderLink("GitHub", "https://github.com/x/y", "fab fa-github"), HeaderLink("PDF & more", "/book.pdf", "fas fa-file-pdf"))
-    html_dir = build_html(replace(config, header_links=links), run=False)
+    html_dir = cli.html(replace(config, header_links=links), run=False)
     for name in ("index.html", "chapter_demo/first.html"):
         header = (html_dir / name).read_text(encoding="utf-8").split("</header>")[0]
         assert '<a class="header-link" href="https://github.com/x/y" data-icon="fab fa-github">GitHub</a>' in header
         assert '<a class="header-link" href="/book.pdf" data-icon="fas fa-file-pdf">PDF &amp; more</a>' in header
-    assert "header-link" not in (build_html(config, run=False) / "index.html").read_text(encoding="utf-8")
+    assert "header-link" not in (cli.html(config, run=False) / "index.html").read_text(encoding="utf-8")
 
 
 def test_d2lbook_site_settings_resources_favicon_logo_css_and_eval_notebook(tmp_path):
@@ -528,7 +532,7 @@ def test_d2lbook_site_settings_resources_favicon_logo_css_and_eval_notebook(tmp_
     config = config.replace("[build]\n", "[build]\nresources = data/ img/\neval_notebook = False\n")
     (root / "config.ini").write_text(config, encoding="utf-8")
     log = io.StringIO()
-    html_dir = build_html(load_config(root), run=True, out=log)  # eval_notebook = False: nothing runs, no kernel needed
+    html_dir = cli.html(load_config(root), run=True, out=log)  # eval_notebook = False: nothing runs, no kernel needed
     page = (html_dir / "chapter_a" / "page.html").read_text(encoding="utf-8")
     assert '<link rel="icon" href="../static/favicon.png">' in page
     assert '<link rel="stylesheet" href="../static/extra.css">' in page and "gone.css" not in page

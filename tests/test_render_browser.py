@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 # (the `browser` fixture is in conftest.py).
 import pytest
 
-from tabbook.render import CHROMIUM, build_html, page_urls, serve_directory, take_screenshots
+from tabbook import cli
+from tabbook.browser import CHROMIUM, page_urls, serve_directory, take_screenshots
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +44,7 @@ def load_make_book():
 def site(tmp_path_factory):
     """(config, html dir, base URL) of the fixture book, served locally."""
     config = load_make_book()(tmp_path_factory.mktemp("browser") / "book")
-    html_dir = build_html(config, run=False)
+    html_dir = cli.html(config, run=False)
     with serve_directory(html_dir) as base:
         yield config, html_dir, base
 
@@ -627,7 +628,7 @@ def published(tmp_path_factory):
     with open(root / "config.ini", "a", encoding="utf-8") as config:
         config.write("\n[publish]\nnotebooks_repo = someone/numbering-notebooks\nsource_repo = someone/numbering\n")
         config.write("discussions = chapter_a/first https://discuss.example.org/t/7\n")
-    html_dir = build_html(load_config(root), run=False)
+    html_dir = cli.html(load_config(root), run=False)
     with serve_directory(html_dir) as base:
         yield html_dir, base
 

@@ -13,7 +13,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tabbook.render import CHROMIUM, CHROMIUM_ARGS, OutputRenderer, build_html, serve_directory
+from tabbook import cli
+from tabbook.browser import CHROMIUM, CHROMIUM_ARGS, serve_directory
+from tabbook.outputs import OutputRenderer
 from tabbook.sanitize import clean, clean_markdown
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -109,7 +111,7 @@ def test_no_payload_runs_in_the_browser_and_the_table_renders(tmp_path):
     import playwright.sync_api as playwright_api
 
     config = _make_book()(tmp_path / "book", FIXTURES / "xss")
-    html_dir = build_html(config, run=False)
+    html_dir = cli.html(config, run=False)
     page_html = (html_dir / "chapter_outputs" / "outputs.html").read_text()
     assert page_html.count('<div class="output html">') >= 15  # every payload cell was rendered
     dialogs, markers, requests, errors = [], [], [], []

@@ -16,7 +16,8 @@ from conftest import FIXTURES
 from nbformat.v4 import new_notebook
 
 from tabbook import execute
-from tabbook.config import load_config
+from tabbook import run as run_module
+from tabbook.config import load_config, parse_gpus_setting
 from tabbook.errors import SourceError
 from tabbook.schedule import (
     TIMINGS_FORMAT,
@@ -26,7 +27,6 @@ from tabbook.schedule import (
     assign_shards,
     is_cpu_only,
     nvidia_smi_gpus,
-    parse_gpus_setting,
     parse_shard,
     select_shard,
     visible_gpus,
@@ -128,10 +128,10 @@ def test_timings_round_trip_and_update_from_summary_rows(tmp_path):
     timings = Timings.load(tmp_path)
     assert timings.seconds == {}
     rows = [
-        {"source": "c/a.md", "tab": "jax", "status": "ok", "executed_seconds": 12.345},
-        {"source": "c/a.md", "tab": "pytorch", "status": "ok", "executed_seconds": 3.0},
-        {"source": "c/b.md", "tab": "jax", "status": "failed", "executed_seconds": 1.0},  # not a real time
-        {"source": "index.md", "tab": "jax", "status": "ok", "executed_seconds": None},  # no code
+        SimpleNamespace(source="c/a.md", tab="jax", status="ok", executed_seconds=12.345),
+        SimpleNamespace(source="c/a.md", tab="pytorch", status="ok", executed_seconds=3.0),
+        SimpleNamespace(source="c/b.md", tab="jax", status="failed", executed_seconds=1.0),  # not a real time
+        SimpleNamespace(source="index.md", tab="jax", status="ok", executed_seconds=None),  # no code
     ]
     assert timings.update(rows) == 2
     timings.save()
@@ -322,10 +322,10 @@ def test_kernels_get_their_own_gpu_and_cpu_only_notebooks_none(tmp_path, monkeyp
     monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.chdir(book)
-    monkeypatch.setattr(execute, "visible_gpus", lambda setting: ["0", "1"])
+    monkeypatch.setattr(run_module, "visible_gpus", lambda setting: ["0", "1"])
 
     rows = execute.run_book(load_config(book), files=[book / "chapter" / "gpu.md", book / "chapter" / "cpu.md"])
-    assert all(row["status"] == "ok" and not row["cached"] for row in rows)
+    assert all(row.status == "ok" and not row.cached for row in rows)
     assert "executing 4 notebook(s), 2 at once on a GPU each (0, 1), 2 CPU-only alongside" in capsys.readouterr().out
 
     def devices(tab, name):
@@ -344,7 +344,7 @@ def test_without_gpus_kernels_keep_the_users_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.chdir(book)
-    monkeypatch.setattr(execute, "visible_gpus", lambda setting: [])
+    monkeypatch.setattr(run_module, "visible_gpus", lambda setting: [])
     execute.run_book(load_config(book), files=[book / "chapter" / "gpu.md"], tabs=["jax"])
     nb = nbformat.read(book / "_build" / "eval" / "jax" / "chapter/gpu.ipynb", as_version=4)
     assert nb.cells[1].outputs[0]["text"].strip() == "devices None"

@@ -23,7 +23,9 @@ from conftest import process_gone
 
 from tabbook import execute
 from tabbook.config import load_config
-from tabbook.serve import Preview, PrintedLines, ServeProcess
+from serve_process import PrintedLines, ServeProcess
+
+from tabbook.serve import Preview
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 pytestmark = pytest.mark.timeout(180)
@@ -92,7 +94,7 @@ def test_a_new_heading_renders_the_pages_that_refer_to_its_numbers(numbering):
 def test_a_new_title_renders_every_page_for_the_sidebar(numbering):
     preview = quiet_preview(numbering)
     page = preview.book.pages[1]
-    edit(page.source, f"# {page.title}", "# A Title Nobody Had Before")
+    edit(page.source, f"# {page.title.text}", "# A Title Nobody Had Before")
     update = preview.update({page.source.resolve()})
     assert set(update.rendered) == {p.rel for p in preview.book.pages}
     assert all(b"A Title Nobody Had Before" in preview.get(p.url) for p in preview.book.pages)
@@ -101,7 +103,7 @@ def test_a_new_title_renders_every_page_for_the_sidebar(numbering):
 def test_a_change_during_a_long_pass_cuts_it_short_and_the_rest_follows(numbering):
     preview = quiet_preview(numbering)
     page = preview.book.pages[1]
-    edit(page.source, f"# {page.title}", "# Renamed")
+    edit(page.source, f"# {page.title.text}", "# Renamed")
     preview.interrupt.set()  # as the watcher does when another file is saved meanwhile
     update = preview.update({page.source.resolve()})
     assert update.rendered == [page.rel]  # the edited page, then the pass gives way
@@ -180,10 +182,9 @@ def filled_store(tmp_path_factory):
     book = copy_execute_book(tmp_path)
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
-        monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
         monkeypatch.delenv("D2L_DATA", raising=False)
         rows = execute.run_book(load_config(book), out=open(os.devnull, "w"))  # noqa: SIM115
-    assert all(row["status"] == "ok" for row in rows)
+    assert all(row.status == "ok" for row in rows)
     return tmp_path / "cache"
 
 
@@ -200,7 +201,6 @@ def stored_book(tmp_path, filled_store, monkeypatch):
     book = copy_execute_book(tmp_path)
     shutil.copytree(filled_store, tmp_path / "cache")
     monkeypatch.setenv("TABBOOK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.delenv("D2L_DATA", raising=False)
     return book
 

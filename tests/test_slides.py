@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tabbook.errors import SourceError
+from tabbook import cli
+from tabbook.browser import CHROMIUM, CHROMIUM_ARGS
 from tabbook.parse import parse_markdown
-from tabbook.render import CHROMIUM, CHROMIUM_ARGS
-from tabbook.slides import build_slides, slide_marks
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -32,23 +31,29 @@ def decks(tmp_path_factory):
     from tabbook.config import load_config
     from tabbook.fileio import write_notebook
     from tabbook.notebooks import build_notebooks
+    from tabbook.parse import read_document
 
     root = tmp_path_factory.mktemp("slides") / "book"
     shutil.copytree(FIXTURES / "slides", root)
     config = load_config(root)
     for path in config.chapter_files():
-        for tab, nb in build_notebooks(config, path).items():
+        for tab, nb in build_notebooks(config, read_document(config, path)).items():
             make_book.run_notebook(nb)
             write_notebook(nb, config.build_dir / "eval" / tab / f"{config.notebook_name(path)}.ipynb")
-    build_slides(config)
+    cli.slides(config)
     return config, config.build_dir / "slides"
 
 
 # -- the marks ------------------------------------------------------------------------
 
 
+def marked(text: str, path: str = "s.md"):
+    """A Document whose text starts on line 10 (as a cell further down a section would)."""
+    return parse_markdown("\n" * 9 + text, path, ("pytorch",), collect=True)
+
+
 def texts(text: str) -> list[tuple[str, str, int]]:
-    return [(mark.opener, mark.text, mark.line) for mark in slide_marks(text, "s.md", 10)]
+    return [(mark.opener, mark.inline.text, mark.line) for cell in marked(text).cells for mark in cell.slide_marks]
 
 
 def test_marks_in_order_with_their_lines():
@@ -72,16 +77,15 @@ def test_a_bold_link_and_code_fences_hold_no_marks():
     ],
 )
 def test_unbalanced_or_nested_marks_are_file_line_errors(text, line, message):
-    with pytest.raises(SourceError) as error:
-        slide_marks(text, "chapter/s.md", 10)
-    assert str(error.value).startswith(f"chapter/s.md:{line}: {message}")
+    (error,) = marked(text, "chapter/s.md").slide_problems
+    assert str(error).startswith(f"chapter/s.md:{line}: {message}")
 
 
 def test_the_parser_keeps_the_marked_text_for_the_slides_and_strips_it_for_the_book():
     doc = parse_markdown("# T\n\nBook [**and slide**] text (~~slide only~~).\n", "s.md", ("pytorch",))
     cell = doc.cells[0]
     assert "Book and slide text ." in cell.text and "slide only" not in cell.text
-    assert cell.raw_text == "# T\n\nBook [**and slide**] text (~~slide only~~)."
+    assert [(mark.opener, mark.inline.text) for mark in cell.slide_marks] == [("[**", "and slide"), ("(~~", "slide only")]
     assert cell.text_line == 1
 
 
@@ -146,7 +150,7 @@ def test_the_notebook_carries_slide_types_marked_text_and_code_with_outputs(deck
     assert cells == [
         ("markdown", "slide", "# Rectifiers on Slides\n\nA rectifier keeps the positive part of its input.\n\nSay it aloud: max of x and zero\n\n$$\\operatorname{ReLU}(x) = \\max(x, 0)$$"),
         ("code", "-", 'print("mxnet says relu")'),
-        ("markdown", "slide", "We plot the rectifier\n\n:numref:`sec_marked` promised"),
+        ("markdown", "slide", "We plot the rectifier\n\nSection 1.1 promised"),  # roles resolved, as in reader notebooks
         ("code", "-", "xs = list(range(-3, 4))\n\nshow_svg(SVG)"),
         ("markdown", "slide", "MXNet users read this on a slide"),
     ]
@@ -218,10 +222,10 @@ def test_stepping_through_a_deck_in_the_browser(decks):
 def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
     from playwright.sync_api import sync_playwright
 
-    from tabbook.render import build_html, serve_directory
+    from tabbook.browser import serve_directory
 
     config, _slides = decks
-    html_dir = build_html(config, run=False)
+    html_dir = cli.html(config, run=False)
     marked = (html_dir / "chapter_talk" / "marked.html").read_text(encoding="utf-8")
     assert 'PyTorch <a href="../slides/pytorch/chapter_talk/marked.html">slides</a>' in marked
     assert 'MXNet <a href="../slides/mxnet/chapter_talk/marked.html">slides</a>' in marked

@@ -16,7 +16,7 @@ from pdf_text import contents, heading_pages
 
 from tabbook.book import load_book
 from tabbook.parse import TAB_TEXT, TEXT
-from tabbook.pdf import pdf_path
+from tabbook.artifacts import pdf_path
 from tabbook.slides import slide_marks
 
 BOOK = load_book(CONFIG)

@@ -79,7 +79,6 @@ def make_book(tmp_path: Path, monkeypatch) -> Book:
     cache = tmp_path / "cache"
     monkeypatch.setenv("TABBOOK_CACHE", str(cache))
     monkeypatch.delenv("D2L_DATA", raising=False)
-    monkeypatch.setattr(execute, "SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.chdir(root)
     return Book(root, cache)
 

@@ -26,7 +26,7 @@ def test_an_output_over_the_limit_is_cut_in_the_store_the_notebook_and_the_page(
 
 
 def test_the_page_cuts_outputs_of_notebooks_made_elsewhere():
-    from tabbook.render import OutputRenderer
+    from tabbook.outputs import OutputRenderer
 
     html = OutputRenderer(collapse_lines=5, max_output_mb=0.01).render(
         [{"output_type": "stream", "name": "stdout", "text": "line\n" * 10_000}]
@@ -44,7 +44,7 @@ def test_disk_full_names_the_path_and_still_writes_the_records(book, monkeypatch
     out = capsys.readouterr().out
     assert "WRITE-ERROR: chapter/one.md [pytorch]" in out and "No space left on device" in out
     assert str(book.store) in out  # the path that could not be written
-    assert {row["source"]: row["status"] for row in rows} == {"chapter/one.md": "write-error", "index.md": "ok"}
+    assert {row.source: row.status for row in rows} == {"chapter/one.md": "write-error", "index.md": "ok"}
     summary = json.loads((book.eval / "summary.json").read_text())
     assert {row["source"]: row["status"] for row in summary["notebooks"]} == {"chapter/one.md": "write-error", "index.md": "ok"}
     stamps = json.loads((book.eval / "stamps.json").read_text())

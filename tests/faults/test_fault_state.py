@@ -40,6 +40,7 @@ def _run_with_data(book, data_file: bytes, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "train-images-idx3-ubyte.gz").write_bytes(data_file)
+    book.edit("config.ini", "jobs = 2\n", "jobs = 2\ndata = $D2L_DATA/*.gz\n")  # declared: its content is in every key
     env = {**book.env(), "D2L_DATA": str(data)}
     return subprocess.run(
         [sys.executable, "-m", "tabbook", "run", *ONE], cwd=book.root, env=env, capture_output=True, text=True, timeout=120
@@ -100,7 +101,7 @@ def test_html_no_run_over_a_damaged_executed_notebook_names_it(tmp_path, content
     import importlib.util
 
     from tabbook.errors import SourceError
-    from tabbook.render import build_html
+    from tabbook import cli
 
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "html"
     spec = importlib.util.spec_from_file_location("html_fixture_make_book", fixtures / "make_book.py")
@@ -110,5 +111,5 @@ def test_html_no_run_over_a_damaged_executed_notebook_names_it(tmp_path, content
     damaged = config.build_dir / "eval" / "pytorch" / "chapter_demo" / "second.ipynb"
     damaged.write_text(content)
     with pytest.raises(SourceError) as err:
-        build_html(config, run=False)
+        cli.html(config, run=False)
     assert str(err.value).startswith(f"{damaged}: ") and "run `python -m tabbook run` to rebuild it" in str(err.value)

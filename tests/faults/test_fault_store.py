@@ -22,7 +22,7 @@ def executed_store(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as monkeypatch:
         book = faults_book(tmp_path, monkeypatch)
-        assert [row["status"] for row in book.run(**ONE)] == ["ok"]
+        assert [row.status for row in book.run(**ONE)] == ["ok"]
     return book.store
 
 
@@ -68,20 +68,20 @@ def test_a_wrong_entry_is_reported_once_set_aside_and_executed_again(book, store
     rows = book.run(**ONE)
     out = capsys.readouterr().out
     assert f"store: the entry {entry} is invalid" in out and "executed again" in out
-    assert [row["status"] for row in rows] == ["ok"] and not rows[0]["cached"]
+    assert [row.status for row in rows] == ["ok"] and not rows[0].cached
     assert len(list((book.store / "corrupt").glob("*.ipynb"))) == 1  # kept for a look, out of the way
     assert "42" in (book.eval / "pytorch" / "chapter" / "two.ipynb").read_text()
     # The fresh entry is valid: the next run serves it without a word.
     (book.eval / "stamps.json").unlink()
     rows = book.run(**ONE)
-    assert rows[0]["cached"] and "invalid" not in capsys.readouterr().out
+    assert rows[0].cached and "invalid" not in capsys.readouterr().out
 
 
 def test_an_entry_under_another_key_is_not_served(book, stored, capsys):
     """A forged entry: schema-valid and digest-consistent, but the result of other code."""
     entry = stored
     book.edit("chapter/two.md", "x = 6 * 7", "x = 6 * 8")
-    new_key = book.run(**ONE)[0]["key"]
+    new_key = book.run(**ONE)[0].key
     forged = book.store / f"{new_key}.ipynb"
     data = json.loads(entry.read_text())  # the old code's result, claiming the new code's key
     data["metadata"]["tabbook_execution"]["key"] = new_key
@@ -92,7 +92,7 @@ def test_an_entry_under_another_key_is_not_served(book, stored, capsys):
     rows = book.run(**ONE)
     out = capsys.readouterr().out
     assert "invalid: its code and key inputs do not hash to its key" in out
-    assert not rows[0]["cached"] and "48" in (book.eval / "pytorch" / "chapter" / "two.ipynb").read_text()
+    assert not rows[0].cached and "48" in (book.eval / "pytorch" / "chapter" / "two.ipynb").read_text()
 
 
 def test_a_wrong_entry_does_not_break_html(book, stored):

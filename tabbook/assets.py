@@ -1,0 +1,74 @@
+"""The tool's own files: templates, CSS, JavaScript, the math font and the vendored browser libraries.
+
+Every view (the HTML pages, the print book, the decks, the live preview) takes
+them from here, so that a page and its print look alike and a change to a
+style sheet reaches every output.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from tabbook.errors import SourceError
+
+STATIC = Path(__file__).resolve().parent / "static"  # package data: templates, css, js
+VENDORED = Path(__file__).resolve().parent.parent / "scripts" / "js" / "node_modules"  # `make setup` (npm ci)
+PAGED_JS = VENDORED / "pagedjs" / "dist" / "paged.polyfill.js"
+REVEAL = VENDORED / "reveal.js" / "dist"
+
+STATIC_DIR = "_static"  # the site's folder for the tool's files
+# The OpenType math font MathML is set in, served by the site itself (scripts/system-deps.sh installs it).
+MATH_FONT = Path("/usr/share/texmf/fonts/opentype/public/lm-math/latinmodern-math.otf")
+MATH_FONT_URL = f"{STATIC_DIR}/fonts/latinmodern-math.otf"
+
+TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
+
+
+def tab_title(tab: str) -> str:
+    """How a framework's name is written: "PyTorch" for the tab ``pytorch``."""
+    return TAB_TITLES.get(tab, tab)
+
+
+def vendored(path: Path) -> Path:
+    """A file of the vendored browser libraries, or a clear error saying how to get it."""
+    if not path.is_file():
+        raise SourceError(path, None, "missing vendored browser library: run `make setup` (npm ci in scripts/js)")
+    return path
+
+
+@functools.cache
+def templates():
+    """The Jinja2 environment of ``static/templates``: every value is escaped unless marked safe."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(str(STATIC / "templates")), autoescape=True, undefined=StrictUndefined)
+    env.globals["tab_title"] = tab_title
+    return env
+
+
+@functools.cache
+def pygments_css(selector: str = ".highlight", style: str = "default") -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style=style).get_style_defs(selector)
+
+
+def style_sheet(name: str) -> str:
+    """A style sheet of ``static/css`` with the code highlighting it needs (light; the site's also dark)."""
+    css = (STATIC / "css" / name).read_text(encoding="utf-8")
+    css += "\n/* Pygments */\n" + pygments_css()
+    if name == "tabbook.css":
+        css += "\n/* Pygments, dark mode */\n" + pygments_css('[data-theme="dark"] .highlight', "github-dark")
+    return css
+
+
+def site_files() -> dict[str, bytes | str]:
+    """The tool's files every HTML site holds: style sheet, script and math font."""
+    if not MATH_FONT.is_file():
+        raise SourceError(MATH_FONT, None, "the math font is missing: run `make setup` (it installs Debian's fonts-lmodern)")
+    return {
+        MATH_FONT_URL: MATH_FONT.read_bytes(),
+        f"{STATIC_DIR}/tabbook.css": style_sheet("tabbook.css"),
+        f"{STATIC_DIR}/tabbook.js": (STATIC / "js" / "tabbook.js").read_text(encoding="utf-8"),
+    }
