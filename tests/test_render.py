@@ -9,20 +9,20 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
-from types import SimpleNamespace
 import json
 import re
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tabbook.book import load_book
-from tabbook.errors import SourceError
-from tabbook.parse import parse_markdown
 from tabbook import cli
+from tabbook.book import load_book
 from tabbook.browser import page_urls
+from tabbook.errors import SourceError
 from tabbook.outputs import OutputRenderer, svg_size
+from tabbook.parse import parse_markdown
 from tabbook.render import Site, cell_runs
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "html"

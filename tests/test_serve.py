@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 from conftest import process_gone
+from serve_process import PrintedLines, ServeProcess
 
 from tabbook import execute
 from tabbook.config import load_config
-from serve_process import PrintedLines, ServeProcess
-
 from tabbook.serve import Preview
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

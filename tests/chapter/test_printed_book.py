@@ -14,9 +14,9 @@ import pytest
 from executed import CONFIG, TABS
 from pdf_text import contents, heading_pages
 
+from tabbook.artifacts import pdf_path
 from tabbook.book import load_book
 from tabbook.parse import TAB_TEXT, TEXT
-from tabbook.artifacts import pdf_path
 from tabbook.slides import slide_marks
 
 BOOK = load_book(CONFIG)

@@ -100,8 +100,8 @@ def test_a_damaged_executed_notebook_is_named_not_a_traceback(tmp_path, content)
 def test_html_no_run_over_a_damaged_executed_notebook_names_it(tmp_path, content):
     import importlib.util
 
-    from tabbook.errors import SourceError
     from tabbook import cli
+    from tabbook.errors import SourceError
 
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "html"
     spec = importlib.util.spec_from_file_location("html_fixture_make_book", fixtures / "make_book.py")
