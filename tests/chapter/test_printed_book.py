@@ -16,8 +16,6 @@ from pdf_text import contents, heading_pages
 
 from tabbook.artifacts import pdf_path
 from tabbook.book import load_book
-from tabbook.parse import TAB_TEXT, TEXT
-from tabbook.slides import slide_marks
 
 BOOK = load_book(CONFIG)
 
@@ -35,17 +33,13 @@ def test_each_pdf_lists_every_numbered_page_where_it_lands(tab):
     assert list(toc.values()) == sorted(toc.values())
 
 
-def has_marks(page) -> bool:
-    return any(slide_marks(cell.raw_text, page.rel, cell.text_line) for cell in page.document.cells if cell.kind in (TEXT, TAB_TEXT))
-
-
 @pytest.mark.parametrize("tab", TABS)
 def test_a_deck_for_each_section_with_slide_marks(tab):
     slides = CONFIG.build_dir / "slides" / tab
     for page in BOOK.pages:
         executed = (CONFIG.build_dir / "eval" / tab / f"{page.name}.ipynb").exists()
         deck = slides / f"{page.name}.html"
-        assert deck.exists() == (executed and has_marks(page)), f"{deck}: run make slides"
+        assert deck.exists() == (executed and page.document.has_slides), f"{deck}: run make slides"
         if deck.exists():
             nb = json.loads(deck.with_suffix(".ipynb").read_text(encoding="utf-8"))
             assert nb["cells"][0]["metadata"]["slideshow"]["slide_type"] == "slide"
