@@ -292,6 +292,9 @@ _BRACKET = (0.75, 0.25)  # a bracket at its normal size (Latin Modern Math: 0.75
 _SLACK = 0.15  # content may pass a normal bracket by this much, as in TeX, before it stretches
 _LARGE_OPERATORS = set("∑∏∐∫∬∭∮⋃⋂⋁⋀⨁⨂⨀⨄")
 _SCRIPT = 0.71
+_X_HEIGHT = 0.45
+# letters no taller than an x (an accent over them stays within a bracket's height)
+_SHORT_LETTERS = set("acegmnopqrsuvwxyzıȷαγεηικμνοπρστυφχψωϵϱϕ")
 
 
 def _extent(node, scale: float, display: bool) -> tuple[float, float]:
@@ -306,7 +309,8 @@ def _extent(node, scale: float, display: bool) -> tuple[float, float]:
             return (1.0 * scale, 0.5 * scale)
         if tag == "mo" and node.get("stretchy") == "true":
             return (_BRACKET[0] * scale, _BRACKET[1] * scale)  # grows with its row, which the row's other children give
-        return (_TOKEN[0] * scale, _TOKEN[1] * scale)
+        height = _X_HEIGHT if set(text) <= _SHORT_LETTERS else _TOKEN[0]
+        return (height * scale, _TOKEN[1] * scale)
     if tag == "mspace":
         return (0.0, 0.0)
     if tag == "mfrac" and len(children) == 2:
@@ -530,6 +534,8 @@ def subset_math_font(font_path, mathml_fragments) -> bytes:
     for fragment in mathml_fragments:
         for run in _TEXT.findall(fragment):
             text.update(html_module.unescape(run))
+        if "<msqrt" in fragment or "<mroot" in fragment:
+            text.add("√")  # the radical sign is drawn by the element, not written in it
     font = TTFont(str(font_path))
     cmap = font.getBestCmap()
     unicodes = sorted({ord(char) for char in text if ord(char) in cmap})
