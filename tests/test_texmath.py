@@ -62,6 +62,12 @@ def test_every_formula_of_the_d2l_corpus_converts():
     assert _failures(items) == []
 
 
+def test_every_construct_of_the_dialect_converts():
+    items = [(tex, display, f"constructs.json #{n}") for n, (tex, display) in enumerate(corpus.constructs())]
+    assert len(items) == 40
+    assert _failures(items) == []
+
+
 # -- bad TeX ------------------------------------------------------------------------
 
 
