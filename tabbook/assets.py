@@ -8,8 +8,10 @@ style sheet reaches every output.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
+from tabbook import texmath
 from tabbook.errors import SourceError
 
 STATIC = Path(__file__).resolve().parent / "static"  # package data: templates, css, js
@@ -20,7 +22,9 @@ REVEAL = VENDORED / "reveal.js" / "dist"
 STATIC_DIR = "_static"  # the site's folder for the tool's files
 # The OpenType math font MathML is set in, served by the site itself (scripts/system-deps.sh installs it).
 MATH_FONT = Path("/usr/share/texmf/fonts/opentype/public/lm-math/latinmodern-math.otf")
-MATH_FONT_URL = f"{STATIC_DIR}/fonts/latinmodern-math.otf"
+MATH_FONT_URL = f"{STATIC_DIR}/fonts/latinmodern-math.woff2"
+
+_MATH_ELEMENT = re.compile(r"<math\b.*?</math>", re.S)
 
 TAB_TITLES = {"pytorch": "PyTorch", "mxnet": "MXNet", "jax": "JAX", "tensorflow": "TensorFlow"}
 
@@ -63,12 +67,25 @@ def style_sheet(name: str) -> str:
     return css
 
 
-def site_files() -> dict[str, bytes | str]:
-    """The tool's files every HTML site holds: style sheet, script and math font."""
+def math_font(pages) -> bytes:
+    """The math font as WOFF2, only the glyphs (and their stretched forms) of the MathML in ``pages``.
+
+    Cached by the characters it keeps: a site whose math uses the same glyphs gets the same file."""
     if not MATH_FONT.is_file():
         raise SourceError(MATH_FONT, None, "the math font is missing: run `make setup` (it installs Debian's fonts-lmodern)")
+    fragments = tuple(sorted({fragment for page in pages for fragment in _MATH_ELEMENT.findall(page)}))
+    return _subset(fragments)
+
+
+@functools.lru_cache(maxsize=4)
+def _subset(fragments: tuple[str, ...]) -> bytes:
+    return texmath.subset_math_font(MATH_FONT, fragments)  # on disk too, by its characters (texmath.use_disk_cache)
+
+
+def site_files(pages=()) -> dict[str, bytes | str]:
+    """The tool's files every HTML site holds: style sheet, script, and the math font its ``pages`` (HTML) need."""
     return {
-        MATH_FONT_URL: MATH_FONT.read_bytes(),
+        MATH_FONT_URL: math_font(pages),
         f"{STATIC_DIR}/tabbook.css": style_sheet("tabbook.css"),
         f"{STATIC_DIR}/tabbook.js": (STATIC / "js" / "tabbook.js").read_text(encoding="utf-8"),
     }

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabbook import texmath
 from tabbook.bibliography import Bibliography
 from tabbook.errors import SourceError, SourceErrors
 from tabbook.markdown import Markdown, code_span_text
@@ -242,7 +243,7 @@ def toc_source(parent: Path, entry: str) -> Path:
     return (parent.parent / f"{name}.md").resolve()
 
 
-def load_book(config, read=None) -> Book:
+def load_book(config, read=None, typeset: bool = False) -> Book:
     """Read every page in toc order, number it, and check the whole book.
 
     Reading order comes from the ```toc``` fences, from the index page down;
@@ -251,7 +252,9 @@ def load_book(config, read=None) -> Book:
     :meth:`Book.raise_errors` to stop on them); only a missing index page stops
     at once. ``read(path)`` reads one file's Document (default:
     ``read_document(config, path, collect=True)``); the live preview passes
-    one that reuses the Documents of unchanged files.
+    one that reuses the Documents of unchanged files. With ``typeset`` every
+    formula is converted now, so that math the engine cannot typeset is one of
+    the book's errors (``check`` and every view that shows math).
     """
     read = read or (lambda path: read_document(config, path, collect=True))
     root = config.root.resolve()
@@ -278,6 +281,8 @@ def load_book(config, read=None) -> Book:
     bibliography = Bibliography.load(config.bibfile, needed=needs_bibliography)
     for page in pages:
         loader.errors.extend(_check_page(page, labels, bibliography, root))
+    if typeset:
+        loader.errors.extend(math_errors(pages))
     for key in dict.fromkeys(c.key for c in citations if c.key in bibliography):
         bibliography.reference_html(key)  # a reference the style cannot format is a warning now, in `check` too
     listed = {page.source for page in pages}
@@ -455,6 +460,13 @@ def _check_page(page: Page, labels, bibliography: Bibliography, root: Path) -> l
             if problem and "outside the book" in problem:
                 errors.append(SourceError(page.rel, line, problem))
     return errors
+
+
+def math_errors(pages: list[Page]) -> list[SourceError]:
+    """Every formula of the pages that the math engine cannot typeset, converted in one round trip."""
+    found = [(page.rel, math) for page in pages for inline in page.document.inlines() for math in inline.math]
+    results = texmath.to_mathml_many([(math.tex, math.display) for _rel, math in found])
+    return [SourceError(rel, math.line, str(result)) for (rel, math), result in zip(found, results, strict=True) if isinstance(result, texmath.MathError)]
 
 
 def report(book: Book) -> str:

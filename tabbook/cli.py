@@ -75,11 +75,20 @@ def book_config(args):
     return config
 
 
+def typeset_with_cache() -> None:
+    """Converted math and subset fonts outlive the run, next to the execution store (shared by clones)."""
+    from tabbook import texmath
+    from tabbook.envs import cache_dir
+
+    texmath.use_disk_cache(cache_dir() / "math")
+
+
 def load_checked_book(config, keep_going: bool, out=None):
-    """The book, its warnings and errors printed; stop on errors unless ``keep_going``."""
+    """The book with its math typeset, its warnings and errors printed; stop on errors unless ``keep_going``."""
     from tabbook.book import load_book, report
 
-    book = load_book(config)
+    typeset_with_cache()
+    book = load_book(config, typeset=True)
     text = report(book)
     if text:
         print(text, file=out or sys.stdout)
@@ -190,7 +199,8 @@ def check_command(args) -> int:
     from tabbook.book import load_book, report
 
     config = book_config(args)
-    book = load_book(config)
+    typeset_with_cache()
+    book = load_book(config, typeset=True)  # math too: check rejects what html would
     text = report(book)
     if text:
         print(text, file=sys.stderr)

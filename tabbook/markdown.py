@@ -7,65 +7,22 @@ dialect), renders the Markdown, then puts each span's HTML back in. Line
 counts are kept, so markdown-it's line map still matches the source.
 
 What a role *means* (numbers, URLs) comes from a resolver object the caller
-passes in (see ``tabbook.render.PageResolver``); math comes from
-``tabbook.texmath``. This module knows no dialect syntax.
+passes in (see ``tabbook.render.PageResolver``); MathML comes from
+``tabbook.texmath`` (Temml). This module knows no dialect syntax.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import re
 
+from tabbook import texmath
 from tabbook.errors import SourceError
 from tabbook.parse import Code, Inline, Reference
 
 # Placeholders are made of private-use characters markdown-it passes through untouched;
 # a text that holds one itself gets others (see _placeholder_chars).
 _PRIVATE_USE = range(0xE000, 0xF900)
-
-
-# -- math ---------------------------------------------------------------------------
-
-_UNKNOWN_COMMAND = re.compile(r"<m[ion]>(\\[A-Za-z]+)")
-# Environments MathML's converter lacks, mapped to ones it has.
-_MATH_REWRITES = (
-    ("\\begin{aligned}", "\\begin{split}"),
-    ("\\end{aligned}", "\\end{split}"),
-)
-
-
-def to_mathml(latex: str, display: bool, path, line: int) -> str:
-    """LaTeX -> MathML at build time, so the book needs no math script or network.
-
-    Anything the converter cannot typeset fails the build with FILE:LINE rather
-    than leaving raw ``$`` in the page.
-    """
-    mathml, reason = _convert_math(latex, display)
-    if reason:
-        raise SourceError(path, line, reason)
-    return mathml
-
-
-@functools.lru_cache(maxsize=8192)
-def _convert_math(latex: str, display: bool) -> tuple[str, str | None]:
-    """(MathML, None), or ("", why it cannot be typeset); cached, as books repeat their formulas."""
-    from latex2mathml.converter import convert
-
-    source = latex.strip()
-    for old, new in _MATH_REWRITES:
-        source = source.replace(old, new)
-    source = re.sub(r"\\(label|nonumber|notag)(\{[^}]*\})?", "", source)
-    shown = " ".join(latex.split())
-    try:
-        mathml = convert(source, display="block" if display else "inline")
-    except Exception as exc:  # the converter raises many private error types
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return "", f"cannot typeset the math ${shown}$ ({reason})"
-    unknown = _UNKNOWN_COMMAND.search(mathml)
-    if unknown:
-        return "", f"cannot typeset the math ${shown}$ (unknown command {unknown.group(1)})"
-    return mathml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', ""), None
 
 
 # -- code ---------------------------------------------------------------------------
@@ -191,7 +148,10 @@ class Markdown:
             return resolver.role(mark)
         if isinstance(mark, Code):
             return f"<code>{html.escape(code_span_text(mark.text), quote=False)}</code>"
-        mathml = to_mathml(mark.tex, mark.display, resolver.path, mark.line)
+        try:
+            mathml = texmath.to_mathml(mark.tex, mark.display)
+        except texmath.MathError as exc:
+            return resolver.broken_math(mark, str(exc))
         if not mark.display:
             return mathml
         if mark.equation is None:

@@ -447,6 +447,23 @@ class Document:
     def has_code(self) -> bool:
         return any(cell.kind == CODE for cell in self.cells)
 
+    def inlines(self):
+        """Every text a reader sees, parsed: prose, titles, captions, tables, slide text."""
+        for cell in self.cells:
+            for block in cell.blocks:
+                if isinstance(block, Prose):
+                    yield block.inline
+                elif isinstance(block, Heading):
+                    yield block.title
+                elif isinstance(block, Figure):
+                    yield block.caption
+                elif isinstance(block, Table):
+                    if block.caption is not None:
+                        yield block.caption
+                    yield block.body
+            for mark in cell.slide_marks:
+                yield mark.inline
+
     @property
     def has_slides(self) -> bool:
         return any(cell.slide_marks for cell in self.cells)

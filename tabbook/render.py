@@ -82,6 +82,12 @@ class PageResolver:
         self.site.unresolved(self.path, reference.line, problem)
         return str(self.site.cells.broken_reference(key))
 
+    def broken_math(self, math, reason: str) -> str:
+        """Math the engine cannot typeset: fatal, or its TeX marked as broken with ``--keep-going``."""
+        self.site.unresolved(self.path, math.line, reason)
+        delimiter = "$$" if math.display else "$"
+        return f'<code class="math-error" title="{html.escape(reason)}">{html.escape(delimiter + math.tex + delimiter)}</code>'
+
     def role(self, reference) -> str:
         if reference.is_citation:
             return self.citation(reference)
@@ -377,7 +383,7 @@ class Site:
         entries = [entry for page in self.book.pages for entry in search.page_entries(self.book, page)]
         files[f"{assets.STATIC_DIR}/searchindex.js"] = search.search_index(entries)
         files.update(self.output_files)
-        files.update(assets.site_files())
+        files.update(assets.site_files(page for url, page in files.items() if url.endswith(".html")))
         files.update(self.figure_files())
         files.update(self.book_files())
         files.update(self.notebook_files())

@@ -236,7 +236,7 @@ class Preview:
         library = (config.root / config.library_package).resolve()
         if any(path.is_relative_to(library) for path in paths):
             self._queue_all()
-        book = load_book(config, read=self.cache.read)
+        book = load_book(config, read=self.cache.read, typeset=True)
         new = [error for error in book.errors if (error.path, error.message) not in self.accepted]
         if new and self.book is not None:
             self._hold(book.errors, update)
@@ -293,6 +293,7 @@ class Preview:
                 self._render(page, index[page.rel], update)
                 rendered.append(page)
             self._search_index()
+            self.files[assets.MATH_FONT_URL] = assets.math_font(html for html, _old, _mark in self._raw.values())
             self._publish()
         # pages no longer in the book are no longer served
         urls = {page.url for page in book.pages}

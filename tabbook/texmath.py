@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import html
 import io
 import json
 import os
@@ -524,19 +525,36 @@ def subset_math_font(font_path, mathml_fragments) -> bytes:
     Kept with each character: its size variants and the parts that assemble it
     when stretched (brackets, radicals, large operators), the italic and
     script-style forms the MATH and GSUB tables map it to, and the MATH table's
-    constants. Everything else goes."""
-    import html as html_module
+    constants. Everything else goes. Subsetting takes about a second, so with a
+    disk cache (:func:`use_disk_cache`) a font is kept by its characters."""
+    text = set(_ALWAYS)
+    for fragment in mathml_fragments:
+        for run in _TEXT.findall(fragment):
+            text.update(html.unescape(run))
+        if "<msqrt" in fragment or "<mroot" in fragment:
+            text.add("√")  # the radical sign is drawn by the element, not written in it
+    font_bytes = Path(font_path).read_bytes()
+    key = hashlib.sha256(font_bytes + "".join(sorted(text)).encode() + cache_key().encode()).hexdigest()[:32]
+    cached = _DISK["dir"] / "fonts" / f"{key}.woff2" if _DISK["dir"] is not None else None
+    if cached is not None and cached.is_file():
+        return cached.read_bytes()
+    data = _subset_font(font_bytes, text)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)
+    return data
+
+
+def _subset_font(font_bytes: bytes, text: set[str]) -> bytes:
+    import logging
 
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    text = set(_ALWAYS)
-    for fragment in mathml_fragments:
-        for run in _TEXT.findall(fragment):
-            text.update(html_module.unescape(run))
-        if "<msqrt" in fragment or "<mroot" in fragment:
-            text.add("√")  # the radical sign is drawn by the element, not written in it
-    font = TTFont(str(font_path))
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset": fontTools' own notes, not ours
+    font = TTFont(io.BytesIO(font_bytes))
     cmap = font.getBestCmap()
     unicodes = sorted({ord(char) for char in text if ord(char) in cmap})
     options = subset.Options()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_tabbook
 
-from tabbook.render import CHROMIUM, serve_directory
+from tabbook.browser import CHROMIUM, serve_directory
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 

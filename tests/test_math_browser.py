@@ -27,7 +27,7 @@ import pytest
 from conftest import FIXTURES, REPO
 
 from tabbook import texmath
-from tabbook.render import CHROMIUM
+from tabbook.browser import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def measured(browser, tmp_path_factory):
         f'<div class="row" id="r{n}"><div class="ours">{mine}</div><div class="katex-side">{katex}</div></div>'
         for n, (mine, katex) in enumerate(zip(ours, theirs, strict=True))
     )
-    css = (REPO / "tabbook" / "static" / "css" / "tabbook.css").read_text(encoding="utf-8").replace("fonts/latinmodern-math.otf", MATH_FONT.as_uri())
+    css = (REPO / "tabbook" / "static" / "css" / "tabbook.css").read_text(encoding="utf-8").replace("fonts/latinmodern-math.woff2", MATH_FONT.as_uri()).replace('format("woff2")', 'format("opentype")')
     page_html = f"""<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="{(KATEX / 'katex.min.css').as_uri()}"><style>{css}</style>
 <style>body {{ font-size: {FONT_PX}px; }} .row {{ display: flex; gap: 40px; margin: 10px; }} .row > div {{ width: 900px; }}
