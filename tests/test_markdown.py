@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tabbook.errors import SourceError
 from tabbook import texmath
+from tabbook.errors import SourceError
 from tabbook.markdown import Markdown
 from tabbook.parse import Prose, parse_markdown, read_inline
 
