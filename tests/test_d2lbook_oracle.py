@@ -50,7 +50,6 @@ ORACLE = REPO / "scripts" / "d2lbook_notebooks.py"
 # the DIALECT rule it breaks (tests/fixtures/corpora/DIAGNOSIS.md has the
 # details). Strict xfails: when a fix lands the test passes, pytest reports
 # XPASS as a failure, and the entry is to be deleted.
-_REFUSED = "cause 5: config.ini:42 unknown key 'dependences' refuses the whole book (d2lbook ignores unknown keys)"
 KNOWN: dict[str, str] = {
     "d2l-en-more/chapter_convolutional-modern/resnet.md": (
         "cause 1: the cell whose first line is '# %%tab jax' (a commented mark) goes to the default tab, "
@@ -64,15 +63,8 @@ KNOWN: dict[str, str] = {
         "cause 2: every code cell is '#@tab mxnet', yet the default tab (pytorch) gets a text-only notebook "
         "(DIALECT 2: a file whose code is all '#@tab mxnet' has no notebook for the default tab)"
     ),
-    "d2lbook-docs/index.md": _REFUSED,
-    "d2lbook-docs/develop/pipeline.md": _REFUSED,
-    "d2lbook-docs/user/index.md": _REFUSED,
-    "d2lbook-docs/user/code_tabs.md": _REFUSED,
-    "d2lbook-docs/user/edit.md": _REFUSED,
-    "d2lbook-docs/user/markdown.md": _REFUSED,
-    "d2lbook-docs/user/slides.md": _REFUSED,
 }
-KNOWN_BOOKS: dict[str, str] = {"d2lbook-docs": _REFUSED}
+KNOWN_BOOKS: dict[str, str] = {}
 
 
 def format_code(source: str) -> str:
