@@ -277,8 +277,12 @@ def load_book(config, read=None, typeset: bool = False) -> Book:
         if reference.is_citation
         for key in reference.targets
     ]
-    needs_bibliography = bool(citations) or any(isinstance(block, BibliographyBlock) for page in pages for cell in page.document.cells for block in cell.blocks)
-    bibliography = Bibliography.load(config.bibfile, needed=needs_bibliography)
+    listings = [(page, block) for page in pages for cell in page.document.cells for block in cell.blocks if isinstance(block, BibliographyBlock)]
+    bibfile = config.bibfile
+    named = [(page, block) for page, block in listings if block.path]
+    if not config.bibfile_given and named:  # d2lbook's :bibliography:`file.bib` names the file
+        bibfile = (named[0][0].source.parent / named[0][1].path).resolve()
+    bibliography = Bibliography.load(bibfile, needed=bool(citations or listings))
     for page in pages:
         loader.errors.extend(_check_page(page, labels, bibliography, root))
     if typeset:

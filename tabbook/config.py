@@ -148,6 +148,7 @@ class BookConfig:
     include_css: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
     publish: Publish = Publish()
+    bibfile_given: bool = True  # False: config.ini names none, and a page's :bibliography:`file` may (tabbook.book)
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
     gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
     cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
@@ -378,6 +379,7 @@ def load_config(root: Path | None = None) -> BookConfig:
         print("\n".join(warnings), file=sys.stderr)
 
     favicon, logo = config.get("html", "favicon", "").strip(), config.get("html", "html_logo", "").strip()
+    bibfile = (config.either("html", "bibfile", "pdf", "bibfile", "") or "").strip()
     return BookConfig(
         root=root,
         project=project,
@@ -388,7 +390,8 @@ def load_config(root: Path | None = None) -> BookConfig:
         cell_timeout=config.integer("build", "cell_timeout", 1200),
         jobs=config.integer("build", "jobs", 0) or os.cpu_count() or 1,
         build_dir=root / build_dir,
-        bibfile=root / config.either("html", "bibfile", "pdf", "bibfile", "references.bib").strip(),
+        bibfile=root / (bibfile or "references.bib"),
+        bibfile_given=bool(bibfile),
         collapse_lines=config.integer("html", "collapse_lines", 40),
         library_package=package,
         lib_files=lib_files,

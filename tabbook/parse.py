@@ -63,12 +63,13 @@ EQUATION = "equation"
 ROLES = ("numref", "ref", "eqref", "cite", "citet", "citep")
 CITE_ROLES = frozenset({"cite", "citet", "citep"})
 
-# A fence: up to three spaces, then at least three backticks with an info string
-# without backticks (so inline code such as ```` ```toc ```` is not a fence), or
-# at least three tildes (CommonMark).
-_FENCE_OPEN = re.compile(r"^\s*(?:(`{3,})([^`]*)|(~{3,})(.*))$")
+# Fences as d2lbook reads them (notedown): a run of three or more backticks or
+# tildes at the start of a line opens one, and the first later line that is
+# exactly that run closes it (DIALECT 1 and the README's dialect notes).
+_FENCE_RUN = re.compile(r"^(`{3,}|~{3,})")
 _CODE_INFO = re.compile(r"^\{\s*\.python\s+\.input(\s[^}]*)?\}$")
-_TAB_MARK = re.compile(r"^(?:%%tab|#\s*@tab)(?:\s+(.*?))?\s*$")
+# A tab mark on any line of a code cell, commented or not (DIALECT 1).
+_TAB_MARK = re.compile(r"^\s*(?:#\s*(@tab)|(?:#\s*)?(%%tab))(?:\s+([^#\n]*))?(?:#.*)?$")
 _SELECTED_IF = re.compile(r"^( *)if\s+tab\.selected\((.*)\)\s*:\s*(.*)$")
 _QUOTED = re.compile(r"""(['"])(.*?)\1""")
 _HIDE = re.compile(r"#\s*@hide(_code|_output)?\b")
@@ -89,6 +90,8 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # a figure paragraph (its caption may run over several lines).
 _STRUCT_MARK = re.compile(r"^\s*:(label|eqlabel|width):`([^`]*)`\s*$")
 _STRUCT_ROLE = re.compile(r":(?:label|eqlabel|width):`[^`]*`")
+_TRAILING_EQLABEL = re.compile(r"^(.*\$\$)\s*:eqlabel:`([^`]*)`\s*$")  # $$ ... $$ :eqlabel:`x` on one line
+_BIBLIOGRAPHY_ROLE = re.compile(r"^:bibliography:`([^`]+)`$")
 _CAPTION_LINE = re.compile(r"^\s*:(?![:\s])(?!\w+:`)(.+?)\s*$")
 _FIGURE_PARAGRAPH = re.compile(r'^!\[(?P<caption>(?:[^\]\\]|\\.)*)\]\(\s*(?P<path>[^)\s]+)(?:\s+"[^"]*")?\s*\)(?P<rest>.*)$', re.DOTALL)
 _INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
@@ -257,9 +260,12 @@ class RawHtml:
 
 @dataclass(eq=False)
 class Bibliography:
-    """An ```eval_rst``` block holding ``.. bibliography::``: every work the book cites, as d2l.ai's references page."""
+    """Every work the book cites, listed where it stands: an ```eval_rst``` block holding
+    ``.. bibliography::`` (d2l.ai's references page) or a paragraph ``:bibliography:`file.bib```
+    (d2lbook's role, which also names the file)."""
 
     line: int
+    path: str | None = None
 
 
 @dataclass(eq=False)
@@ -352,6 +358,7 @@ class Cell:
     text_line: int = 0
     blocks: list = field(default_factory=list)
     slide_marks: list[SlideMark] = field(default_factory=list)
+    fence_lines: frozenset[int] = frozenset()  # TEXT / TAB_TEXT: the lines of fences (as the line pass found them)
     id: str = ""
     tabs: tuple[str, ...] = ()
     hide: str | None = None
@@ -477,11 +484,14 @@ class Document:
 
     def notebook_tabs(self) -> list[str]:
         """The tabs that get a notebook for this file (DIALECT 2), in tab order:
-        every tab when the file has no code; else the default tab and the tabs
-        a code cell or tab prose names explicitly (``all`` does not count)."""
+        every tab when the file has no code; else the default tab when a code
+        cell or tab prose is for it (untagged, ``all`` or named), and the other
+        tabs a code cell or tab prose names explicitly (``all`` does not count)."""
         if not self.has_code:
             return list(self.tabs)
-        return [tab for i, tab in enumerate(self.tabs) if i == 0 or tab in self.named_tabs]
+        default = self.tabs[0]
+        has_default = any(default in cell.tabs for cell in self.cells if cell.kind != TEXT)
+        return [tab for tab in self.tabs if (tab == default and has_default) or (tab != default and tab in self.named_tabs)]
 
     def cells_for(self, tab: str) -> list[Cell]:
         """``tab``'s view of the file: the cells of its notebook, of its slides and of its
@@ -709,21 +719,45 @@ def _slide_inline(text: str, line: int) -> Inline:
 # -- the line pass --------------------------------------------------------------------------
 
 
-def _fence_of(line: str) -> tuple[str, str] | None:
-    """(fence, info string) when ``line`` opens a fence (backticks or tildes), else None."""
-    stripped = line.lstrip()
-    if not stripped.startswith(("```", "~~~")):
-        return None
-    match = _FENCE_OPEN.match(line)
-    if match is None:
-        return None
-    return (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+def _fences(lines: list[str]) -> dict[int, tuple[int, str, str]]:
+    """Every fence of a file, as d2lbook finds them: opening line index -> (closing line index, fence, info string).
+
+    A line starting with N >= 3 backticks (or tildes) opens a fence closed by the
+    first later line that is exactly those N characters; with none, by the first
+    line of exactly N-1, ..., 3 of them (the info string then starts with the rest
+    of the run); with none at all it is no fence. Lines inside a fence open nothing.
+    Linear in the file: closing lines are found by bisection.
+    """
+    closers: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        if line[:3] in ("```", "~~~") and line == line[0] * len(line):
+            closers.setdefault(line, []).append(index)
+    fences, index = {}, 0
+    while index < len(lines):
+        run = _FENCE_RUN.match(lines[index]) if lines[index][:3] in ("```", "~~~") else None
+        found = None
+        if run is not None:
+            for length in range(len(run.group(1)), 2, -1):
+                fence = run.group(1)[:length]
+                candidates = closers.get(fence, [])
+                at = bisect.bisect_right(candidates, index)
+                if at < len(candidates):
+                    found = (candidates[at], fence, lines[index][length:].strip())
+                    break
+        if found is None:
+            index += 1
+            continue
+        fences[index] = found
+        index = found[0] + 1
+    return fences
 
 
-def _closes_fence(line: str, fence: str) -> bool:
-    """Whether ``line`` closes a fence opened by ``fence``: as many of its characters, or more."""
-    stripped = line.strip()
-    return len(stripped) >= len(fence) and stripped == fence[0] * len(stripped)
+def _commonmark_fence(lines: list[str], fence: str, info: str) -> str:
+    """A fence that CommonMark (markdown-it, Jupyter) closes where d2lbook does: longer than any
+    run of its character inside, and of tildes when a backtick fence's info string holds a backtick."""
+    char = "~" if fence[0] == "`" and "`" in info else fence[0]
+    inside = [len(line.strip()) for line in lines if line.strip() and line.strip() == char * len(line.strip()) and len(line) - len(line.lstrip()) < 4]
+    return char * max(len(fence) if char == fence[0] else 3, max(inside, default=0) + 1)
 
 
 def _split_names(raw: str) -> list[str]:
@@ -746,59 +780,60 @@ class _Parser:
         self.names_seen: dict[tuple[str, str], tuple[str, ...]] = {}  # (raw names, mark) -> its tabs
 
     def error(self, line, message):
-        raise SourceError(self.path, line, message)
+        """A problem of this file: collected (the converters raise them all at the end), never fatal here,
+        so a file with one mistake still has its labels and tocs and nothing downstream cascades."""
+        self.doc.errors.append(SourceError(self.path, line, message))
 
     # -- the pass -------------------------------------------------------------
 
     def parse(self, text: str) -> Document:
+        if text.startswith("\ufeff"):
+            text = text[1:]  # a byte-order mark is not text
         if "\r" in text:
-            text = text.replace("\r\n", "\n")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        code_open = 0  # line of an open code cell's fence, 0 if none
-        code_body: list[tuple[int, str]] = []
-        fence = ""  # the open fence (code cell or text)
-        fence_line = 0
-        text_fence = False
-        for number, line in enumerate(lines, 1):
-            if code_open:
-                if fence[0] in line and _closes_fence(line, fence):
-                    self.add_code_cell(code_open, number, code_body)
-                    code_open, code_body = 0, []
-                else:
-                    code_body.append((number, line))
-                continue
-            if text_fence:
-                self.text.append((number, line, True))
-                if fence[0] in line and _closes_fence(line, fence):
-                    text_fence = False
-                continue
-            first = line.lstrip()[:1]
-            opened = _fence_of(line) if first in "`~" and first else None
-            if opened:
-                fence, fence_line = opened[0], number
-                if fence[0] == "`" and _CODE_INFO.match(opened[1].strip()):
+        fences = _fences(lines)
+        index = 0
+        while index < len(lines):
+            number, line = index + 1, lines[index]
+            fence = fences.get(index)
+            run = _FENCE_RUN.match(line) if line[:3] in ("```", "~~~") else None
+            if run is not None and (fence is None or len(fence[1]) < len(run.group(1))):
+                self.unclosed(number, run.group(1), line[len(run.group(1)) :].strip())
+            if fence is not None:
+                close, marker, info = fence
+                if marker[0] == "`" and _CODE_INFO.match(info):
                     self.flush_text()
-                    code_open = number
+                    self.add_code_cell(number, close + 1, [(k + 1, lines[k]) for k in range(index + 1, close)])
                 else:
-                    text_fence = True
-                    self.text.append((number, line, True))
+                    shown = _commonmark_fence(lines[index + 1 : close], marker, info)
+                    self.text.append((number, shown + line[len(marker) :], True))
+                    self.text.extend((k + 1, lines[k], True) for k in range(index + 1, close))
+                    self.text.append((close + 1, shown, True))
+                index = close + 1
                 continue
-            if first == ":" and self.tab_prose_mark(number, line.strip()):
+            if line.lstrip()[:1] == ":" and self.tab_prose_mark(number, line.strip()):
+                index += 1
                 continue
             self.text.append((number, line, False))
-        kind = "backticks" if fence[:1] == "`" else "tildes"
-        if code_open:
-            self.error(code_open, f"code cell is never closed: no line of at least {len(fence)} {kind} after it")
-        if text_fence:
-            self.error(fence_line, f"code fence is never closed: no line of at least {len(fence)} {kind} after it")
+            index += 1
         if self.prose_tabs is not None:
             self.error(self.prose_line, ":begin_tab: is never closed by :end_tab:")
         self.flush_text()
         _Structure(self.doc).read()
         _assign_ids(self.doc.cells)
         return self.doc
+
+    def unclosed(self, number: int, run: str, info: str) -> None:
+        """A fence no line closes: an error where both readers see one (a code cell, or a fence CommonMark
+        would open: a ```` ``` ```` line without backticks after it, or ``~~~``); inline code otherwise."""
+        kind = "backticks" if run[0] == "`" else "tildes"
+        if run[0] == "`" and _CODE_INFO.match(info):
+            self.error(number, f"code cell is never closed: no line of exactly {len(run)} {kind} after it")
+        elif run[0] == "~" or "`" not in info:
+            self.error(number, f"code fence is never closed: no line of exactly {len(run)} {kind} after it")
 
     def tab_prose_mark(self, number, stripped) -> bool:
         """Handle :begin_tab: and :end_tab: (DIALECT 3). True when the line was one."""
@@ -813,6 +848,7 @@ class _Parser:
         match = _MARK_LINE.match(stripped)
         if not match or match.group(1) != "begin_tab":
             self.error(number, ":begin_tab: needs the tab names in backticks, e.g. :begin_tab:`pytorch, mxnet`")
+            return True  # the line is dropped; the text around it stays as it is
         names = self.tab_names(number, match.group(2).strip(), ":begin_tab:")
         if self.prose_tabs is not None:
             warning = f"{self.path}:{number}: warning: :begin_tab: while the tab prose opened at line {self.prose_line} is still open; that block ends here"
@@ -823,7 +859,7 @@ class _Parser:
         return True
 
     def tab_names(self, number, raw, mark) -> tuple[str, ...]:
-        """Tab names of a mark, `all` expanded, checked against the known tabs."""
+        """Tab names of a mark, `all` expanded, checked against the known tabs (a bad name is an error and left out)."""
         cached = self.names_seen.get((raw, mark))
         if cached is not None:
             return cached
@@ -833,9 +869,14 @@ class _Parser:
         for name in names:
             if name != "all" and name not in self.known:
                 self.error(number, f"unknown tab '{name}' in {mark}; the configured tabs are: {', '.join(self.known_in_order())}")
+        names = [name for name in names if name == "all" or name in self.known]
         if mark != "tab.selected()":  # only cell marks and tab prose make a notebook exist
             self.doc.named_tabs.update(name for name in names if name != "all")
-        result = self.names_seen[raw, mark] = self.tabs if "all" in names else tuple(dict.fromkeys(names))
+        if "all" in names:
+            result = self.tabs
+        else:
+            result = tuple(dict.fromkeys(names)) if names else (self.tabs[0],)
+        self.names_seen[raw, mark] = result
         return result
 
     def known_in_order(self):
@@ -875,10 +916,11 @@ class _Parser:
             self.doc.slide_problems.append(SourceError(self.path, *problem))
         text = "\n".join(parts)
         first_line = body[0][0]
+        fenced = frozenset(number for number, _line, inside in body if inside)
         if prose is None:
-            cell = Cell(TEXT, first_line, body[-1][0], text=text, text_line=first_line, slide_marks=marks)
+            cell = Cell(TEXT, first_line, body[-1][0], text=text, text_line=first_line, slide_marks=marks, fence_lines=fenced)
         else:
-            cell = Cell(TAB_TEXT, prose_line or first_line, end_line or body[-1][0], text=text, tabs=prose, text_line=first_line, slide_marks=marks)
+            cell = Cell(TAB_TEXT, prose_line or first_line, end_line or body[-1][0], text=text, tabs=prose, text_line=first_line, slide_marks=marks, fence_lines=fenced)
         self.doc.cells.append(cell)
 
     # -- code cells -------------------------------------------------------------
@@ -894,19 +936,14 @@ class _Parser:
                         self.error(number, "#required_libs(...) lists no package; write e.g. #required_libs(\"pandas==2.2.3\")")
                     self.doc.required_libs.extend(libs)
             return
-        index = 0
-        while index < len(body) and not body[index][1].strip():
-            index += 1
         tabs = (self.tabs[0],)
-        if index < len(body):
-            number, line = body[index]
-            if line.lstrip().startswith(("%%tab", "#")):
-                match = _TAB_MARK.match(line.strip())
-                if match:
-                    mark = "%%tab" if line.lstrip().startswith("%%") else "#@tab"
-                    tabs = self.tab_names(number, match.group(1) or "", mark)
-                    index += 1
-        body = body[index:]
+        marks = [(index, match) for index, (_, line) in enumerate(body) if ("tab" in line and "#" in line or "%%tab" in line) and (match := _TAB_MARK.match(line))]
+        if marks:
+            # the first #@tab mark decides, else the first %%tab (commented or not): d2lbook's order
+            index, match = next(((index, match) for index, match in marks if match.group(1)), marks[0])
+            tabs = self.tab_names(body[index][0], (match.group(3) or "").strip(), "#@tab" if match.group(1) else "%%tab")
+            dropped = {index for index, _match in marks}
+            body = [item for index, item in enumerate(body) if index not in dropped]  # every mark line goes
         plain = "\n".join([line for _, line in body])
         if "\t" not in plain and "@hide" not in plain and "tab.selected" not in plain:
             # the common case: the code is the same in every tab, as written
@@ -1037,13 +1074,19 @@ class _Structure:
     def read_cell(self, cell: Cell) -> None:
         first = cell.text_line
         lines = cell.text.split("\n")
-        fences = _fence_lines(lines)
+        fences = {number - first for number in cell.fence_lines}
         marks: dict[int, tuple[str, str]] = {}
         for index, line in enumerate(lines):
             if index not in fences and ":`" in line:
                 match = _STRUCT_MARK.match(line)
                 if match:
                     marks[index] = (match.group(1), match.group(2).strip())
+        trailing = {}  # index -> (label, the line without it): a display labelled on its own line
+        for index, line in enumerate(lines):
+            if index not in fences and index not in marks and ":eqlabel:" in line and "$$" in line:
+                match = _TRAILING_EQLABEL.match(line)
+                if match:
+                    trailing[index] = (match.group(2).strip(), match.group(1))
         captions = {}
         for index, line in enumerate(lines):
             if index in fences or index in marks or not line.startswith(":"):
@@ -1052,7 +1095,7 @@ class _Structure:
             after = _next_content(lines, index, marks)
             if match and after is not None and lines[after].lstrip().startswith("|"):
                 captions[index] = match.group(1)
-        blanked = ["" if index in marks or index in captions else line for index, line in enumerate(lines)]
+        blanked = ["" if index in marks or index in captions else trailing[index][1] if index in trailing else line for index, line in enumerate(lines)]
         tokens = _block_tokens("\n".join(blanked))
         code_lines = set()
         owners: dict[int, object] = {}  # line index -> the structural block it belongs to
@@ -1069,6 +1112,13 @@ class _Structure:
                 for index in range(start, end):
                     owners[index] = block
         self.attach_marks(lines, blanked, marks, captions, owners, structural, first)
+        for index, (label, _display) in trailing.items():
+            if not label:
+                self.problem(first + index, ":eqlabel: needs a name in backticks")
+            elif index not in owners:
+                equation = Equation(label, first + index, first + index)
+                self.doc.items.append(equation)
+                self.define(Label(label, EQUATION, first + index, equation))
         cell.blocks = self.blocks_with_prose(blanked, structural, code_lines, first)
         for index, line in enumerate(blanked):
             if index not in code_lines and ("](" in line or "<img" in line.lower()) and not isinstance(owners.get(index), Figure):
@@ -1083,7 +1133,11 @@ class _Structure:
         elif token.type == "table_open":
             block = Table(Inline("\n".join(lines[start:end]), line), line)
         elif token.type == "paragraph_open":
-            match = _FIGURE_PARAGRAPH.match(tokens[position + 1].content)
+            content = tokens[position + 1].content
+            bibliography = _BIBLIOGRAPHY_ROLE.match(content.strip()) if content.startswith(":bibliography:") else None
+            if bibliography:
+                return Bibliography(line, bibliography.group(1).strip())
+            match = _FIGURE_PARAGRAPH.match(content)
             if not match:
                 return None
             rest = match.group("rest").strip()
@@ -1217,22 +1271,6 @@ class _Structure:
             position = end
         prose(position, len(lines))
         return blocks
-
-
-def _fence_lines(lines: list[str]) -> set[int]:
-    """Indexes of the lines of fences (backticks or tildes; the line pass keeps text fences in text cells)."""
-    fence, result = "", set()
-    for index, line in enumerate(lines):
-        if fence:
-            result.add(index)
-            if fence[0] in line and _closes_fence(line, fence):
-                fence = ""
-            continue
-        opened = _fence_of(line) if line.lstrip()[:1] in ("`", "~") else None
-        if opened:
-            fence = opened[0]
-            result.add(index)
-    return result
 
 
 def _previous_content(lines, index):

@@ -50,20 +50,7 @@ ORACLE = REPO / "scripts" / "d2lbook_notebooks.py"
 # the DIALECT rule it breaks (tests/fixtures/corpora/DIAGNOSIS.md has the
 # details). Strict xfails: when a fix lands the test passes, pytest reports
 # XPASS as a failure, and the entry is to be deleted.
-KNOWN: dict[str, str] = {
-    "d2l-en-more/chapter_convolutional-modern/resnet.md": (
-        "cause 1: the cell whose first line is '# %%tab jax' (a commented mark) goes to the default tab, "
-        "not to jax (DIALECT 1: the first mark on any line of the cell decides, commented or not)"
-    ),
-    "d2l-en-more/chapter_appendix-tools-for-deep-learning/utils.md": (
-        "cause 1: the three '#@tab all' lines in the middle of a '%%tab all' cell stay in the code "
-        "(DIALECT 1: every tab-mark line of the cell is removed)"
-    ),
-    "d2l-en-more/chapter_recommender-systems/ranking.md": (
-        "cause 2: every code cell is '#@tab mxnet', yet the default tab (pytorch) gets a text-only notebook "
-        "(DIALECT 2: a file whose code is all '#@tab mxnet' has no notebook for the default tab)"
-    ),
-}
+KNOWN: dict[str, str] = {}
 KNOWN_BOOKS: dict[str, str] = {}
 
 
@@ -112,7 +99,7 @@ def cases():
 
 
 def book_cases():
-    counts = {EXCERPT: 32, CORNERS: 4, D2L_EN_MORE: 12, D2L_ZH: 3, D2LBOOK_DOCS: 7}
+    counts = {EXCERPT: 32, CORNERS: 7, D2L_EN_MORE: 12, D2L_ZH: 3, D2LBOOK_DOCS: 7}
     for book in BOOKS:
         marks = [pytest.mark.xfail(reason=KNOWN_BOOKS[book.name], strict=True)] if book.name in KNOWN_BOOKS else []
         yield pytest.param(book, counts[book], id=book.name, marks=marks)

@@ -17,6 +17,7 @@ from tabbook.parse import (
     TAB_TEXT,
     TABLE,
     TEXT,
+    Bibliography,
     Code,
     Equation,
     Prose,
@@ -183,10 +184,11 @@ def test_a_file_without_code_gets_every_tab(config):
     assert doc_of(config, "text_only.md").notebook_tabs() == list(TABS)
 
 
-def test_the_default_tab_always_gets_a_notebook():
+def test_the_default_tab_gets_a_notebook_only_when_some_code_or_prose_is_for_it():
     doc = parse("```{.python .input}\n%%tab mxnet\nx = 1\n```\n")
-    assert doc.notebook_tabs() == ["pytorch", "mxnet"]
-    assert [c.kind for c in doc.cells_for("pytorch")] == []
+    assert doc.notebook_tabs() == ["mxnet"]  # as d2lbook: every cell is #@tab mxnet
+    assert parse("```{.python .input}\n%%tab all\nx = 1\n```\n").notebook_tabs() == ["pytorch"]
+    assert parse(":begin_tab:`pytorch`\nSay.\n:end_tab:\n\n```{.python .input}\n%%tab mxnet\nx = 1\n```\n").notebook_tabs() == ["pytorch", "mxnet"]
 
 
 def test_cells_of_a_tab_notebook(config):
@@ -476,3 +478,54 @@ def test_roles_in_slide_only_text_are_references_of_the_page():
 def test_bad_slide_marks_are_collected_apart_from_the_files_errors():
     doc = parse("# T\n\n[**never closed\n")
     assert doc.errors == [] and [(e.line, "never closed" in e.message) for e in doc.slide_problems] == [(3, True)]
+
+
+# -- the rules d2lbook keeps (issue 19), each also a case of the oracle's corner-case book ----------
+
+
+def test_a_tab_mark_on_any_line_decides_and_every_mark_line_goes():
+    doc = parse("```{.python .input}\n# %%tab jax\nx = 1\n```\n\n```{.python .input}\na = 1\n#@tab pytorch, jax\nb = 2\n%%tab all\n```\n")
+    first, second = code_cells(doc)
+    assert first.tabs == ("jax",) and first.source_for("jax") == "x = 1"
+    assert second.tabs == ("pytorch", "jax")  # the first #@tab mark wins over %%tab, as d2lbook reads it
+    assert second.source_for("pytorch") == "a = 1\nb = 2"
+
+
+def test_fences_close_at_the_same_fence_as_d2lbook_reads_them():
+    doc = parse('```{.python .input}\nprint("""\n````toc\na\n````\n""")\n```\n\n```{.python .input}\nkept = 1\n```\n')
+    assert [cell.source_for("pytorch") for cell in code_cells(doc)] == ['print("""\n````toc\na\n````\n""")', "kept = 1"]
+
+
+def test_a_text_fence_is_written_so_commonmark_closes_it_where_d2lbook_does():
+    doc = parse("# T\n\n```\n````toc\na\n````\n```\n\nafter\n")
+    lines = doc.cells[0].text.split("\n")
+    assert lines[2] == "`````" and lines[6] == "`````"  # longer than the fence inside: one block for every reader
+    assert "after" in doc.cells[0].text and code_cells(doc) == []
+    tilde = parse("# T\n\n```` ```toc ```` example\nx\n````\n").cells[0].text.split("\n")
+    assert tilde[2].startswith("~~~ ") and tilde[4] == "~~~"  # a backtick in the info string: tildes keep it a fence
+
+
+def test_a_byte_order_mark_and_old_mac_line_ends_are_read():
+    doc = parse("\ufeff# T\r:label:`sec_t`\r\rtext\r")
+    assert doc.headings[0].title.text == "T" and doc.headings[0].label == "sec_t"
+    assert doc.cells[0].text == "# T\n:label:`sec_t`\n\ntext"
+
+
+def test_a_bad_line_is_an_error_and_the_rest_of_the_file_is_still_read():
+    doc = parse_markdown("# T\n:label:`sec_t`\n\n```{.python .input}\n%%tab keras\nx = 1\n```\n\n## U\n:label:`sec_u`\n", "t.md", TABS, collect=True)
+    assert [e.line for e in doc.errors] == [5] and "unknown tab 'keras'" in doc.errors[0].message
+    assert set(doc.labels) == {"sec_t", "sec_u"}  # nothing downstream cascades: the labels are known
+
+
+def test_an_eqlabel_after_its_display_on_the_same_line():
+    doc = parse("# T\n\n$$f(x) = wx,$$ :eqlabel:`eq_f`\n\nand :eqref:`eq_f`.\n")
+    (equation,) = [item for item in doc.items if isinstance(item, Equation)]
+    assert (equation.label, equation.line, equation.display_line) == ("eq_f", 3, 3)
+    (display,) = [m for b in blocks(doc) if isinstance(b, Prose) for m in b.inline.math if m.display]
+    assert display.equation is equation and display.tex == "f(x) = wx,"
+
+
+def test_the_bibliography_role_is_a_bibliography_where_it_stands():
+    doc = parse("# References\n\n:bibliography:`../refs.bib`\n")
+    (block,) = [b for b in blocks(doc) if isinstance(b, Bibliography)]
+    assert (block.line, block.path) == (3, "../refs.bib") and doc.references == []
