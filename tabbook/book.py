@@ -32,10 +32,11 @@ from pathlib import Path
 
 from tabbook import texmath
 from tabbook.bibliography import Bibliography
+from tabbook.config import QUARTO_NAME
 from tabbook.errors import SourceError, SourceErrors
 from tabbook.markdown import Markdown, code_span_text
-from tabbook.parse import Bibliography as BibliographyBlock
 from tabbook.parse import (
+    D2L_NEU,
     Code,
     Document,
     Equation,
@@ -47,7 +48,9 @@ from tabbook.parse import (
     Table,
     read_document,
     tex_words,
+    walk,
 )
+from tabbook.parse import Bibliography as BibliographyBlock
 
 # Headings are numbered down to this many levels below the page's own number.
 _NUMBERED_HEADING_DEPTH = 2
@@ -64,6 +67,7 @@ class Target:
     anchor: str
     line: int
     title: Inline | None = None  # a section's title or a figure's/table's caption
+    level: int = 0  # a section's heading level
 
     @property
     def number_text(self) -> str:
@@ -237,6 +241,39 @@ def slug(title: Inline) -> str:
     return "-".join(words) or "section"
 
 
+def _quarto_entries(path: Path) -> list[tuple[int, str]]:
+    """(line, file) of every chapter of a Quarto book (``book: chapters:``, parts included, then ``appendices:``)."""
+    import yaml  # only d2l-neu books need it
+
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise SourceError(path.name, line + 1 if line is not None else None, f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+    def value(mapping, key):
+        if isinstance(mapping, yaml.MappingNode):
+            for k, v in mapping.value:
+                if k.value == key:
+                    return v
+        return None
+
+    def files(sequence) -> list[tuple[int, str]]:
+        found = []
+        for item in sequence.value if isinstance(sequence, yaml.SequenceNode) else []:
+            if isinstance(item, yaml.ScalarNode):
+                found.append((item.start_mark.line + 1, item.value))
+            elif isinstance(item, yaml.MappingNode):
+                href = value(item, "href") or value(item, "file")
+                if href is not None:
+                    found.append((href.start_mark.line + 1, href.value))
+                found += files(value(item, "chapters"))
+        return found
+
+    book = value(node, "book")
+    return files(value(book, "chapters")) + files(value(book, "appendices"))
+
+
 def toc_source(parent: Path, entry: str) -> Path:
     """The file a toc entry of the page at ``parent`` names (DIALECT 9: with or without ``.md``)."""
     name = entry[: -len(".md")] if entry.endswith(".md") else entry
@@ -262,10 +299,14 @@ def load_book(config, read=None, typeset: bool = False) -> Book:
     if not index.is_file():
         raise SourceError(config.config_path, None, f"the book's index page {config.index}.md does not exist")
     loader = _Loader(config, root, read)
-    if loader.document(index) is None:
-        errors = loader.errors
-        raise SourceErrors(errors) if len(errors) > 1 else errors[0]
-    loader.visit(index, (), False, None)
+    quarto = root / QUARTO_NAME
+    if config.dialect == D2L_NEU and quarto.is_file():
+        loader.visit_quarto(quarto)  # the d2l authors' 2026 sources: the order of _quarto.yml, not the tocs
+    else:
+        if loader.document(index) is None:
+            errors = loader.errors
+            raise SourceErrors(errors) if len(errors) > 1 else errors[0]
+        loader.visit(index, (), False, None)
     pages = loader.pages
     labels: dict[str, Target] = {}
     for page in pages:
@@ -277,7 +318,7 @@ def load_book(config, read=None, typeset: bool = False) -> Book:
         if reference.is_citation
         for key in reference.targets
     ]
-    listings = [(page, block) for page in pages for cell in page.document.cells for block in cell.blocks if isinstance(block, BibliographyBlock)]
+    listings = [(page, block) for page in pages for cell in page.document.cells for block in walk(cell.blocks) if isinstance(block, BibliographyBlock)]
     bibfile = config.bibfile
     named = [(page, block) for page, block in listings if block.path]
     if not config.bibfile_given and named:  # d2lbook's :bibliography:`file.bib` names the file
@@ -347,6 +388,63 @@ class _Loader:
                 page.toc_pages[toc].append(child_page)
         return page
 
+    def visit_quarto(self, quarto: Path) -> None:
+        """The pages in the order of ``_quarto.yml``'s ``book.chapters`` (and ``appendices``).
+
+        The first file is the front page. A ``<folder>/index`` file opens a numbered
+        chapter, and the files of that folder after it are its sections; any other
+        file is a chapter of its own. A page whose first heading is ``{.unnumbered}``
+        has no number. Parts only group files there: they have no page."""
+        rel = QUARTO_NAME
+        entries = _quarto_entries(quarto)
+        if not entries:
+            raise SourceError(rel, None, "lists no chapters (book: chapters:); the d2l-neu dialect takes the book's order from it")
+        (line, first), rest = entries[0], entries[1:]
+        front = self.quarto_file(first, line)
+        if front is None or self.document(front) is None:
+            raise SourceErrors(self.errors) if len(self.errors) > 1 else self.errors[0]
+        self.listed_at[front] = ("the root page", 0)
+        root = Page(front, front.relative_to(self.root).as_posix(), front.relative_to(self.root).as_posix()[: -len(".md")], (), None, self.document(front))
+        self.pages.append(root)
+        chapter, count = None, 0
+        for line, entry in rest:
+            path = self.quarto_file(entry, line)
+            if path is None or path in self.listed_at or self.document(path) is None:
+                if path in self.listed_at:
+                    self.errors.append(SourceError(rel, line, f"'{entry}' is listed twice"))
+                continue
+            self.listed_at[path] = (rel, line)
+            document = self.document(path)
+            numbered = bool(document.headings) and document.headings[0].numbered
+            section_of = chapter if chapter is not None and path.parent == chapter.source.parent and path.name != "index.md" else None
+            if section_of is not None:
+                number = (*section_of.number, len([c for c in section_of.children if c.number]) + 1) if numbered and section_of.number else ()
+                parent = section_of
+            else:
+                count += numbered
+                number = (count,) if numbered else ()
+                parent = root
+            page = Page(path, path.relative_to(self.root).as_posix(), path.relative_to(self.root).as_posix()[: -len(".md")], number, parent, document)
+            parent.children.append(page)
+            self.pages.append(page)
+            if path.name == "index.md":
+                chapter = page
+            elif section_of is None:
+                chapter = None
+        for page in self.pages:  # a page's ```toc``` fences are stale there: each shows the page's sections
+            for toc in page.document.tocs:
+                page.toc_pages[toc] = list(page.children)
+
+    def quarto_file(self, entry: str, line: int) -> Path | None:
+        """The source of a _quarto.yml entry: its ``.md`` (the source of truth) for a ``.qmd``."""
+        path = (self.root / entry).resolve()
+        if path.suffix == ".qmd" and path.with_suffix(".md").is_file():
+            path = path.with_suffix(".md")
+        if not path.is_relative_to(self.root) or not path.is_file():
+            self.errors.append(SourceError(QUARTO_NAME, line, f"'{entry}': no such file in the book"))
+            return None
+        return path
+
     def child(self, rel: str, path: Path, entry: str, line: int) -> Path | None:
         """The readable, not yet listed file of a toc entry, or None (with the error recorded)."""
         child = toc_source(path, entry)
@@ -377,13 +475,15 @@ def _structure(page: Page, labels: dict[str, Target], errors: list) -> None:
             number: tuple[int, ...] = ()
             if first_heading:
                 number, first_heading = page.number, False
+            elif not item.numbered:
+                number = ()  # d2l-neu's {.unnumbered}
             else:
                 depth = max(item.level - 1, 1)
                 if page.number and depth <= _NUMBERED_HEADING_DEPTH:
                     heading_counters[depth - 1] += 1
                     heading_counters[depth:] = [0] * (_NUMBERED_HEADING_DEPTH - depth)
                     number = (*page.number, *heading_counters[:depth])
-            anchor = label or slug(title)
+            anchor = label or item.anchor or slug(title)
         else:
             if isinstance(item, Figure):
                 kind, label, title = "figure", item.label, item.caption
@@ -398,7 +498,7 @@ def _structure(page: Page, labels: dict[str, Target], errors: list) -> None:
             counters[kind] += 1
             number = (*page.number, counters[kind])
             anchor = label or f"{kind}-{counters[kind]}"
-        target = Target(label, kind, number, page, anchor, item.line, title)
+        target = Target(label, kind, number, page, anchor, item.line, title, item.level if isinstance(item, Heading) else 0)
         page.targets.append(target)
         page.target_of[item] = target
         if label:

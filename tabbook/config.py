@@ -18,6 +18,7 @@ from pathlib import Path
 from tabbook.errors import SourceError
 
 CONFIG_NAME = "config.ini"
+QUARTO_NAME = "_quarto.yml"  # the d2l authors' 2026 sources keep their book's structure there
 # The largest output a cell may keep, in MB ([build] max_output_mb); larger ones are cut.
 DEFAULT_MAX_OUTPUT_MB = 4.0
 
@@ -44,6 +45,7 @@ _SCHEMA = {
         "gpus",
         "cpu_only",
         "data",
+        "dialect",
     },
     "html": {"bibfile", "collapse_lines", "header_links", "favicon", "html_logo", "include_css"},
     "pdf": {"bibfile"},
@@ -149,6 +151,8 @@ class BookConfig:
     warnings: tuple[str, ...] = ()
     publish: Publish = Publish()
     bibfile_given: bool = True  # False: config.ini names none, and a page's :bibliography:`file` may (tabbook.book)
+    # "d2lbook" (the d2l.ai books) or "d2l-neu" (the d2l authors' 2026 sources, with a _quarto.yml): tabbook.parse
+    dialect: str = "d2lbook"
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
     gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
     cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
@@ -380,6 +384,10 @@ def load_config(root: Path | None = None) -> BookConfig:
 
     favicon, logo = config.get("html", "favicon", "").strip(), config.get("html", "html_logo", "").strip()
     bibfile = (config.either("html", "bibfile", "pdf", "bibfile", "") or "").strip()
+    # A book with a _quarto.yml (the d2l authors' 2026 sources) is read in their dialect unless config.ini says otherwise.
+    dialect = config.get("build", "dialect", "d2l-neu" if (root / QUARTO_NAME).is_file() else "d2lbook").strip()
+    if dialect not in ("d2lbook", "d2l-neu"):
+        config.fail("build", "dialect", f"[build] dialect must be d2lbook or d2l-neu, not '{dialect}'{_suggestion(dialect, ('d2lbook', 'd2l-neu'))}")
     return BookConfig(
         root=root,
         project=project,
@@ -392,6 +400,7 @@ def load_config(root: Path | None = None) -> BookConfig:
         build_dir=root / build_dir,
         bibfile=root / (bibfile or "references.bib"),
         bibfile_given=bool(bibfile),
+        dialect=dialect,
         collapse_lines=config.integer("html", "collapse_lines", 40),
         library_package=package,
         lib_files=lib_files,

@@ -18,7 +18,7 @@ import html
 
 from tabbook import texmath
 from tabbook.errors import SourceError
-from tabbook.parse import Code, Inline, Reference
+from tabbook.parse import D2L_NEU, D2LBOOK, Code, Inline, Reference
 
 # Placeholders are made of private-use characters markdown-it passes through untouched;
 # a text that holds one itself gets others (see _placeholder_chars).
@@ -119,13 +119,16 @@ class Markdown:
     ``path`` (for errors).
     """
 
-    def __init__(self):
+    def __init__(self, dialect: str = D2LBOOK):
         from markdown_it import MarkdownIt
+        from mdit_py_plugins.attrs import attrs_plugin
 
         # Raw HTML is allowed in the chapters' own text: the authors are trusted,
         # and notebook outputs never pass through here.
         self.md = MarkdownIt("commonmark", {"html": True})
         self.md.enable(["table", "strikethrough"])
+        if dialect == D2L_NEU:  # Pandoc's [text]{.class} spans and {#id .class} after links and images
+            self.md.use(attrs_plugin, spans=True)
         # Rules called as rule(tokens, idx, options, env); set directly so they stay bound to self.
         self.md.renderer.rules["fence"] = self._fence
 

@@ -59,6 +59,14 @@ FIGURE = "figure"
 TABLE = "table"
 EQUATION = "equation"
 
+# The two dialects (config.ini [build] dialect): d2lbook's (the d2l.ai books), and the
+# d2l authors' 2026 sources (smolix/d2l-neu), which add Pandoc's fenced divs, spans
+# and heading attributes, give untagged code to every framework and cut slides out
+# of `.slide` divs instead of slide marks.
+D2LBOOK = "d2lbook"
+D2L_NEU = "d2l-neu"
+DIALECTS = (D2LBOOK, D2L_NEU)
+
 # The roles of DIALECT 4 and 5.
 ROLES = ("numref", "ref", "eqref", "cite", "citet", "citep")
 CITE_ROLES = frozenset({"cite", "citet", "citep"})
@@ -80,7 +88,6 @@ _KEY_SEPARATORS = re.compile(r"[,\s]+")
 # Slide marks (DIALECT 6): the eight tokens; the scanner pairs them.
 _SLIDE_TOKEN = re.compile(r"\[\*\*|\(\*\*|\[~~|\(~~|\*\*\]|\*\*\)|~~\]|~~\)")
 _SLIDE_CLOSER = {"[**": "**]", "(**": "**)", "[~~": "~~]", "(~~": "~~)"}
-_SLIDE_OPENER = {closer: opener for opener, closer in _SLIDE_CLOSER.items()}
 # The inline pass: where a role, a code span, an escaped dollar or math may start.
 _INLINE_START = re.compile(r":(" + "|".join(ROLES) + r"):`|`+|\\\$|\$")
 _BACKTICKS = re.compile(r"`+")
@@ -92,8 +99,15 @@ _STRUCT_MARK = re.compile(r"^\s*:(label|eqlabel|width):`([^`]*)`\s*$")
 _STRUCT_ROLE = re.compile(r":(?:label|eqlabel|width):`[^`]*`")
 _TRAILING_EQLABEL = re.compile(r"^(.*\$\$)\s*:eqlabel:`([^`]*)`\s*$")  # $$ ... $$ :eqlabel:`x` on one line
 _BIBLIOGRAPHY_ROLE = re.compile(r"^:bibliography:`([^`]+)`$")
+# d2l-neu (Pandoc): fenced divs, heading attributes, a cell named on a slide, a pause
+_DIV_FENCE = re.compile(r"^(:{3,})\s*(?:\{([^}]*)\}|([\w-]+))?\s*$")
+_HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}\s*$")
+_ATTRIBUTE = re.compile(r"""([.#])([\w-]+)|([\w-]+)=(?:"([^"]*)"|'([^']*)'|(\S+))|(-)(?=\s|$)""")
+_CELL_REFERENCE = re.compile(r"^@([A-Za-z][\w-]*)$")
+_PAUSE = re.compile(r"^\. \. \.$")
+_FENCE_ID = re.compile(r"#([\w-]+)")
 _CAPTION_LINE = re.compile(r"^\s*:(?![:\s])(?!\w+:`)(.+?)\s*$")
-_FIGURE_PARAGRAPH = re.compile(r'^!\[(?P<caption>(?:[^\]\\]|\\.)*)\]\(\s*(?P<path>[^)\s]+)(?:\s+"[^"]*")?\s*\)(?P<rest>.*)$', re.DOTALL)
+_FIGURE_TARGET = re.compile(r'\(\s*(?P<path>[^)\s]+)(?:\s+"[^"]*")?\s*\)(?P<rest>.*)$', re.DOTALL)
 _INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
 _DISPLAY_END = re.compile(r"\$\$\s*$")
 _RAW_HTML_FILE = re.compile(r"^\s*\.\.\s+raw::\s+html\s*\n\s+:file:\s*(\S+)\s*$")
@@ -202,12 +216,56 @@ def tex_words(tex: str) -> str:
 
 @dataclass(eq=False)
 class Heading:
-    """A heading of a text cell (CommonMark's ATX or setext heading)."""
+    """A heading of a text cell (CommonMark's ATX or setext heading); d2l-neu's
+    ``{.unnumbered}`` (or ``{-}``) and ``{#id}`` after it are read into ``numbered`` and ``anchor``."""
 
     level: int
     title: Inline
     line: int
     label: str | None = None
+    numbered: bool = True
+    anchor: str | None = None
+
+
+@dataclass(eq=False)
+class Div:
+    """A Pandoc fenced div (d2l-neu): ``::: {.class key="value"}`` ... ``:::``, holding blocks.
+
+    A div of class ``slide`` is a slide: it is not on the book's page; its
+    ``title``, ``only`` and ``except`` attributes say what the deck shows and for
+    which frameworks."""
+
+    classes: tuple[str, ...]
+    attributes: dict[str, str]
+    line: int
+    end_line: int
+    blocks: list = field(default_factory=list)
+
+    @property
+    def is_slide(self) -> bool:
+        return "slide" in self.classes
+
+    def for_tab(self, tab: str) -> bool:
+        """Whether a slide is for ``tab`` (its ``only`` / ``except`` lists of frameworks)."""
+        only, excluded = self.attributes.get("only"), self.attributes.get("except")
+        if only is not None and tab not in _split_names(only):
+            return False
+        return excluded is None or tab not in _split_names(excluded)
+
+
+@dataclass(eq=False)
+class CellReference:
+    """``@id`` on a line of its own in a slide: the code cell whose fence id is ``id``, shown there."""
+
+    cell_id: str
+    line: int
+
+
+@dataclass(eq=False)
+class Pause:
+    """``. . .`` on a slide: what follows appears on the next step."""
+
+    line: int
 
 
 @dataclass(eq=False)
@@ -367,6 +425,7 @@ class Cell:
     # the number of a line inside branches to the tabs that keep it.
     code: list[tuple[int, str]] = field(default_factory=list)
     only: dict[int, frozenset[str]] = field(default_factory=dict)
+    fence_id: str | None = None  # CODE: d2l-neu's `{.python .input #id}`, kept as the cell's id
     section: Heading | None = None
     _source: str | None = None  # the code when it is the same in every tab
 
@@ -419,6 +478,7 @@ class Document:
 
     path: Path
     tabs: tuple[str, ...]
+    dialect: str = D2LBOOK
     cells: list[Cell] = field(default_factory=list)
     items: list = field(default_factory=list)
     labels: dict[str, Label] = field(default_factory=dict)
@@ -455,9 +515,9 @@ class Document:
         return any(cell.kind == CODE for cell in self.cells)
 
     def inlines(self):
-        """Every text a reader sees, parsed: prose, titles, captions, tables, slide text."""
+        """Every text a reader sees, parsed: prose, titles, captions, tables, slide text (slides included)."""
         for cell in self.cells:
-            for block in cell.blocks:
+            for block in walk(cell.blocks, slides=True):
                 if isinstance(block, Prose):
                     yield block.inline
                 elif isinstance(block, Heading):
@@ -473,7 +533,8 @@ class Document:
 
     @property
     def has_slides(self) -> bool:
-        return any(cell.slide_marks for cell in self.cells)
+        """Slide marks (d2lbook) or ``.slide`` divs (d2l-neu): the page gets a deck."""
+        return any(cell.slide_marks or any(isinstance(block, Div) and block.is_slide for block in _divs(cell.blocks)) for cell in self.cells)
 
     def raise_errors(self) -> None:
         """Raise the collected errors (all of them, in line order), if any."""
@@ -487,6 +548,8 @@ class Document:
         every tab when the file has no code; else the default tab when a code
         cell or tab prose is for it (untagged, ``all`` or named), and the other
         tabs a code cell or tab prose names explicitly (``all`` does not count)."""
+        if self.dialect == D2L_NEU:  # d2l-neu's generator: the tabs some code or prose is for; none without code
+            return [tab for tab in self.tabs if self.has_code and any(tab in cell.tabs for cell in self.cells if cell.kind != TEXT)]
         if not self.has_code:
             return list(self.tabs)
         default = self.tabs[0]
@@ -502,6 +565,23 @@ class Document:
         return view
 
 
+def _divs(blocks):
+    for block in blocks:
+        if isinstance(block, Div):
+            yield block
+            yield from _divs(block.blocks)
+
+
+def walk(blocks, slides: bool = False):
+    """The blocks with every div's blocks in place of the div (and a slide div's too, with ``slides``)."""
+    for block in blocks:
+        if isinstance(block, Div):
+            if slides or not block.is_slide:
+                yield from walk(block.blocks, slides)
+        else:
+            yield block
+
+
 def read_document(config, path, tabs=None, collect=False) -> Document:
     """Read and parse one chapter with the book's tabs (or ``tabs``, e.g. from ``--tabs``).
 
@@ -512,7 +592,7 @@ def read_document(config, path, tabs=None, collect=False) -> Document:
     """
     tabs = tuple(tabs or config.tabs)
     known = set(tabs) | {name for name, env in config.envs.items() if env.kernel}
-    return parse_markdown(read_source(path), path, tabs, known, collect=collect)
+    return parse_markdown(read_source(path), path, tabs, known, collect=collect, dialect=config.dialect)
 
 
 def read_source(path) -> str:
@@ -530,7 +610,7 @@ def read_source(path) -> str:
         raise SourceError(path, line, f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded; save the file as UTF-8") from None
 
 
-def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False) -> Document:
+def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False, dialect: str = D2LBOOK) -> Document:
     """Parse chapter Markdown ``text`` (from ``path``, for messages) for ``tabs``.
 
     ``tabs`` are the tabs being converted, the first being the default tab;
@@ -538,7 +618,7 @@ def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False) -> Doc
     Misplaced marks are raised together unless ``collect`` keeps them in
     ``Document.errors``.
     """
-    doc = _Parser(Path(path), tuple(tabs), set(known_tabs or ()) | set(tabs)).parse(text)
+    doc = _Parser(Path(path), tuple(tabs), set(known_tabs or ()) | set(tabs), dialect).parse(text)
     if not collect:
         doc.raise_errors()
     return doc
@@ -681,10 +761,7 @@ def _slide_marks(text: str, first: int) -> tuple[str, list[tuple[str, str, int, 
             opened = (token, match.start(), match.end(), line)
             continue
         if opened is None:
-            if link:
-                continue  # the end of a bold link text
-            problem = (line, f"slide mark {token} closes nothing: no {_SLIDE_OPENER[token]} before it")
-            break
+            continue  # a closer with nothing open is text: "(then **Swin**)" ends bold text, "[**x**](url)" a link
         if token != _SLIDE_CLOSER[opened[0]]:
             problem = (line, f"slide mark {opened[0]} (line {opened[3]}) is closed by {token}; expected {_SLIDE_CLOSER[opened[0]]}")
             break
@@ -760,6 +837,21 @@ def _commonmark_fence(lines: list[str], fence: str, info: str) -> str:
     return char * max(len(fence) if char == fence[0] else 3, max(inside, default=0) + 1)
 
 
+def _attributes(text: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Pandoc attributes ``.class #id key="value" -``: (classes, {"id": ..., key: value})."""
+    classes, values = [], {}
+    for match in _ATTRIBUTE.finditer(text):
+        if match.group(1) == ".":
+            classes.append(match.group(2))
+        elif match.group(1) == "#":
+            values["id"] = match.group(2)
+        elif match.group(7):
+            classes.append("-")
+        else:
+            values[match.group(3)] = next(value for value in match.group(4, 5, 6) if value is not None)
+    return tuple(classes), values
+
+
 def _split_names(raw: str) -> list[str]:
     return [name for name in _KEY_SEPARATORS.split(raw.strip()) if name]
 
@@ -768,11 +860,12 @@ class _Parser:
     """The line pass. State: an open code cell, an open text fence, an open
     tab prose block, and the text lines collected since the last cell."""
 
-    def __init__(self, path: Path, tabs: tuple[str, ...], known: set[str]):
+    def __init__(self, path: Path, tabs: tuple[str, ...], known: set[str], dialect: str = D2LBOOK):
         self.path = path
         self.tabs = tabs
         self.known = known
-        self.doc = Document(path=path, tabs=tabs)
+        self.neu = dialect == D2L_NEU
+        self.doc = Document(path=path, tabs=tabs, dialect=dialect)
         self.text: list[tuple[int, str, bool]] = []  # (line number, line, inside a text fence)
         self.prose_tabs: tuple[str, ...] | None = None  # open tab prose block
         self.prose_line = 0  # the open block's :begin_tab: line
@@ -794,6 +887,9 @@ class _Parser:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
+        if self.neu and lines[:1] == ["---"] and "---" in lines[1:]:
+            end = lines.index("---", 1)
+            lines[: end + 1] = [""] * (end + 1)  # Quarto's front matter: settings, not text
         fences = _fences(lines)
         index = 0
         while index < len(lines):
@@ -806,7 +902,8 @@ class _Parser:
                 close, marker, info = fence
                 if marker[0] == "`" and _CODE_INFO.match(info):
                     self.flush_text()
-                    self.add_code_cell(number, close + 1, [(k + 1, lines[k]) for k in range(index + 1, close)])
+                    fence_id = _FENCE_ID.search(info) if self.neu else None
+                    self.add_code_cell(number, close + 1, [(k + 1, lines[k]) for k in range(index + 1, close)], fence_id and fence_id.group(1))
                 else:
                     shown = _commonmark_fence(lines[index + 1 : close], marker, info)
                     self.text.append((number, shown + line[len(marker) :], True))
@@ -904,7 +1001,7 @@ class _Parser:
         for number, line, fenced in [*body, (0, None, None)]:
             if run and (line is None or fenced != run_fenced):
                 chunk = "\n".join(run)
-                if not run_fenced and problem is None and ("**" in chunk or "~~" in chunk):
+                if not run_fenced and not self.neu and problem is None and ("**" in chunk or "~~" in chunk):
                     chunk, found, problem = _slide_marks(chunk, run_line)
                     marks += [SlideMark(opener, _slide_inline(text, mark_line), mark_line) for opener, text, mark_line, _ in found]
                 parts.append(chunk)
@@ -925,7 +1022,7 @@ class _Parser:
 
     # -- code cells -------------------------------------------------------------
 
-    def add_code_cell(self, start, end, body):
+    def add_code_cell(self, start, end, body, fence_id=None):
         """Build a CODE cell from the lines between the fences (or drop the selector cell)."""
         if any("d2lbook.tab" in line and "%load_ext" in line for _, line in body):
             for number, line in body:
@@ -936,7 +1033,7 @@ class _Parser:
                         self.error(number, "#required_libs(...) lists no package; write e.g. #required_libs(\"pandas==2.2.3\")")
                     self.doc.required_libs.extend(libs)
             return
-        tabs = (self.tabs[0],)
+        tabs = self.tabs if self.neu else (self.tabs[0],)  # an untagged cell: every framework's in d2l-neu
         marks = [(index, match) for index, (_, line) in enumerate(body) if ("tab" in line and "#" in line or "%%tab" in line) and (match := _TAB_MARK.match(line))]
         if marks:
             # the first #@tab mark decides, else the first %%tab (commented or not): d2lbook's order
@@ -947,7 +1044,7 @@ class _Parser:
         plain = "\n".join([line for _, line in body])
         if "\t" not in plain and "@hide" not in plain and "tab.selected" not in plain:
             # the common case: the code is the same in every tab, as written
-            self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body))
+            self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body, fence_id=fence_id))
             return
         hide = None
         code: list[tuple[int, str]] = []
@@ -994,7 +1091,7 @@ class _Parser:
                 code.append((number, line[min(4, indent) :]))
             else:
                 code.append((number, line))
-        cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, only=only)
+        cell = Cell(CODE, start, end, tabs=tabs, hide=hide, code=code, only=only, fence_id=fence_id)
         self.doc.cells.append(cell)
 
 
@@ -1096,6 +1193,17 @@ class _Structure:
             if match and after is not None and lines[after].lstrip().startswith("|"):
                 captions[index] = match.group(1)
         blanked = ["" if index in marks or index in captions else trailing[index][1] if index in trailing else line for index, line in enumerate(lines)]
+        divs = self.divs(cell, lines, fences) if self.doc.dialect == D2L_NEU else []
+        slide_pieces = {}  # index -> a CellReference or Pause, on a line of its own in a slide
+        for start, end, div in divs:
+            blanked[start] = blanked[end] = ""  # the fences themselves are no text
+            if div.is_slide:
+                for index in range(start + 1, end):
+                    piece = lines[index].strip()
+                    reference = _CELL_REFERENCE.match(piece) if piece.startswith("@") else None
+                    if reference or _PAUSE.match(piece):
+                        slide_pieces[index] = CellReference(reference.group(1), first + index) if reference else Pause(first + index)
+                        blanked[index] = ""
         tokens = _block_tokens("\n".join(blanked))
         code_lines = set()
         owners: dict[int, object] = {}  # line index -> the structural block it belongs to
@@ -1119,17 +1227,83 @@ class _Structure:
                 equation = Equation(label, first + index, first + index)
                 self.doc.items.append(equation)
                 self.define(Label(label, EQUATION, first + index, equation))
-        cell.blocks = self.blocks_with_prose(blanked, structural, code_lines, first)
+        structural = sorted(structural + [(index, index + 1, piece) for index, piece in slide_pieces.items()], key=lambda item: item[0])
+        breaks = {index for start, end, _div in divs for index in (start, end)}
+        cell.blocks = self.blocks_with_prose(blanked, structural, code_lines, first, breaks)
+        if divs:
+            cell.blocks = self.nest(cell.blocks, divs, first)
         for index, line in enumerate(blanked):
             if index not in code_lines and ("](" in line or "<img" in line.lower()) and not isinstance(owners.get(index), Figure):
                 for match in _INLINE_IMAGE.finditer(line):
                     self.doc.images.append((match.group(1) or match.group(2), first + index))
 
+    def divs(self, cell: Cell, lines: list[str], fences: set[int]) -> list[tuple[int, int, Div]]:
+        """Pandoc's fenced divs of a text cell (d2l-neu): (opening index, closing index, Div), outermost first.
+
+        A fence with attributes (or a class word) opens a div; a bare ``:::`` closes
+        the innermost open one, as Pandoc nests them."""
+        first, found, stack = cell.text_line, [], []
+        for index, line in enumerate(lines):
+            if index in fences or not line.startswith(":::"):
+                continue
+            match = _DIV_FENCE.match(line)
+            if match is None:
+                continue
+            if match.group(2) is not None or match.group(3):
+                classes, attributes = _attributes(match.group(2) or "")
+                if match.group(3):
+                    classes = (match.group(3), *classes)
+                stack.append((index, classes, attributes))
+            elif stack:
+                start, classes, attributes = stack.pop()
+                found.append((start, index, Div(classes, attributes, first + start, first + index)))
+            else:
+                self.warn(first + index, "this ::: closes no fenced div; it is left out")
+        for start, classes, attributes in stack:
+            self.warn(first + start, "this fenced div is not closed before the next code cell; it ends there")
+            found.append((start, len(lines) - 1, Div(classes, attributes, first + start, first + len(lines) - 1)))
+        return sorted(found, key=lambda item: item[0])
+
+    def nest(self, blocks: list, divs: list[tuple[int, int, Div]], first: int) -> list:
+        """The cell's blocks with each div holding the blocks inside it; a slide's items are not the book's."""
+        top: list = []
+        open_divs: list[Div] = []
+        events = sorted([(first + start, 0, div) for start, _end, div in divs] + [(first + end, 1, div) for _start, end, div in divs], key=lambda item: (item[0], item[1]))
+        position = 0
+        for block in blocks:
+            line = block.line
+            while position < len(events) and events[position][0] < line:
+                _at, kind, div = events[position]
+                if kind == 0:
+                    (open_divs[-1].blocks if open_divs else top).append(div)
+                    open_divs.append(div)
+                elif div in open_divs:
+                    open_divs.remove(div)
+                position += 1
+            (open_divs[-1].blocks if open_divs else top).append(block)
+        for _at, kind, div in events[position:]:
+            if kind == 0:
+                (open_divs[-1].blocks if open_divs else top).append(div)
+                open_divs.append(div)
+            elif div in open_divs:
+                open_divs.remove(div)
+        hidden = {id(block) for div in (d for _s, _e, d in divs if d.is_slide) for block in walk(div.blocks, slides=True)}
+        self.doc.items = [item for item in self.doc.items if id(item) not in hidden]
+        return top
+
     def block_of(self, token, tokens, position, lines, start, end, first):
         """The structural block a top-level token starts, or None for prose."""
         line = first + start
         if token.type == "heading_open":
-            block = Heading(int(token.tag[1:]), Inline(tokens[position + 1].content.strip(), line), line)
+            content = tokens[position + 1].content.strip()
+            numbered, anchor = True, None
+            attributes = _HEADING_ATTRIBUTES.search(content) if self.doc.dialect == D2L_NEU and content.endswith("}") else None
+            if attributes:
+                classes, values = _attributes(attributes.group(1))
+                numbered = not ({"unnumbered", "-"} & set(classes))
+                anchor = values.get("id")
+                content = content[: attributes.start()].rstrip()
+            block = Heading(int(token.tag[1:]), Inline(content, line), line, numbered=numbered, anchor=anchor)
         elif token.type == "table_open":
             block = Table(Inline("\n".join(lines[start:end]), line), line)
         elif token.type == "paragraph_open":
@@ -1137,14 +1311,14 @@ class _Structure:
             bibliography = _BIBLIOGRAPHY_ROLE.match(content.strip()) if content.startswith(":bibliography:") else None
             if bibliography:
                 return Bibliography(line, bibliography.group(1).strip())
-            match = _FIGURE_PARAGRAPH.match(content)
-            if not match:
+            figure = _figure_paragraph(content)
+            if figure is None:
                 return None
-            rest = match.group("rest").strip()
+            caption, path, rest = figure
             if rest:
                 self.warn(line, f"text after the figure on its line is not part of its caption: '{rest[:40]}'")
                 return None
-            block = Figure(Inline(match.group("caption").strip(), line), match.group("path"), line)
+            block = Figure(Inline(caption, line), path, line)
         elif token.type == "fence":
             info = token.info.strip().split()
             kind = info[0].lower() if info else ""
@@ -1255,15 +1429,19 @@ class _Structure:
         self.label_lines[label.name] = label.line
         self.doc.labels[label.name] = label
 
-    def blocks_with_prose(self, lines, structural, code_lines, first) -> list:
-        """The cell's blocks in order: structural ones, and Prose for the lines between them."""
+    def blocks_with_prose(self, lines, structural, code_lines, first, breaks=frozenset()) -> list:
+        """The cell's blocks in order: structural ones, and Prose for the lines between them (cut at ``breaks``)."""
         blocks: list = []
         position = 0
 
         def prose(start, end):
-            if any(lines[i].strip() for i in range(start, end)):
-                codes = frozenset(first + i for i in range(start, end) if i in code_lines)
-                blocks.append(Prose(Inline("\n".join(lines[start:end]), first + start), codes))
+            cuts = [start, *sorted(index for index in breaks if start < index < end), end]
+            for begin, stop in zip(cuts, cuts[1:], strict=False):
+                while begin < stop and not lines[begin].strip():
+                    begin += 1
+                if begin < stop:
+                    codes = frozenset(first + i for i in range(begin, stop) if i in code_lines)
+                    blocks.append(Prose(Inline("\n".join(lines[begin:stop]), first + begin), codes))
 
         for start, end, block in structural:
             prose(position, start)
@@ -1271,6 +1449,39 @@ class _Structure:
             position = end
         prose(position, len(lines))
         return blocks
+
+
+def _figure_paragraph(content: str) -> tuple[str, str, str] | None:
+    """(caption, path, text after it) of a paragraph that starts with an image ``![caption](path)``.
+
+    The caption may hold brackets, balanced as CommonMark wants them, and math
+    (``$[a, b)$`` included: what is inside ``$...$`` is not counted)."""
+    if not content.startswith("!["):
+        return None
+    depth, index = 1, 2
+    while index < len(content):
+        char = content[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "$":
+            close = content.find("$", index + 1)
+            if close > 0:
+                index = close + 1
+                continue
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+            if depth == 0:
+                break
+        index += 1
+    else:
+        return None
+    target = _FIGURE_TARGET.match(content, index + 1)
+    if target is None:
+        return None
+    return content[2:index].strip(), target.group("path"), target.group("rest").strip()
 
 
 def _previous_content(lines, index):
@@ -1292,7 +1503,14 @@ def _next_content(lines, index, marks):
 def _assign_ids(cells: list[Cell]) -> None:
     """Give every cell its identity: kind and content hashed, plus a count for repeats."""
     seen: dict[str, int] = {}
+    named: dict[tuple[str, str], int] = {}  # (fence id, tab) -> cells so named
     for cell in cells:
+        if cell.fence_id:
+            count = max(named.get((cell.fence_id, tab), 0) for tab in cell.tabs)
+            for tab in cell.tabs:
+                named[cell.fence_id, tab] = count + 1
+            cell.id = cell.fence_id + (f"-{count}" if count else "")
+            continue
         if cell.kind == CODE:
             content = "\n".join([cell.hide or "", *cell.tabs, *(text for _, text in cell.code)])
         else:

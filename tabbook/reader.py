@@ -22,7 +22,7 @@ from pathlib import Path
 from tabbook.book import Book, Page
 from tabbook.fileio import atomic_write
 from tabbook.notebooks import notebook_json
-from tabbook.parse import Bibliography, Figure, Heading, Inline, Math, Prose, RawHtml, Reference, Table, Toc
+from tabbook.parse import Bibliography, Figure, Heading, Inline, Math, Prose, RawHtml, Reference, Table, Toc, walk
 
 _MIME = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
 
@@ -50,9 +50,12 @@ class ReaderNotebooks:
         return nb
 
     def markdown(self, page: Page, cell) -> tuple[str, dict]:
-        """(Markdown, attachments) of one text cell."""
-        parts, attachments = [], {}
-        for block in cell.blocks:
+        """(Markdown, attachments) of one text cell (a fenced div's content without its fences; no slides)."""
+        return self.blocks_markdown(page, cell.blocks, {})
+
+    def blocks_markdown(self, page: Page, blocks: list, attachments: dict) -> tuple[str, dict]:
+        parts = []
+        for block in walk(blocks):
             if isinstance(block, Prose):
                 parts.append(self.text(page, block.inline))
             elif isinstance(block, Heading):

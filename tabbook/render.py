@@ -38,7 +38,7 @@ from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
 from tabbook.notebooks import attach_outputs, notebook_dicts, notebook_json
 from tabbook.outputs import OutputRenderer
-from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
+from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Div, Figure, Heading, Prose, RawHtml, Table, Toc
 from tabbook.reader import ReaderNotebooks
 
 
@@ -125,7 +125,7 @@ class Site:
     def __init__(self, config, book: Book, from_cache: bool = False, keep_going: bool = False):
         self.config = config
         self.book = book
-        self.markdown = Markdown()
+        self.markdown = Markdown(config.dialect)
         self.tabs = list(config.tabs)
         self.env = assets.templates()
         self.page_template = self.env.get_template("page.html")
@@ -225,10 +225,16 @@ class Site:
 
     def text_html(self, cell, resolver: PageResolver) -> str:
         """A text cell's blocks, in order (numbers from the book, markup from the templates)."""
+        return self.blocks_html(cell.blocks, resolver)
+
+    def blocks_html(self, blocks: list, resolver: PageResolver) -> str:
         page = resolver.page
         parts = []
-        for block in cell.blocks:
-            if isinstance(block, Prose):
+        for block in blocks:
+            if isinstance(block, Div):
+                if not block.is_slide:  # slides are the decks' (tabbook.slides), not the page's
+                    parts.append(self.cells.div(block.classes, block.attributes.get("id"), Markup(self.blocks_html(block.blocks, resolver))))
+            elif isinstance(block, Prose):
                 parts.append(self.markdown.render(block.inline, resolver))
             elif isinstance(block, Heading):
                 target = page.target(block)
@@ -361,7 +367,7 @@ class Site:
         for target in page.targets[1:]:
             if target.kind == "section":
                 title = Markup(self.markdown.render_inline(target.title, resolver))
-                entries.append((target.anchor, target.number_text, title, len(target.number) - len(page.number)))
+                entries.append((target.anchor, target.number_text, title, max(target.level - page.targets[0].level, 1)))
         return entries
 
     def nav_link(self, target: Page, current: Page) -> dict:

@@ -15,7 +15,7 @@ import json
 
 from tabbook.book import Book, Page, plain_text
 from tabbook.markdown import code_span_text
-from tabbook.parse import CODE, Code, Figure, Heading, Math, Prose, Table, tex_words
+from tabbook.parse import CODE, Code, Figure, Heading, Math, Prose, Table, tex_words, walk
 
 
 def _shown(book: Book):
@@ -53,7 +53,7 @@ def page_entries(book: Book, page: Page) -> list[dict]:
                     seen_code.add(source)
                     entries[-1]["x"].append(source)
             continue
-        for block in cell.blocks:
+        for block in walk(cell.blocks):
             if isinstance(block, Heading):
                 target = page.target(block)
                 if target is page.targets[0]:

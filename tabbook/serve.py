@@ -52,7 +52,7 @@ from tabbook.book import load_book
 from tabbook.config import load_config
 from tabbook.errors import SourceError, SourceErrors
 from tabbook.execute import run_book
-from tabbook.parse import Bibliography, read_document
+from tabbook.parse import Bibliography, read_document, walk
 from tabbook.render import Site
 
 STATIC = assets.STATIC  # the tool's own templates, CSS and JS
@@ -412,7 +412,7 @@ class Preview:
 
 
 def _has_bibliography(page) -> bool:
-    return any(isinstance(block, Bibliography) for cell in page.document.cells for block in cell.blocks)
+    return any(isinstance(block, Bibliography) for cell in page.document.cells for block in walk(cell.blocks))
 
 
 class PreviewSite(Site):

@@ -42,7 +42,7 @@ from tabbook.book import Book, Page, relative_url
 from tabbook.fileio import atomic_write, write_notebook
 from tabbook.markdown import highlight
 from tabbook.outputs import OutputRenderer
-from tabbook.parse import CODE, Heading, Inline, Math, Span, split_save_mark
+from tabbook.parse import CODE, D2L_NEU, CellReference, Div, Heading, Inline, Math, Pause, Span, split_save_mark
 from tabbook.reader import ReaderNotebooks
 from tabbook.render import PageResolver, Site
 
@@ -56,9 +56,9 @@ _END_OF_SENTENCE = ",.;: \n"
 class SlideCell:
     """One cell of a deck: Markdown (an Inline) with its slide type, or code with its outputs."""
 
-    kind: str  # "markdown" | "code"
-    slide_type: str  # "slide" starts a new slide, "-" continues the current one
-    source: Inline | str
+    kind: str  # "markdown" | "code" | "blocks" (d2l-neu: a slide's blocks as the book renders them)
+    slide_type: str  # "slide" starts a new slide, "-" continues it, "fragment" is its next step
+    source: Inline | str | list
     line: int
     outputs: list = field(default_factory=list)
 
@@ -127,8 +127,49 @@ def _slide_code(source: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
+def slide_divs(blocks):
+    """The ``.slide`` divs among ``blocks`` (and inside other divs), in order (d2l-neu)."""
+    for block in blocks:
+        if isinstance(block, Div):
+            if block.is_slide:
+                yield block
+            else:
+                yield from slide_divs(block.blocks)
+
+
+def neu_deck_cells(page: Page, tab: str, outputs: dict) -> list[SlideCell] | None:
+    """A d2l-neu deck: one slide per ``.slide`` div for ``tab`` (``only`` / ``except``), its title on top,
+    ``@id`` showing that code cell with its outputs, ``. . .`` making what follows a next step."""
+    by_id = {cell.fence_id: cell for cell in page.cells(tab) if cell.kind == CODE and cell.fence_id}
+    slides = [div for cell in page.document.cells for div in slide_divs(cell.blocks) if div.for_tab(tab)]
+    if not slides:
+        return None
+    cells: list[SlideCell] = []
+    for div in slides:
+        step = "slide"
+        title = div.attributes.get("title")
+        if title:
+            cells.append(SlideCell("markdown", step, Inline(f"## {title}", div.line), div.line))
+            step = "-"
+        for block in div.blocks:
+            if isinstance(block, Pause):
+                step = "fragment"
+            elif isinstance(block, CellReference):
+                cell = by_id.get(block.cell_id)
+                if cell is not None and cell.hide != "cell":
+                    shown = [] if cell.hide == "output" else (outputs.get(cell.id) or {}).get("outputs", [])
+                    cells.append(SlideCell("code", step, _slide_code(cell.source_for(tab)), block.line, shown))
+                    step = "-"
+            else:
+                cells.append(SlideCell("blocks", step, [block], block.line))
+                step = "-"
+    return cells
+
+
 def deck_cells(page: Page, tab: str, outputs: dict) -> list[SlideCell] | None:
     """The deck of ``page`` for ``tab`` (``outputs``: cell id -> executed cell), or None without marks."""
+    if page.document.dialect == D2L_NEU:
+        return neu_deck_cells(page, tab, outputs)
     cells: list[SlideCell] = []
     has_marks = False
     for cell in page.cells(tab):
@@ -176,6 +217,8 @@ def deck_notebook(page: Page, cells: list[SlideCell], reader: ReaderNotebooks, k
         meta = {"slideshow": {"slide_type": cell.slide_type}}
         if cell.kind == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(reader.text(page, cell.source), metadata=meta))
+        elif cell.kind == "blocks":
+            nb.cells.append(nbformat.v4.new_markdown_cell(reader.blocks_markdown(page, cell.source, {})[0], metadata=meta))
         else:
             code = nbformat.v4.new_code_cell(cell.source, metadata=meta)
             code.outputs = [nbformat.from_dict(output) for output in cell.outputs]
@@ -216,9 +259,13 @@ class DeckSite(Site):
         for cell in cells:
             if cell.kind == "markdown":
                 part = Markup(f'<div class="slide-text">{self.markdown.render(cell.source, resolver)}</div>')
+            elif cell.kind == "blocks":
+                part = Markup(f'<div class="slide-text">{self.blocks_html(cell.source, resolver)}</div>')
             else:
                 outputs = renderer.render(cell.outputs)
                 part = self.cells.code_cell(Markup(highlight(cell.source, "python")) if cell.source else None, outputs or None)
+            if cell.slide_type == "fragment":
+                part = Markup(f'<div class="fragment">{part}</div>')
             if cell.slide_type == "slide" or not slides:
                 slides.append([])
             slides[-1].append(Markup(part))
@@ -249,7 +296,7 @@ def build_slides(config, book: Book, tabs=None, keep_going: bool = False, out=No
         site = DeckSite(config, book, tab, keep_going)
         kernel = config.envs[tab].kernel if tab in config.envs else None
         for page in book.pages:
-            if not page.document.has_slides or page.document.slide_problems or tab not in page.tabs:
+            if page.document.slide_problems or tab not in page.tabs:
                 continue  # no marks, marks we cannot read, or no notebook for this framework: no deck
             cells = deck_cells(page, tab, site.outputs_of(page)[tab])
             if cells is None:

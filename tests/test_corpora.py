@@ -38,18 +38,7 @@ NEU = CORPORA / "d2l-neu"
 # The books whose config.ini our loader refuses today (DIAGNOSIS.md, cause 5).
 REFUSED: dict[str, str] = {}  # books a config.ini problem stops (none: an unknown key is a warning, as in d2lbook)
 
-_CAUSE_UNTAGGED = (
-    "d2l-neu dialect: an untagged code cell belongs to every framework; ours gives it to the default tab only"
-)
-_CAUSE_NO_CODE = (
-    "d2l-neu dialect: a file without code cells gets no notebook; ours writes a text-only one for every tab"
-)
-NEU_KNOWN: dict[str, str] = {
-    "chapter_linear-classification/classification.md": _CAUSE_UNTAGGED,
-    "chapter_linear-regression/linear-regression-concise.md": _CAUSE_UNTAGGED,
-    "chapter_convolutional-modern/index.md": _CAUSE_NO_CODE,
-    "index.md": _CAUSE_NO_CODE,
-}
+NEU_KNOWN: dict[str, str] = {}  # every file now matches d2l-neu's own generator
 
 
 def markdown_files(book):

@@ -66,14 +66,17 @@ def test_a_bold_link_and_code_fences_hold_no_marks():
     assert texts("```python\nx = [**y**]\n```\n[**after**]") == [("[**", "after", 13)]
 
 
+def test_a_closer_with_nothing_open_is_text():
+    assert texts("then **Swin**) and (**this**) but **] alone") == [("(**", "this", 10)]
+    assert marked("(then **Swin**)\n").slide_problems == []
+
+
 @pytest.mark.parametrize(
     "text, line, message",
     [
         ("one\n[**never closed", 11, "slide mark [** is never closed"),
-        ("one\ntwo **] three", 11, "slide mark **] closes nothing: no [** before it"),
         ("[**outer\n(**inner**) end**]", 10, "slide mark [** is not closed before the (** of line 11 (slide marks do not nest)"),
         ("x\n(**wrong end**]", 11, "slide mark (** (line 11) is closed by **]; expected **)"),
-        ("(~~a~~) b ~~)", 10, "slide mark ~~) closes nothing"),
     ],
 )
 def test_unbalanced_or_nested_marks_are_file_line_errors(text, line, message):
