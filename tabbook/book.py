@@ -229,10 +229,10 @@ def _words(mark, source: str) -> str:
     return ""  # a role in a title has no words of its own here
 
 
-def plain_text(inline: Inline, show=None) -> str:
+def plain_text(inline: Inline, show=None, markdown: Markdown | None = None) -> str:
     """What a reader reads in ``inline``, as plain words: math as its letters, roles left out
-    (or ``show(mark)`` for each span)."""
-    return _markdown().plain_text(inline, show or (lambda mark: _words(mark, "")))
+    (or ``show(mark)`` for each span); ``markdown`` is the parser that rendered it, if any."""
+    return (markdown or _markdown()).plain_text(inline, show or (lambda mark: _words(mark, "")))
 
 
 def slug(title: Inline) -> str:

@@ -82,33 +82,42 @@ def _placeholder_chars(text: str) -> tuple[str, str, str]:
 
 
 class _Placeholders:
-    """A text's spans swapped for placeholders, and the fragments that go back in."""
+    """A text's spans swapped for placeholders; :meth:`restore` puts each span's fragment back in."""
 
-    def __init__(self, inline: Inline, fragment, one_line: bool = False):
+    def __init__(self, inline: Inline, one_line: bool = False):
         self.open, self.close, self.line = _placeholder_chars(inline.text)
-        self.fragments: list[str] = []
         text = inline.text.replace("\n", " ") if one_line else inline.text
         pieces, position = [], 0
-        for span in inline.spans:
+        for number, span in enumerate(inline.spans):
             pieces.append(text[position : span.start])
-            pieces.append(f"{self.open}{len(self.fragments)}{self.close}")
+            pieces.append(f"{self.open}{number}{self.close}")
             # keep the line count: markdown-it's line map must still match the source
             pieces.append(("\n" + self.line) * text.count("\n", span.start, span.end))
-            self.fragments.append(fragment(span.mark))
             position = span.end
         pieces.append(text[position:])
         self.text = "".join(pieces)
 
-    def restore(self, out: str) -> str:
+    def restore(self, out: str, fragments: list[str]) -> str:
         out = out.replace("\n" + self.line, "").replace(self.line, "")
-        if not self.fragments:
+        if not fragments:
             return out
         pieces = out.split(self.open)
         result = [pieces[0]]
         for piece in pieces[1:]:
             number, _, rest = piece.partition(self.close)
-            result.append(self.fragments[int(number)] + rest)
+            result.append(fragments[int(number)] + rest)
         return "".join(result)
+
+
+def _words(tokens) -> str:
+    """The words of parsed Markdown (placeholders kept), one space between blocks and runs."""
+    words = []
+    for token in tokens:
+        if token.type == "inline":
+            words.extend(child.content for child in token.children or () if child.type in ("text", "code_inline"))
+        elif token.type in ("fence", "code_block"):
+            words.append(token.content)
+    return " ".join(words)
 
 
 class Markdown:
@@ -131,6 +140,7 @@ class Markdown:
             self.md.use(attrs_plugin, spans=True)
         # Rules called as rule(tokens, idx, options, env); set directly so they stay bound to self.
         self.md.renderer.rules["fence"] = self._fence
+        self._words: dict[Inline, str] = {}  # words of what render() parsed, for plain_text
 
     def _fence(self, tokens, idx, options, env):
         info = tokens[idx].info.strip()
@@ -138,13 +148,16 @@ class Markdown:
 
     def render(self, inline: Inline, resolver) -> str:
         """Block Markdown (prose, a table) with its spans -> HTML."""
-        holes = _Placeholders(inline, lambda mark: self.span_html(mark, resolver))
-        return holes.restore(self.md.render(holes.text))
+        holes = _Placeholders(inline)
+        tokens = self.md.parse(holes.text)
+        self._words[inline] = _words(tokens)  # the search index reads these words: no second parse
+        fragments = [self.span_html(span.mark, resolver) for span in inline.spans]
+        return holes.restore(self.md.renderer.render(tokens, self.md.options, {}), fragments)
 
     def render_inline(self, inline: Inline, resolver) -> str:
         """One line of Markdown (a title, a caption) -> inline HTML, math and roles included."""
-        holes = _Placeholders(inline, lambda mark: self.span_html(mark, resolver), one_line=True)
-        return holes.restore(self.md.renderInline(holes.text))
+        holes = _Placeholders(inline, one_line=True)
+        return holes.restore(self.md.renderInline(holes.text), [self.span_html(span.mark, resolver) for span in inline.spans])
 
     def span_html(self, mark, resolver) -> str:
         if isinstance(mark, Reference):
@@ -164,12 +177,8 @@ class Markdown:
 
     def plain_text(self, inline: Inline, show) -> str:
         """The words a reader reads in ``inline`` (Markdown), each span as ``show(mark)``: for search."""
-        holes = _Placeholders(inline, show)
-        words = []
-        for token in self.md.parse(holes.text):
-            if token.type == "inline":
-                words.extend(child.content for child in token.children or () if child.type in ("text", "code_inline"))
-            elif token.type in ("fence", "code_block"):
-                words.append(token.content)
-        return " ".join(holes.restore(" ".join(words)).split())
-
+        holes = _Placeholders(inline)
+        words = self._words.get(inline)
+        if words is None:
+            words = _words(self.md.parse(holes.text))
+        return " ".join(holes.restore(words, [show(span.mark) for span in inline.spans]).split())

@@ -21,6 +21,7 @@ import copy
 import html
 import io
 import os
+import posixpath
 import shutil
 import sys
 import tempfile
@@ -137,6 +138,7 @@ class Site:
         self.unexecuted: list[str] = []  # tab/name of the notebooks never executed
         self.stale: list[str] = []  # tab/name of the notebooks older than their source
         self._titles: dict[str, Markup] = {}
+        self._sidebar: dict[tuple[int, str], str] = {}  # (page, folder of the current page) -> its sidebar subtree
         self.output_files: dict[str, bytes] = {}  # the images of all pages' outputs (OutputRenderer)
         self.missing_files: list[str] = []  # [build] resources and [html] files that do not exist
         self._printed: dict[str, bytes] | None = None  # the PDFs and decks copied into the site
@@ -146,7 +148,7 @@ class Site:
         kept, what one build collects started afresh (the live preview's next pass)."""
         site = copy.copy(self)
         site.book = book
-        site.broken, site.unexecuted, site.stale, site._titles = [], [], [], {}
+        site.broken, site.unexecuted, site.stale, site._titles, site._sidebar = [], [], [], {}, {}
         return site
 
     # -- pieces -----------------------------------------------------------------
@@ -354,12 +356,25 @@ class Site:
         return {"launch": launch, "discuss": publish.discussion(page.name), "edit": edit}
 
     def sidebar_item(self, page: Page, current: Page) -> str:
+        """The sidebar's entry for ``page`` and its subtree, seen from ``current``.
+
+        A subtree without the current page reads the same from every page of one
+        folder, so it is made once per folder: a 190-page book needs a few thousand
+        entries, not 190 x 190."""
+        folder = posixpath.dirname(current.url)
+        holds_current = current is page or any(ancestor is page for ancestor in _ancestors(current))
+        key = (id(page), folder)
+        if not holds_current and key in self._sidebar:
+            return self._sidebar[key]
         number = f'<span class="secnum">{page.number_text}</span> ' if page.number else ""
         css = ' class="current"' if page is current else ""
         url = html.escape(relative_url(page.url, current.url))
         children = "".join(self.sidebar_item(child, current) for child in page.children)
         children = f"<ul>{children}</ul>" if children else ""
-        return f'<li{css}><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
+        item = f'<li{css}><a href="{url}">{number}{self.title_html(page)}</a>{children}</li>'
+        if not holds_current:
+            self._sidebar[key] = item
+        return item
 
     def local_toc(self, page: Page) -> list:
         resolver = PageResolver(self, page)
@@ -386,7 +401,7 @@ class Site:
         files: dict[str, bytes | str] = {}
         for index, page in enumerate(self.book.pages):
             files[page.url] = self.render_page(page, index)
-        entries = [entry for page in self.book.pages for entry in search.page_entries(self.book, page)]
+        entries = [entry for page in self.book.pages for entry in search.page_entries(self.book, page, self.markdown)]
         files[f"{assets.STATIC_DIR}/searchindex.js"] = search.search_index(entries)
         files.update(self.output_files)
         files.update(assets.site_files(page for url, page in files.items() if url.endswith(".html")))
@@ -448,6 +463,12 @@ class Site:
                     _add_to_zip(archive, name, data)
             files[artifacts.zip_url(self.config, tab)] = buffer.getvalue()
         return files
+
+
+def _ancestors(page: Page):
+    while page.parent is not None:
+        page = page.parent
+        yield page
 
 
 def reader_notebook(reader: ReaderNotebooks, page: Page, path: Path) -> bytes:

@@ -39,10 +39,16 @@ def _shown(book: Book):
     return show
 
 
-def page_entries(book: Book, page: Page) -> list[dict]:
-    """The search entries of one page: the page itself, then one per section below its title."""
-    show = _shown(book)
-    title = " ".join(filter(None, [page.number_text, plain_text(page.title, show)]))
+def page_entries(book: Book, page: Page, markdown=None) -> list[dict]:
+    """The search entries of one page: the page itself, then one per section below its title.
+
+    ``markdown`` (``tabbook.markdown.Markdown``) is the parser that rendered the page: its words are reused."""
+    shown = _shown(book)
+
+    def plain(inline):
+        return plain_text(inline, shown, markdown)
+
+    title = " ".join(filter(None, [page.number_text, plain(page.title)]))
     entries = [{"u": page.url, "t": title, "x": []}]
     seen_code: set[str] = set()
     for cell in page.document.cells:
@@ -58,16 +64,16 @@ def page_entries(book: Book, page: Page) -> list[dict]:
                 target = page.target(block)
                 if target is page.targets[0]:
                     continue  # the page's own title: its text joins the page's entry
-                heading = " ".join(filter(None, [target.number_text, plain_text(block.title, show)]))
+                heading = " ".join(filter(None, [target.number_text, plain(block.title)]))
                 entries.append({"u": f"{page.url}#{target.anchor}", "t": heading, "x": []})
             elif isinstance(block, Prose):
-                entries[-1]["x"].append(plain_text(block.inline, show))
+                entries[-1]["x"].append(plain(block.inline))
             elif isinstance(block, Figure):
-                entries[-1]["x"].append(plain_text(block.caption, show))
+                entries[-1]["x"].append(plain(block.caption))
             elif isinstance(block, Table):
                 if block.caption is not None:
-                    entries[-1]["x"].append(plain_text(block.caption, show))
-                entries[-1]["x"].append(plain_text(block.body, show))
+                    entries[-1]["x"].append(plain(block.caption))
+                entries[-1]["x"].append(plain(block.body))
     for entry in entries:
         entry["x"] = " ".join(" ".join(entry["x"]).split())
     return [entry for entry in entries if entry["x"] or entry["t"]]

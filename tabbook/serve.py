@@ -311,7 +311,7 @@ class Preview:
         stale_before = len(self.site.stale)
         html = self.site.render_page(page, number)
         update.rendered.append(page.rel)
-        self._search[page.url] = search.page_entries(self.book, page)
+        self._search[page.url] = search.page_entries(self.book, page, self.site.markdown)
         self._set_page(page, html, len(self.site.stale) > stale_before, update)
 
     def _set_page(self, page, html: str, old_outputs: bool, update: Update | None) -> None:
