@@ -1391,6 +1391,9 @@ class _Structure:
                 else:
                     self.warn(line, f":width:`{value}` does not follow a figure; it is ignored")
                 continue
+            below = starts.get(_next_content(blanked, index, marks))
+            if kind == "label" and isinstance(below, Table) and after_caption:
+                display = False  # a table's caption and label above it: not the display before them
             if kind == "eqlabel" or (display and not isinstance(owner, (Heading, Figure, Table))):
                 if not display:
                     self.problem(line, f":{kind}:`{value}` must be on the line after a $$ ... $$ display")
@@ -1399,11 +1402,14 @@ class _Structure:
                     self.warn(line, f":label:`{value}` after a display equation is read as :eqlabel:")
                 if not touching:
                     self.warn(line, f":eqlabel:`{value}` is separated from its display by blank lines")
+                labelled = next((item for item in self.doc.items if isinstance(item, Equation) and item.display_line == first + before), None)
+                if labelled is not None:
+                    self.problem(line, f"a second label for the same display equation (already '{labelled.label}')")
+                    continue
                 equation = Equation(value, line, first + before)
                 self.doc.items.append(equation)
                 self.define(Label(value, EQUATION, line, equation))
                 continue
-            below = starts.get(_next_content(blanked, index, marks))
             structural_owner = isinstance(owner, (Heading, Figure, Table))
             if isinstance(below, Table) and (after_caption or not (structural_owner and touching)):
                 target = below  # captioned and labelled above the table, as the d2l.ai books write it

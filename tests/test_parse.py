@@ -529,3 +529,11 @@ def test_the_bibliography_role_is_a_bibliography_where_it_stands():
     doc = parse("# References\n\n:bibliography:`../refs.bib`\n")
     (block,) = [b for b in blocks(doc) if isinstance(b, Bibliography)]
     assert (block.line, block.path) == (3, "../refs.bib") and doc.references == []
+
+
+def test_a_label_above_a_table_after_its_caption_is_the_tables_even_after_a_display():
+    """Found by the property test: the display before a captioned table took the table's label."""
+    doc = parse("# T\n\n$$x$$\n:eqlabel:`eq_x`\n\n:Sizes\n:label:`tab_sizes`\n\n|a|\n|-|\n|1|\n")
+    assert {name: label.kind for name, label in doc.labels.items()} == {"eq_x": EQUATION, "tab_sizes": TABLE}
+    with pytest.raises(SourceError, match="a second label for the same display equation"):
+        parse("# T\n\n$$x$$\n:eqlabel:`eq_x`\n:label:`eq_y`\n")
