@@ -193,7 +193,7 @@ class Bibliography:
         entry = self.entries[key]
         if isinstance(exc, FieldIsMissing):
             why = f"its @{entry.type} entry has no '{exc.field_name}' field"
-        elif isinstance(exc, AttributeError) and "template" in str(exc):
+        elif isinstance(exc, AttributeError) and ("template" in str(exc) or "format_" in str(exc)):
             why = f"the entry type @{entry.type} is unknown to the style"
         else:
             why = f"{type(exc).__name__}: {exc}"
