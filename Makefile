@@ -43,8 +43,9 @@ pdf: run
 slides: run
 	$(PY) -m tabbook slides
 
+# Strict: a warning (a misspelt config.ini key, a misplaced mark) fails it too.
 check: setup
-	$(PY) -m tabbook check
+	$(PY) -m tabbook check --strict
 
 run: setup lib
 	$(PY) -m tabbook run $(J) $(RUN_FLAGS)
@@ -64,7 +65,7 @@ lint: setup
 # Everything: lint, the tool's tests (browser tests included), d2l in each
 # framework's own environment, then the chapter run in every framework, its
 # PDFs and slide decks, and the tests that read them.
-test: setup lint test-tool test-d2l test-chapter
+test: setup lint check test-tool test-d2l test-chapter
 
 # PYTEST_FLAGS="-m 'not browser and not slow'" gives the fast subset (about a minute).
 test-tool: setup
