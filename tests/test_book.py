@@ -188,3 +188,19 @@ def test_inline_images_on_the_web_or_inside_the_book_are_fine(book_dir):
     first = book_dir / "chapter_demo" / "first.md"
     first.write_text(first.read_text(encoding="utf-8") + "\nA ![logo](https://example.org/logo.png) and ![plot](../static/img/demo.svg).\n", encoding="utf-8")
     assert load_book(load_config(book_dir)).errors == []
+
+
+def test_citation_keys_split_by_spaces_resolve_in_check_and_in_html(tmp_path):
+    """Issue 18's reproduction: check said "all resolve" and html failed on the same citation."""
+    from tabbook import cli
+
+    (tmp_path / "config.ini").write_text("[build]\ntabs = pytorch\n\n[html]\nbibfile = refs.bib\n")
+    (tmp_path / "refs.bib").write_text(
+        "@book{Bishop.1995, author = {Bishop, C.}, title = {Neural Networks}, publisher = {OUP}, year = {1995}}\n"
+        "@article{Griewank.1989, author = {Griewank, A.}, title = {On automatic differentiation}, journal = {MP}, year = {1989}}\n"
+    )
+    (tmp_path / "index.md").write_text("# Book\n\nAs :citet:`Griewank.1989 Bishop.1995` show.\n")
+    config = load_config(tmp_path)
+    assert load_book(config, typeset=True).errors == []
+    page = (cli.html(config, run=False) / "index.html").read_text(encoding="utf-8")
+    assert "Griewank (1989)</a>, <a" in page and "Bishop (1995)</a>" in page
