@@ -108,7 +108,11 @@ _PAUSE = re.compile(r"^\. \. \.$")
 _FENCE_ID = re.compile(r"#([\w-]+)")
 _CAPTION_LINE = re.compile(r"^\s*:(?![:\s])(?!\w+:`)(.+?)\s*$")
 _FIGURE_TARGET = re.compile(r'\(\s*(?P<path>[^)\s]+)(?:\s+"[^"]*")?\s*\)(?P<rest>.*)$', re.DOTALL)
-_INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
+# Images inside prose: ![alt](path), and <img ... src="path"> (scanned tag by tag, so that a
+# line of thousands of "![" or "<img" without their ends stays linear to read).
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]\n]{0,2000}\]\(\s*<?([^)\s>]+)")
+_IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
+_IMG_SRC = re.compile(r"\bsrc\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
 _DISPLAY_END = re.compile(r"\$\$\s*$")
 _RAW_HTML_FILE = re.compile(r"^\s*\.\.\s+raw::\s+html\s*\n\s+:file:\s*(\S+)\s*$")
 
@@ -805,21 +809,24 @@ def _fences(lines: list[str]) -> dict[int, tuple[int, str, str]]:
     of the run); with none at all it is no fence. Lines inside a fence open nothing.
     Linear in the file: closing lines are found by bisection.
     """
-    closers: dict[str, list[int]] = {}
+    closers: dict[tuple[str, int], list[int]] = {}  # (character, length) -> the lines that are exactly such a run
     for index, line in enumerate(lines):
         if line[:3] in ("```", "~~~") and line == line[0] * len(line):
-            closers.setdefault(line, []).append(index)
+            closers.setdefault((line[0], len(line)), []).append(index)
+    lengths = {char: sorted((length for c, length in closers if c == char), reverse=True) for char in "`~"}
     fences, index = {}, 0
     while index < len(lines):
         run = _FENCE_RUN.match(lines[index]) if lines[index][:3] in ("```", "~~~") else None
         found = None
         if run is not None:
-            for length in range(len(run.group(1)), 2, -1):
-                fence = run.group(1)[:length]
-                candidates = closers.get(fence, [])
+            char, longest = run.group(1)[0], len(run.group(1))
+            for length in lengths[char]:
+                if length > longest:
+                    continue
+                candidates = closers[char, length]
                 at = bisect.bisect_right(candidates, index)
                 if at < len(candidates):
-                    found = (candidates[at], fence, lines[index][length:].strip())
+                    found = (candidates[at], char * length, lines[index][length:].strip())
                     break
         if found is None:
             index += 1
@@ -1234,8 +1241,8 @@ class _Structure:
             cell.blocks = self.nest(cell.blocks, divs, first)
         for index, line in enumerate(blanked):
             if index not in code_lines and ("](" in line or "<img" in line.lower()) and not isinstance(owners.get(index), Figure):
-                for match in _INLINE_IMAGE.finditer(line):
-                    self.doc.images.append((match.group(1) or match.group(2), first + index))
+                for path in _image_paths(line):
+                    self.doc.images.append((path, first + index))
 
     def divs(self, cell: Cell, lines: list[str], fences: set[int]) -> list[tuple[int, int, Div]]:
         """Pandoc's fenced divs of a text cell (d2l-neu): (opening index, closing index, Div), outermost first.
@@ -1455,6 +1462,22 @@ class _Structure:
             position = end
         prose(position, len(lines))
         return blocks
+
+
+def _image_paths(line: str) -> list[str]:
+    """The paths of the Markdown images and ``<img>`` tags of one line, in order."""
+    found = [(match.start(), match.group(1)) for match in _MARKDOWN_IMAGE.finditer(line)] if "](" in line else []
+    tags = [match.start() for match in _IMG_TAG.finditer(line)]
+    end = -1  # the '>' closing the current tag: found once, as tags come in order
+    for number, start in enumerate(tags):
+        if end < start:
+            end = line.find(">", start)
+            end = len(line) if end < 0 else end
+        stop = min(end, tags[number + 1] if number + 1 < len(tags) else len(line))
+        src = _IMG_SRC.search(line, start, stop)
+        if src:
+            found.append((start, src.group(1)))
+    return [path for _start, path in sorted(found)]
 
 
 def _figure_paragraph(content: str) -> tuple[str, str, str] | None:
