@@ -193,7 +193,7 @@ class Book:
                     raise SourceError(path, None, "no such file") from None
                 if path not in self.orphans:
                     raise SourceError(path, None, f"not a chapter of this book (its chapters are the files of [build] chapters under {self.config.root})") from None
-                document = self.read(path)
+                document = self.read(path).read_marks()
             document.raise_errors()
             result.append((path, document))
         return result
@@ -354,7 +354,7 @@ class _Loader:
         if path not in self.documents:
             rel = path.relative_to(self.root).as_posix()
             try:
-                document = self.read(path)
+                document = self.read(path).read_marks()
             except SourceErrors as exc:
                 found, document = exc.errors, None
             except SourceError as exc:  # the file cannot be read at all: its page is left out

@@ -283,7 +283,7 @@ def _encode(value, level: int, out: list) -> None:
 
 def convert_file(config: BookConfig, path) -> dict[str, str]:
     """One file's notebooks as JSON text: tab -> text. Raises SourceError."""
-    doc = read_document(config, path)
+    doc = read_document(config, path, marks=False)  # a notebook needs no role or math found
     notebooks = notebook_dicts(config, doc)
     validate_notebooks(notebooks)
     chunks: dict = {}

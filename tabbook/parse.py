@@ -41,9 +41,11 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import re
 import sys
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from tabbook.errors import SourceError, SourceErrors
@@ -431,7 +433,7 @@ class Cell:
     only: dict[int, frozenset[str]] = field(default_factory=dict)
     fence_id: str | None = None  # CODE: d2l-neu's `{.python .input #id}`, kept as the cell's id
     section: Heading | None = None
-    _source: str | None = None  # the code when it is the same in every tab
+    _sources: dict | None = None  # tab (None when the same in every tab) -> its code, made once
 
     @property
     def same_in_all_tabs(self) -> bool:
@@ -451,11 +453,13 @@ class Cell:
 
     def source_for(self, tab: str) -> str:
         """The code of this cell in ``tab``'s notebook ('' when nothing is left)."""
-        if self.only:
-            return "\n".join(text for _, text in self.lines_for(tab))
-        if self._source is None:
-            self._source = "\n".join(text for _, text in self.lines_for(tab))
-        return self._source
+        key = tab if self.only else None
+        if self._sources is None:
+            self._sources = {}
+        source = self._sources.get(key)
+        if source is None:
+            source = self._sources[key] = "\n".join([text for _, text in self.lines_for(tab)])
+        return source
 
     def shown_in(self, tab: str) -> bool:
         """Whether ``tab``'s view of the page has this cell (DIALECT 2): shared text,
@@ -496,6 +500,7 @@ class Document:
     # tabs named by a tab mark or :begin_tab: other than through `all` (DIALECT 2)
     named_tabs: set[str] = field(default_factory=set)
     _views: dict = field(default_factory=dict, repr=False)
+    _marks_read: bool = field(default=False, repr=False)
 
     @property
     def headings(self) -> list[Heading]:
@@ -547,6 +552,26 @@ class Document:
         if self.errors:
             raise SourceErrors(sorted(self.errors, key=lambda e: e.line or 0))
 
+    def read_marks(self) -> Document:
+        """The inline pass: roles, math and code spans of every text a reader sees (``references``).
+
+        Done once, and only when asked for: a notebook needs none of it (the
+        converter stays as fast as it was), every view of the book does
+        (``tabbook.book`` asks for it)."""
+        if self._marks_read:
+            return self
+        self._marks_read = True
+        displays = {item.display_line: item for item in self.items if isinstance(item, Equation)}
+        for cell in self.cells:
+            for block in walk(cell.blocks, slides=True):
+                for inline in _Structure.inline_of(block, displays):
+                    self.references.extend(inline.references)
+            for mark in cell.slide_marks:
+                if mark.slide_only:  # the book's own text holds the other marks' roles
+                    self.references.extend(mark.inline.references)
+        self.references.sort(key=lambda reference: reference.line)
+        return self
+
     def notebook_tabs(self) -> list[str]:
         """The tabs that get a notebook for this file (DIALECT 2), in tab order:
         every tab when the file has no code; else the default tab when a code
@@ -586,17 +611,18 @@ def walk(blocks, slides: bool = False):
             yield block
 
 
-def read_document(config, path, tabs=None, collect=False) -> Document:
+def read_document(config, path, tabs=None, collect=False, marks=True) -> Document:
     """Read and parse one chapter with the book's tabs (or ``tabs``, e.g. from ``--tabs``).
 
     Tab names valid in marks are the converted tabs plus every framework the
     config knows (an ``[env-<name>]`` with a kernel), so narrowing ``--tabs``
     does not turn the other frameworks' cells into errors. With ``collect``,
-    misplaced marks stay in ``Document.errors`` instead of being raised.
+    misplaced marks stay in ``Document.errors`` instead of being raised. Without
+    ``marks`` the inline pass is left for later (:meth:`Document.read_marks`).
     """
     tabs = tuple(tabs or config.tabs)
     known = set(tabs) | {name for name, env in config.envs.items() if env.kernel}
-    return parse_markdown(read_source(path), path, tabs, known, collect=collect, dialect=config.dialect)
+    return parse_markdown(read_source(path), path, tabs, known, collect=collect, dialect=config.dialect, marks=marks)
 
 
 def read_source(path) -> str:
@@ -614,7 +640,7 @@ def read_source(path) -> str:
         raise SourceError(path, line, f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded; save the file as UTF-8") from None
 
 
-def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False, dialect: str = D2LBOOK) -> Document:
+def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False, dialect: str = D2LBOOK, marks=True) -> Document:
     """Parse chapter Markdown ``text`` (from ``path``, for messages) for ``tabs``.
 
     ``tabs`` are the tabs being converted, the first being the default tab;
@@ -623,6 +649,8 @@ def parse_markdown(text: str, path, tabs, known_tabs=None, collect=False, dialec
     ``Document.errors``.
     """
     doc = _Parser(Path(path), tuple(tabs), set(known_tabs or ()) | set(tabs), dialect).parse(text)
+    if marks:
+        doc.read_marks()
     if not collect:
         doc.raise_errors()
     return doc
@@ -800,40 +828,44 @@ def _slide_inline(text: str, line: int) -> Inline:
 # -- the line pass --------------------------------------------------------------------------
 
 
-def _fences(lines: list[str]) -> dict[int, tuple[int, str, str]]:
-    """Every fence of a file, as d2lbook finds them: opening line index -> (closing line index, fence, info string).
+class _FenceCloser:
+    """Where a fence closes, as d2lbook finds it.
 
     A line starting with N >= 3 backticks (or tildes) opens a fence closed by the
     first later line that is exactly those N characters; with none, by the first
     line of exactly N-1, ..., 3 of them (the info string then starts with the rest
     of the run); with none at all it is no fence. Lines inside a fence open nothing.
-    Linear in the file: closing lines are found by bisection.
+
+    Asked in file order. The common case, an exact closer, is one ``list.index``;
+    a run known to be missing after some line is missing after every later one.
+    Shorter runs are looked up in an index of the lines that are runs, made the
+    first time it is needed: linear in the file whatever it holds.
     """
-    closers: dict[tuple[str, int], list[int]] = {}  # (character, length) -> the lines that are exactly such a run
-    for index, line in enumerate(lines):
-        if line[:3] in ("```", "~~~") and line == line[0] * len(line):
-            closers.setdefault((line[0], len(line)), []).append(index)
-    lengths = {char: sorted((length for c, length in closers if c == char), reverse=True) for char in "`~"}
-    fences, index = {}, 0
-    while index < len(lines):
-        run = _FENCE_RUN.match(lines[index]) if lines[index][:3] in ("```", "~~~") else None
-        found = None
-        if run is not None:
-            char, longest = run.group(1)[0], len(run.group(1))
-            for length in lengths[char]:
-                if length > longest:
-                    continue
-                candidates = closers[char, length]
-                at = bisect.bisect_right(candidates, index)
-                if at < len(candidates):
-                    found = (candidates[at], char * length, lines[index][length:].strip())
-                    break
-        if found is None:
-            index += 1
-            continue
-        fences[index] = found
-        index = found[0] + 1
-    return fences
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.missing: set[str] = set()  # runs no line after the current one is
+        self.runs: dict[str, list[int]] | None = None  # run -> the lines that are exactly it
+
+    def close(self, index: int, run: str) -> tuple[int, str] | None:
+        """(closing line index, the run that closes) for the fence ``run`` opens at ``index``, or None."""
+        if run not in self.missing:
+            try:
+                return self.lines.index(run, index + 1), run
+            except ValueError:
+                self.missing.add(run)
+        if self.runs is None:
+            self.runs = {}
+            for number, line in enumerate(self.lines):
+                if line[:3] in ("```", "~~~") and line == line[0] * len(line):
+                    self.runs.setdefault(line, []).append(number)
+        shorter = sorted((other for other in self.runs if other[0] == run[0] and len(other) < len(run)), key=len, reverse=True)
+        for other in shorter:
+            candidates = self.runs[other]
+            at = bisect.bisect_right(candidates, index)
+            if at < len(candidates):
+                return candidates[at], other
+        return None
 
 
 def _commonmark_fence(lines: list[str], fence: str, info: str) -> str:
@@ -897,32 +929,34 @@ class _Parser:
         if self.neu and lines[:1] == ["---"] and "---" in lines[1:]:
             end = lines.index("---", 1)
             lines[: end + 1] = [""] * (end + 1)  # Quarto's front matter: settings, not text
-        fences = _fences(lines)
-        index = 0
-        while index < len(lines):
-            number, line = index + 1, lines[index]
-            fence = fences.get(index)
-            run = _FENCE_RUN.match(line) if line[:3] in ("```", "~~~") else None
-            if run is not None and (fence is None or len(fence[1]) < len(run.group(1))):
-                self.unclosed(number, run.group(1), line[len(run.group(1)) :].strip())
-            if fence is not None:
-                close, marker, info = fence
-                if marker[0] == "`" and _CODE_INFO.match(info):
-                    self.flush_text()
-                    fence_id = _FENCE_ID.search(info) if self.neu else None
-                    self.add_code_cell(number, close + 1, [(k + 1, lines[k]) for k in range(index + 1, close)], fence_id and fence_id.group(1))
-                else:
-                    shown = _commonmark_fence(lines[index + 1 : close], marker, info)
-                    self.text.append((number, shown + line[len(marker) :], True))
-                    self.text.extend((k + 1, lines[k], True) for k in range(index + 1, close))
-                    self.text.append((close + 1, shown, True))
-                index = close + 1
+        closer = _FenceCloser(lines)
+        numbered = enumerate(lines)
+        for at, line in numbered:
+            if not line.startswith(("```", "~~~")):
+                if "_tab:" in line and line.lstrip()[:1] == ":" and self.tab_prose_mark(at + 1, line.strip()):
+                    continue
+                self.text.append((at + 1, line, False))
                 continue
-            if line.lstrip()[:1] == ":" and self.tab_prose_mark(number, line.strip()):
-                index += 1
+            number, run = at + 1, _FENCE_RUN.match(line).group(1)
+            found = closer.close(at, run)
+            if found is None or len(found[1]) < len(run):
+                self.unclosed(number, run, line[len(run) :].strip())
+            if found is None:
+                self.text.append((number, line, False))
                 continue
-            self.text.append((number, line, False))
-            index += 1
+            close, marker = found
+            info = line[len(marker) :].strip()
+            body = lines[at + 1 : close]
+            if marker[0] == "`" and _CODE_INFO.match(info):
+                self.flush_text()
+                fence_id = _FENCE_ID.search(info) if self.neu else None
+                self.add_code_cell(number, close + 1, list(zip(range(at + 2, close + 1), body, strict=True)), fence_id and fence_id.group(1))
+            else:
+                shown = _commonmark_fence(body, marker, info)
+                self.text.append((number, shown + line[len(marker) :], True))
+                self.text.extend(zip(range(at + 2, close + 1), body, itertools.repeat(True)))
+                self.text.append((close + 1, shown, True))
+            next(itertools.islice(numbered, close - at - 1, None), None)  # on after the closing line
         if self.prose_tabs is not None:
             self.error(self.prose_line, ":begin_tab: is never closed by :end_tab:")
         self.flush_text()
@@ -1003,24 +1037,22 @@ class _Parser:
         body = lines[start:end]
         marks: list[SlideMark] = []
         problem = None
-        # slide marks are read in prose only, not inside fences
-        parts, run, run_fenced, run_line = [], [], False, body[0][0]
-        for number, line, fenced in [*body, (0, None, None)]:
-            if run and (line is None or fenced != run_fenced):
-                chunk = "\n".join(run)
-                if not run_fenced and not self.neu and problem is None and ("**" in chunk or "~~" in chunk):
-                    chunk, found, problem = _slide_marks(chunk, run_line)
-                    marks += [SlideMark(opener, _slide_inline(text, mark_line), mark_line) for opener, text, mark_line, _ in found]
+        text = "\n".join(map(itemgetter(1), body))
+        fenced = frozenset(itertools.compress(map(itemgetter(0), body), map(itemgetter(2), body)))
+        if not self.neu and ("**" in text or "~~" in text):
+            # slide marks are read in prose only, not inside fences
+            parts = []
+            for inside, run in itertools.groupby(body, key=itemgetter(2)):
+                run = list(run)
+                chunk = "\n".join(map(itemgetter(1), run))
+                if not inside and problem is None and ("**" in chunk or "~~" in chunk):
+                    chunk, found, problem = _slide_marks(chunk, run[0][0])
+                    marks += [SlideMark(opener, _slide_inline(mark, mark_line), mark_line) for opener, mark, mark_line, _ in found]
                 parts.append(chunk)
-                run, run_line = [], number
-            if line is not None:
-                run.append(line)
-                run_fenced = fenced
+            text = "\n".join(parts)
         if problem is not None:
             self.doc.slide_problems.append(SourceError(self.path, *problem))
-        text = "\n".join(parts)
         first_line = body[0][0]
-        fenced = frozenset(number for number, _line, inside in body if inside)
         if prose is None:
             cell = Cell(TEXT, first_line, body[-1][0], text=text, text_line=first_line, slide_marks=marks, fence_lines=fenced)
         else:
@@ -1031,7 +1063,8 @@ class _Parser:
 
     def add_code_cell(self, start, end, body, fence_id=None):
         """Build a CODE cell from the lines between the fences (or drop the selector cell)."""
-        if any("d2lbook.tab" in line and "%load_ext" in line for _, line in body):
+        plain = "\n".join([line for _, line in body])
+        if "d2lbook.tab" in plain and any("d2lbook.tab" in line and "%load_ext" in line for _, line in body):
             for number, line in body:
                 match = _REQUIRED_LIBS.match(line)
                 if match:
@@ -1041,14 +1074,22 @@ class _Parser:
                     self.doc.required_libs.extend(libs)
             return
         tabs = self.tabs if self.neu else (self.tabs[0],)  # an untagged cell: every framework's in d2l-neu
-        marks = [(index, match) for index, (_, line) in enumerate(body) if ("tab" in line and "#" in line or "%%tab" in line) and (match := _TAB_MARK.match(line))]
+        marks = []
+        mentions = plain.count("@tab") + plain.count("%%tab")
+        first = _TAB_MARK.match(body[0][1]) if mentions == 1 else None
+        if first:  # the usual cell: one mark, on its first line
+            tabs = self.tab_names(body[0][0], (first.group(3) or "").strip(), "#@tab" if first.group(1) else "%%tab")
+            body = body[1:]
+            plain = plain[plain.find("\n") + 1 :] if body else ""
+        elif mentions:
+            marks = [(index, match) for index, (_, line) in enumerate(body) if ("@tab" in line or "%%tab" in line) and (match := _TAB_MARK.match(line))]
         if marks:
             # the first #@tab mark decides, else the first %%tab (commented or not): d2lbook's order
             index, match = next(((index, match) for index, match in marks if match.group(1)), marks[0])
             tabs = self.tab_names(body[index][0], (match.group(3) or "").strip(), "#@tab" if match.group(1) else "%%tab")
             dropped = {index for index, _match in marks}
             body = [item for index, item in enumerate(body) if index not in dropped]  # every mark line goes
-        plain = "\n".join([line for _, line in body])
+            plain = "\n".join([line for _, line in body])
         if "\t" not in plain and "@hide" not in plain and "tab.selected" not in plain:
             # the common case: the code is the same in every tab, as written
             self.doc.cells.append(Cell(CODE, start, end, tabs=tabs, code=body, fence_id=fence_id))
@@ -1144,20 +1185,10 @@ class _Structure:
                 section = headings[-1] if headings else section
             cell.section = section
         self.doc.items.sort(key=lambda item: item.line)
-        # the inline pass, once the equations are known
-        displays = {item.display_line: item for item in self.doc.items if isinstance(item, Equation)}
-        for cell in self.doc.cells:
-            for block in cell.blocks:
-                for inline in self.inline_of(block, displays):
-                    self.doc.references.extend(inline.references)
-            for mark in cell.slide_marks:
-                if mark.slide_only:  # the book's own text holds the other marks' roles
-                    self.doc.references.extend(mark.inline.references)
-        self.doc.references.sort(key=lambda reference: reference.line)
 
     @staticmethod
     def inline_of(block, displays) -> list[Inline]:
-        """Read the inline marks of a block's text; return its Inlines."""
+        """Read the inline marks of a block's text (the inline pass); return its Inlines."""
         if isinstance(block, Prose):
             block.inline = read_inline(block.inline.text, block.inline.line, block.code_lines, displays)
             return [block.inline]
@@ -1180,19 +1211,19 @@ class _Structure:
         lines = cell.text.split("\n")
         fences = {number - first for number in cell.fence_lines}
         marks: dict[int, tuple[str, str]] = {}
-        for index, line in enumerate(lines):
+        for index, line in enumerate(lines) if ":`" in cell.text else ():
             if index not in fences and ":`" in line:
                 match = _STRUCT_MARK.match(line)
                 if match:
                     marks[index] = (match.group(1), match.group(2).strip())
         trailing = {}  # index -> (label, the line without it): a display labelled on its own line
-        for index, line in enumerate(lines):
+        for index, line in enumerate(lines) if ":eqlabel:" in cell.text else ():
             if index not in fences and index not in marks and ":eqlabel:" in line and "$$" in line:
                 match = _TRAILING_EQLABEL.match(line)
                 if match:
                     trailing[index] = (match.group(2).strip(), match.group(1))
         captions = {}
-        for index, line in enumerate(lines):
+        for index, line in enumerate(lines) if cell.text.startswith(":") or "\n:" in cell.text else ():
             if index in fences or index in marks or not line.startswith(":"):
                 continue
             match = _CAPTION_LINE.match(line)
@@ -1448,7 +1479,7 @@ class _Structure:
         position = 0
 
         def prose(start, end):
-            cuts = [start, *sorted(index for index in breaks if start < index < end), end]
+            cuts = [start, *sorted(index for index in breaks if start < index < end), end] if breaks else [start, end]
             for begin, stop in zip(cuts, cuts[1:], strict=False):
                 while begin < stop and not lines[begin].strip():
                     begin += 1
