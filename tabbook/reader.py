@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import base64
 import copy
+import html
 import json
 import re
 from pathlib import Path
 
-from tabbook.book import Book, Page
+from tabbook.assets import css_length
+from tabbook.book import Book, Page, raw_html
 from tabbook.fileio import atomic_write
 from tabbook.notebooks import notebook_json
 from tabbook.parse import Bibliography, Figure, Heading, Inline, Math, Prose, RawHtml, Reference, Table, Toc
@@ -69,7 +71,7 @@ class ReaderNotebooks:
             elif isinstance(block, Toc):
                 parts.append("\n".join(self.toc_entry(child) for child in page.toc_pages.get(block, [])))
             elif isinstance(block, RawHtml):
-                parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+                parts.append(raw_html(page, block, self.book.config.root))
             elif isinstance(block, Bibliography):
                 keys = sorted(self.book.cited_keys(), key=self.bibliography.sort_key)
                 parts.append("\n".join(f"- {self.bibliography.reference_text(key)}" for key in keys))
@@ -119,9 +121,8 @@ class ReaderNotebooks:
         else:
             src = f"{self.site_url}{Path(page.url).parent.as_posix()}/{figure.path}" if self.site_url else figure.path
         alt = " ".join(figure.caption.text.split())
-        width = (figure.width or "").removesuffix("px")
-        quoted = alt.replace('"', "&quot;")
-        image = f'<img src="{src}" alt="{quoted}" width="{width}">' if width else f"![{alt}]({src})"
+        width = (css_length(figure.width) or "").removesuffix("px")  # an unchecked width never reaches the markup
+        image = f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" width="{html.escape(width)}">' if width else f"![{alt}]({src})"
         return f"{image}\n\n**Figure {target.number_text}:** {caption}"
 
     def toc_entry(self, child: Page) -> str:

@@ -32,7 +32,7 @@ from markupsafe import Markup
 
 from tabbook import artifacts, assets, search
 from tabbook.assets import tab_title
-from tabbook.book import Book, Page, plain_text, reference_problem, relative_url
+from tabbook.book import Book, Page, plain_text, raw_html, reference_problem, relative_url
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
@@ -248,7 +248,7 @@ class Site:
                 parts.append(self.toc_html(block, page))
             elif isinstance(block, RawHtml):
                 # the author's own HTML file, as d2lbook includes it
-                parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+                parts.append(raw_html(page, block, self.config.root))
             elif isinstance(block, Bibliography):
                 parts.append(self.bibliography_html(page))
         return "".join(str(part) for part in parts)
