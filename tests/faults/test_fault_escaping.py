@@ -310,3 +310,52 @@ def test_a_latin1_include_is_an_error_at_its_block_in_check_and_html(tmp_path, t
         assert result.returncode == 1, result.stdout + result.stderr
         assert "chapter.md:3: the included HTML file 'part.html' is not UTF-8" in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
+
+
+# -- serve and DNS rebinding ------------------------------------------------------------------
+
+
+def _ask(app, path: str, host: bytes | None, port: int = 8123) -> tuple[int, bytes]:
+    """One GET through the ASGI app as uvicorn hands it over (the server's own address in ``scope['server']``)."""
+    import asyncio
+
+    headers = [(b"host", host)] if host is not None else []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http", "path": path,
+             "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers, "server": ("127.0.0.1", port), "client": ("127.0.0.1", 50000)}  # fmt: skip
+    sent: list = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(message["status"] for message in sent if message["type"] == "http.response.start")
+    return status, b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize("path", ["/index.html", "/_tabbook/events"])
+@pytest.mark.parametrize("host", [b"evil.example:8123", b"evil.example", b"127.0.0.1.evil.example:8123", b"127.0.0.1:9999", b"localhost:8124", b"", None])
+def test_serve_refuses_every_host_but_its_own_address(tmp_path, path, host):
+    from tabbook.serve import EVENTS, Preview, make_app
+
+    write_book(tmp_path, "plain")
+    preview = Preview(tmp_path, run=False)
+    preview.files = {"index.html": b"<p>the book</p>"}
+    app = make_app(preview, should_exit=lambda: True)
+    status, body = _ask(app, path.replace("/_tabbook/events", EVENTS), host)
+    assert status == 403 and b"127.0.0.1" in body and b"the book" not in body
+
+
+@pytest.mark.parametrize("host", [b"127.0.0.1:8123", b"localhost:8123", b"LOCALHOST:8123"])
+def test_serve_answers_its_own_address(tmp_path, host):
+    from tabbook.serve import EVENTS, Preview, make_app
+
+    write_book(tmp_path, "plain")
+    preview = Preview(tmp_path, run=False)
+    app = make_app(preview, should_exit=lambda: True)
+    preview.files = {"index.html": b"<p>the book</p>"}
+    assert _ask(app, "/index.html", host) == (200, b"<p>the book</p>")
+    assert _ask(app, "/nothing.html", host)[0] == 404
+    assert _ask(app, EVENTS, host)[0] == 200
