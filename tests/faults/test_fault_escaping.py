@@ -323,9 +323,14 @@ def _ask(app, path: str, host: bytes | None, port: int = 8123) -> tuple[int, byt
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http", "path": path,
              "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers, "server": ("127.0.0.1", port), "client": ("127.0.0.1", 50000)}  # fmt: skip
     sent: list = []
+    requested: list = []
 
     async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(60)  # the client stays connected (a stream ends by itself here: should_exit)
+        return {"type": "http.disconnect"}
 
     async def send(message):
         sent.append(message)
