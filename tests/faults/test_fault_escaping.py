@@ -364,3 +364,65 @@ def test_serve_answers_its_own_address(tmp_path, host):
     assert _ask(app, "/index.html", host) == (200, b"<p>the book</p>")
     assert _ask(app, "/nothing.html", host)[0] == 404
     assert _ask(app, EVENTS, host)[0] == 200
+
+
+# -- output ids and the page's globals ----------------------------------------------------------
+
+
+def test_output_ids_are_prefixed_with_the_references_to_them():
+    from tabbook.sanitize import OUTPUT_ID_PREFIX, clean
+
+    cleaned = clean(
+        '<svg id="TABBOOK_SEARCH"><defs><clipPath id="p0"><rect/></clipPath></defs>'
+        '<g clip-path="url(#p0)" style="clip-path: url(\'#p0\')"><path id="line" d="M0 0"/></g><use href="#line"/></svg>'
+    )
+    ids = re.findall(r'\bid="([^"]*)"', cleaned)
+    assert ids == [f"{OUTPUT_ID_PREFIX}TABBOOK_SEARCH", f"{OUTPUT_ID_PREFIX}p0", f"{OUTPUT_ID_PREFIX}line"]
+    assert f'clip-path="url(#{OUTPUT_ID_PREFIX}p0)"' in cleaned and f'href="#{OUTPUT_ID_PREFIX}line"' in cleaned
+    assert "#p0" not in cleaned and '"#line"' not in cleaned
+
+
+@given(name=st.text(string.ascii_letters + string.digits + "_-:.", min_size=1, max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_no_output_keeps_an_id_of_its_own(name):
+    from tabbook.sanitize import OUTPUT_ID_PREFIX, clean
+
+    cleaned = clean(f'<svg id="{name}"><g id="{name}"></g></svg><p id="{name}">x</p>')
+    assert all(found.startswith(OUTPUT_ID_PREFIX) for found in re.findall(r'\bid="([^"]*)"', cleaned))
+
+
+@pytest.mark.browser
+def test_an_element_named_like_the_search_index_does_not_break_search(tmp_path, browser):
+    """An output ``<svg id="TABBOOK_SEARCH">`` clobbered the page's search global: typing in the search box threw."""
+    import importlib.util
+    import shutil
+
+    from tabbook import cli
+    from tabbook.browser import serve_directory
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "html"
+    spec = importlib.util.spec_from_file_location("html_fixture_make_book", fixture / "make_book.py")
+    make_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_book)
+    source = tmp_path / "source"
+    shutil.copytree(fixture, source)
+    first = source / "chapter_demo" / "first.md"
+    text = first.read_text()
+    # In an output (sanitized: its id is prefixed), and in the author's own raw HTML (kept as written).
+    text = text.replace('print("hello from pytorch")', 'print("hello from pytorch")\nshow_html(\'<svg id="TABBOOK_SEARCH" width="4" height="4"></svg>\')', 1)
+    text = text.replace("The marmalade sentence is unique to this page.", 'The marmalade sentence is unique to this page.\n\n<span id="TABBOOK_SEARCH"></span>', 1)
+    first.write_text(text)
+    config = make_book.make_book(tmp_path / "book", source)
+    html_dir = cli.html(config, run=False)
+    page_html = (html_dir / "chapter_demo" / "first.html").read_text()
+    assert 'id="output-TABBOOK_SEARCH"' in page_html and '<span id="TABBOOK_SEARCH">' in page_html
+    errors: list = []
+    with serve_directory(html_dir) as base:
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base}/chapter_demo/first.html")
+        page.fill("#search-input", "marmalade")
+        page.locator("#search-results a").first.wait_for(timeout=10_000)
+        titles = page.locator("#search-results .result-title").all_inner_texts()
+        page.close()
+    assert errors == [] and titles == ["1.1 First Steps"]
