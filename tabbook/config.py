@@ -24,6 +24,9 @@ DEFAULT_MAX_OUTPUT_MB = 4.0
 # The most output one notebook may keep, in MB ([build] max_notebook_output_mb): 40 outputs
 # of 3.9 MB each made a 156 MB store entry and page; the outputs past this budget are cut.
 DEFAULT_MAX_NOTEBOOK_OUTPUT_MB = 20.0
+# The most lines one stream of a cell may show ([build] max_output_lines): a 200,000-line
+# log arrived as 16 stream outputs, each under the size limit. The first and last lines stay.
+DEFAULT_MAX_OUTPUT_LINES = 10_000
 # Any size setting above this (a typo, or 'inf') is refused rather than trusted.
 _LARGEST_MB = 100_000.0
 # The schemes a link of the book's pages may have (besides a relative path): nothing that runs script.
@@ -50,6 +53,7 @@ _SCHEMA = {
         "eval_notebook",
         "max_output_mb",
         "max_notebook_output_mb",
+        "max_output_lines",
         "gpus",
         "cpu_only",
         "data",
@@ -159,6 +163,7 @@ class BookConfig:
     publish: Publish = Publish()
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
     max_notebook_output_mb: float = DEFAULT_MAX_NOTEBOOK_OUTPUT_MB
+    max_output_lines: int = DEFAULT_MAX_OUTPUT_LINES
     gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
     cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
     # glob patterns (relative to the root, $VARIABLES expanded) of data files the notebooks read:
@@ -417,6 +422,7 @@ def load_config(root: Path | None = None) -> BookConfig:
         publish=_publish(config.values.get("publish", {}), config.fail),
         max_output_mb=_megabytes(config, "max_output_mb", DEFAULT_MAX_OUTPUT_MB),
         max_notebook_output_mb=_megabytes(config, "max_notebook_output_mb", DEFAULT_MAX_NOTEBOOK_OUTPUT_MB),
+        max_output_lines=config.integer("build", "max_output_lines", DEFAULT_MAX_OUTPUT_LINES) or DEFAULT_MAX_OUTPUT_LINES,
         gpus=gpus,
         cpu_only=config.words("build", "cpu_only"),
         data=config.words("build", "data"),

@@ -37,7 +37,7 @@ from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
 from tabbook.notebooks import attach_outputs, notebook_dicts, notebook_json
-from tabbook.outputs import OutputRenderer
+from tabbook.outputs import OutputRenderer, output_limits
 from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Figure, Heading, Prose, RawHtml, Table, Toc
 from tabbook.reader import ReaderNotebooks
 
@@ -208,12 +208,15 @@ class Site:
         ``from_cache`` (``html --no-run``) such a notebook is reported as stale.
         """
         current = notebook_dicts(self.config, page.document)
+        limit = output_limits(self.config)
         outputs = {}
         for tab, shared in current.items():
             nb = dict(shared, cells=[dict(cell) for cell in shared["cells"]])  # cells alike in all tabs are shared
             path = artifacts.eval_path(self.config, tab, page.name)
             # Plain JSON: nbformat's import and validation would be most of the build time.
             executed = read_notebook_json(path) if path.is_file() else None
+            if executed is not None and isinstance(executed.get("cells"), list):
+                limit(executed)  # a notebook made elsewhere (or by an older tool) within the book's limits too
             if executed is None:
                 if not self.from_cache:
                     raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")

@@ -1,0 +1,116 @@
+"""Bounded work from untrusted outputs (issue 22, "Unbounded work"): the work grows with the input, and
+every notebook's outputs have a budget.
+
+The work is bounded by comparing the time at n and at 4n (a linear path takes about 4 times as
+long, a quadratic one 16 times), not by a wall-clock limit the loaded test machine could miss.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tabbook.outputs import OutputRenderer, cut_outputs, output_size, terminal_text
+
+pytestmark = pytest.mark.timeout(120)  # a quadratic path at these sizes runs for hours
+
+# The expression the renderer used before (quadratic in the length of a line).
+_OLD_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?!\n)")
+
+
+def _best_time(work, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _growth(make_input, work, n: int, rounds: int = 8) -> float:
+    """How much longer ``work`` takes on an input 4 times as large (the small one is done 4 times
+    per timing, so both timings are long enough to measure and cover the same number of bytes)."""
+    small, large = make_input(n), make_input(4 * n)
+    small_time = _best_time(lambda: [work(small) for _ in range(4 * rounds)]) / 4
+    large_time = _best_time(lambda: [work(large) for _ in range(rounds)])
+    return large_time / max(small_time, 1e-9)
+
+
+@given(text=st.text("ab\r\n", max_size=30))
+@settings(max_examples=2000, deadline=None)
+def test_carriage_returns_are_read_as_before(text):
+    assert terminal_text(text) == _OLD_CARRIAGE_RETURN.sub("", text)
+
+
+def test_progress_bars_keep_their_last_state():
+    assert terminal_text("epoch 1\r 10%\r 50%\r100%\ndone\r\n") == "100%\ndone\r\n"
+
+
+def test_a_long_output_line_renders_in_linear_time():
+    """One 1.5 MB line did not render in 300 s (the regular expression backtracked over the line at every character)."""
+    renderer = OutputRenderer(40, max_output_mb=100)
+
+    def render(text):
+        renderer.render_one({"output_type": "stream", "name": "stdout", "text": text})
+
+    def long_line(n):
+        return "x" * n + "\r\n" + "\x1b[31mred\x1b[0m 50%\r100%\n"
+
+    growth = _growth(long_line, render, 200_000)
+    assert growth < 10, f"4 times the input took {growth:.1f} times as long (linear: about 4, quadratic: 16)"
+    # ... and a million progress-bar redraws too.
+    growth = _growth(lambda n: "step\r" * (n // 5) + "\n", render, 200_000)
+    assert growth < 10, growth
+
+
+def _stream(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def _notebook(outputs_per_cell: list[list[dict]]) -> dict:
+    return {"cells": [{"cell_type": "code", "source": "", "outputs": outputs} for outputs in outputs_per_cell]}
+
+
+def test_a_long_log_in_many_pieces_is_cut_to_its_first_and_last_lines():
+    """A 200,000-line log arrived as 16 stream outputs, each under the size limit: none was cut."""
+    lines = [f"step {i}: loss {1 / (i + 1):.6f}" for i in range(200_000)]
+    pieces = [_stream("\n".join(lines[i : i + 12_500]) + "\n") for i in range(0, 200_000, 12_500)]
+    nb = _notebook([pieces])
+    cut = cut_outputs(nb, 4_000_000, 20_000_000, 10_000)
+    [output] = nb["cells"][0]["outputs"]
+    shown = output["text"].splitlines()
+    assert len(shown) == 10_001  # 10,000 lines and the note
+    assert shown[0] == "step 0: loss 1.000000" and shown[-1] == lines[-1]
+    assert "190,000 lines" in shown[5_000] and "max_output_lines" in shown[5_000]
+    assert cut > 0 and output_size(output) < sum(map(output_size, pieces)) / 10
+
+
+def test_short_streams_are_left_as_they_came():
+    pieces = [_stream("a\n"), {"output_type": "stream", "name": "stderr", "text": "warn\n"}, _stream("b\n")]
+    nb = _notebook([list(pieces)])
+    assert cut_outputs(nb, 4_000_000, 20_000_000, 10_000) == 0
+    assert nb["cells"][0]["outputs"] == pieces
+
+
+def test_a_notebook_has_one_output_budget():
+    """40 outputs of 3.9 MB made a 156 MB store entry and page: each was under the limit of one output."""
+    big = "y" * 3_900_000
+    nb = _notebook([[_stream(big)] for _ in range(40)])
+    cut = cut_outputs(nb, 4_000_000, 20_000_000, 10_000)
+    sizes = [sum(output_size(output) for output in cell["outputs"]) for cell in nb["cells"]]
+    assert sum(sizes) <= 20_000_000 + 40 * 300  # the budget, and a short note in each cell that lost its output
+    assert sizes[:5] == [3_900_000] * 5  # the first outputs are kept whole
+    assert "max_notebook_output_mb" in nb["cells"][-1]["outputs"][-1]["text"]
+    assert cut >= 40 * 3_900_000 - 20_000_000 - 1_000  # the notes that stand for the cut count too
+
+
+def test_cutting_outputs_is_linear_in_their_size():
+    def notebook(n):
+        return _notebook([[_stream("line\n" * (n // 5))] for _ in range(8)])
+
+    growth = _growth(lambda n: n, lambda n: cut_outputs(notebook(n), 4_000_000, 20_000_000, 10_000), 100_000, rounds=2)
+    assert growth < 10, growth
