@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -69,10 +70,22 @@ def book_config(args):
 
     config = load_config(getattr(args, "root", None))
     if getattr(args, "build_dir", None):
-        config = dataclasses.replace(config, build_dir=args.build_dir.resolve())
+        config = dataclasses.replace(config, build_dir=writable_folder(args.build_dir, "--build-dir"))
     raw = getattr(args, "tabs", None)
     args.tab_list = check_tabs(config, parse_tabs(raw)) if raw else None
     return config
+
+
+def writable_folder(path: Path, option: str) -> Path:
+    """``path`` resolved, created if need be, and known to take files; else a message naming the option."""
+    folder = path.resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SourceError(option, None, f"{path}: cannot write there ({exc.strerror or exc}); name a folder you can write to") from None
+    return folder
 
 
 def typeset_with_cache() -> None:
@@ -435,6 +448,8 @@ def serve_arguments(parser) -> None:
 def serve_command(args) -> int:
     from tabbook.serve import serve
 
+    if not 0 <= args.port <= 65535:
+        raise SourceError("--port", None, f"{args.port} is not a port; use 1 to 65535, or 0 for a free one")
     config = book_config(args)  # a broken config.ini stops here, before anything is served
     return serve(config.root, port=args.port, tabs=args.tab_list, run=not args.no_run)
 
