@@ -99,7 +99,7 @@ def test_a_stamp_covers_the_file_s_content_not_only_its_size_and_time(tmp_path):
     stamps.save()
     assert plan.Stamps(tmp_path / "stamps.json").current("a.ipynb", "stamp", target) == {"seconds": 1.0}
     stat = target.stat()
-    target.write_text('{"cells": [}')  # damaged in place: the same size ...
+    target.write_text('{"cells": [}}')  # damaged in place: the same size ...
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and the same time
     assert target.stat().st_size == stat.st_size
     assert plan.Stamps(tmp_path / "stamps.json").current("a.ipynb", "stamp", target) is None
