@@ -105,7 +105,7 @@ def cut_lines(output, max_lines: int) -> tuple[dict, int]:
         f"[output cut: {len(lines) - max_lines:,} lines ({_size(_byte_size(left_out))}) left out here, more than the "
         f"{max_lines:,} lines a stream may show ([build] max_output_lines in config.ini)]"
     )
-    cut = dict(output, text="\n".join([*head, note, *tail]) + ("\n" if ends else ""))
+    cut = type(output)({**output, "text": "\n".join([*head, note, *tail]) + ("\n" if ends else "")})  # a NotebookNode stays one
     return cut, output_size(output) - output_size(cut)
 
 
@@ -119,7 +119,7 @@ def _merged_streams(outputs: list) -> list:
             and output.get("output_type") == previous.get("output_type") == "stream"
             and output.get("name") == previous.get("name")
         ):  # fmt: skip
-            merged[-1] = dict(previous, text=_text(previous.get("text", "")) + _text(output.get("text", "")))
+            merged[-1] = type(previous)({**previous, "text": _text(previous.get("text", "")) + _text(output.get("text", ""))})
         else:
             merged.append(output)
     return merged
@@ -176,7 +176,7 @@ def cut_outputs(nb, max_bytes: int, max_notebook_bytes: int | None = None, max_l
             outputs.append(kept)
             total += max(cut, 0)
         if left_out:
-            outputs.append(budget_note(max_notebook_bytes, left_out))
+            outputs.append(type(cell)(budget_note(max_notebook_bytes, left_out)))
             total += left_out
         cell["outputs"] = outputs
     return total
