@@ -426,3 +426,31 @@ def test_an_element_named_like_the_search_index_does_not_break_search(tmp_path, 
         titles = page.locator("#search-results .result-title").all_inner_texts()
         page.close()
     assert errors == [] and titles == ["1.1 First Steps"]
+
+
+def test_an_include_outside_the_book_is_an_error_and_never_copied(tmp_path, tabbook):
+    """`.. raw:: html` with `:file: ../../../../etc/passwd` copied that file into the page, and check exited 0."""
+    outside = tmp_path / "secret.html"
+    outside.write_text("<p>the secret</p>")
+    root = tmp_path / "book"
+    write_book(root, "chapter", "# Chapter\n\n```eval_rst\n.. raw:: html\n    :file: ../secret.html\n```\n")
+    for command in (("check",), ("html", "--no-run", "--keep-going")):
+        result = tabbook(*command, cwd=root)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "chapter.md:3: the included HTML file '../secret.html' is outside the book" in result.stdout + result.stderr
+    assert not any("the secret" in path.read_text() for path in (root / "_build").rglob("*.html"))
+
+
+_BIB_TEXT = st.text(string.ascii_letters + string.digits + "<>&\"'=()*_[]!#$:;|~^%@+,.?- /é中", min_size=1, max_size=30).filter(lambda text: text.strip() and "  " not in text)
+
+
+@given(title=_BIB_TEXT, author=_BIB_TEXT.filter(lambda text: "," not in text and " and " not in text))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_bibliography_titles_and_authors_are_text(tmp_path, title, author):
+    bib = tmp_path / "refs.bib"
+    bib.write_text(f"@misc{{Key.2020,\n  author = {{{author}}},\n  title = {{{title}}},\n  year = {{2020}}\n}}\n", encoding="utf-8")
+    bibliography = Bibliography.load(bib)
+    for markup in (bibliography.reference_html("Key.2020"), bibliography.cite_html(["Key.2020"], True, lambda key: f"#ref-{key}")):
+        elements = parse(markup)
+        assert {tag for tag, _attrs in elements.tags} <= {"a", "em", "span"}, markup
+        assert not re.search(r"<(?!/?(a|em|span)\b)", markup), markup
