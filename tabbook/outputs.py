@@ -162,7 +162,8 @@ def cut_outputs(nb, max_bytes: int, max_notebook_bytes: int | None = None, max_l
             kept, cut_more = cut_output(kept, max_bytes)
             cut += cut_more
             size = output_size(kept)
-            if max_notebook_bytes is not None and used + size > max_notebook_bytes:
+            # An error (the reason a notebook failed) is always shown; it counts against the budget all the same.
+            if max_notebook_bytes is not None and used + size > max_notebook_bytes and kept.get("output_type") != "error":
                 room = max_notebook_bytes - used
                 if room >= 1000:  # enough for a useful head: cut it there
                     kept, cut_more = cut_output(kept, room)

@@ -114,3 +114,11 @@ def test_cutting_outputs_is_linear_in_their_size():
 
     growth = _growth(lambda n: n, lambda n: cut_outputs(notebook(n), 4_000_000, 20_000_000, 10_000), 100_000, rounds=2)
     assert growth < 10, growth
+
+
+def test_an_error_is_shown_even_past_the_budget():
+    error = {"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": ["ValueError: bad"]}
+    nb = _notebook([[_stream("y" * 3_000_000)], [_stream("z" * 3_000_000), error]])
+    cut_outputs(nb, 4_000_000, 4_000_000, 10_000)
+    assert error in nb["cells"][1]["outputs"]
+    assert "max_notebook_output_mb" in nb["cells"][1]["outputs"][-1]["text"]
