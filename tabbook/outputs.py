@@ -70,8 +70,17 @@ def output_size(output) -> int:
     return sum(_byte_size(_text(value)) for value in (output.get("data") or {}).values())
 
 
-def cut_output(output, max_bytes: int) -> tuple[dict, int]:
-    """``output`` within ``max_bytes`` (a new output, or the same one when it fits) and the bytes cut."""
+def budget_cut_note(max_notebook_bytes: int):
+    """The note of an output cut because its notebook's outputs reached their budget."""
+    return lambda cut_bytes, _room: (
+        f"[output cut: {_size(cut_bytes)} left out, past the {_size(max_notebook_bytes)} the notebook's outputs may "
+        "take together ([build] max_notebook_output_mb in config.ini)]"
+    )
+
+
+def cut_output(output, max_bytes: int, note=cut_note) -> tuple[dict, int]:
+    """``output`` within ``max_bytes`` (a new output, or the same one when it fits) and the bytes cut;
+    ``note(bytes cut, max_bytes)`` says so where the cut is."""
     size = output_size(output)
     if size <= max_bytes:
         return output, 0
@@ -79,15 +88,15 @@ def cut_output(output, max_bytes: int) -> tuple[dict, int]:
     kind = cut.get("output_type")
     if kind == "stream":
         head = _head(_text(cut.get("text", "")), max_bytes)
-        cut["text"] = f"{head}\n{cut_note(size - _byte_size(head), max_bytes)}\n"
+        cut["text"] = f"{head}\n{note(size - _byte_size(head), max_bytes)}\n"
     elif kind == "error":
         traceback = "\n".join(cut.get("traceback") or [])
         head = _head(traceback, max_bytes)
-        cut["traceback"] = [head, cut_note(size - _byte_size(head), max_bytes)]
+        cut["traceback"] = [head, note(size - _byte_size(head), max_bytes)]
     else:  # rich data: text shown as far as it fits, markup and images not at all (half a tag breaks the page)
         plain = _text(cut.get("data", {}).get("text/plain", ""))
         head = _head(plain, max_bytes)
-        cut["data"] = {"text/plain": f"{head}\n{cut_note(size - _byte_size(head), max_bytes)}".lstrip("\n")}
+        cut["data"] = {"text/plain": f"{head}\n{note(size - _byte_size(head), max_bytes)}".lstrip("\n")}
         cut["metadata"] = {}
     return cut, size - output_size(cut)
 
@@ -166,7 +175,7 @@ def cut_outputs(nb, max_bytes: int, max_notebook_bytes: int | None = None, max_l
             if max_notebook_bytes is not None and used + size > max_notebook_bytes and kept.get("output_type") != "error":
                 room = max_notebook_bytes - used
                 if room >= 1000:  # enough for a useful head: cut it there
-                    kept, cut_more = cut_output(kept, room)
+                    kept, cut_more = cut_output(kept, room, budget_cut_note(max_notebook_bytes))
                     cut += cut_more
                     size = output_size(kept)
                 else:
