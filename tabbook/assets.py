@@ -34,6 +34,20 @@ def tab_title(tab: str) -> str:
     return TAB_TITLES.get(tab, tab)
 
 
+# A figure's ``:width:``: one CSS length (or a bare number of pixels), nothing a style could load or run.
+_CSS_LENGTH = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(px|%|em|rem|ex|ch|vw|vh|vmin|vmax|cm|mm|in|pt|pc)?")
+
+
+def css_length(value) -> str | None:
+    """``value`` as a CSS length ("400px", "80%", "12em"; "400" means pixels), or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    match = _CSS_LENGTH.fullmatch(value.strip())
+    if not match:
+        return None
+    return match.group(0) if match.group(2) else f"{match.group(1)}px"
+
+
 def vendored(path: Path) -> Path:
     """A file of the vendored browser libraries, or a clear error saying how to get it."""
     if not path.is_file():
@@ -48,6 +62,7 @@ def templates():
 
     env = Environment(loader=FileSystemLoader(str(STATIC / "templates")), autoescape=True, undefined=StrictUndefined)
     env.globals["tab_title"] = tab_title
+    env.filters["css_length"] = css_length  # a template never writes a width it has not checked
     return env
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from tabbook.errors import SourceError
 
 SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s\"'<>]+$", re.IGNORECASE)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_NOT_IN_A_LINK = re.compile(r"[\s\"'<>\x00-\x1f\x7f]")
 
 
 def safe_url(url: str) -> str | None:
@@ -92,6 +94,29 @@ class Bibliography:
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries
+
+    def link_problems(self, keys) -> list[SourceError]:
+        """Each of the entries ``keys`` whose ``url`` or ``doi`` cannot be a link of the book:
+        a scheme other than http, https or mailto (``javascript:``), or a quote, bracket, space or
+        control character in it. ``FILE:LINE`` of the entry, with its key; the page shows no link."""
+        problems = []
+        for key in dict.fromkeys(keys):
+            fields = self.entries[key].fields if key in self.entries else {}
+            for name in ("url", "doi"):
+                value = fields.get(name, "").strip()
+                if not value:
+                    continue
+                scheme = _SCHEME.match(value)
+                if name == "doi" and not value.lower().startswith("http"):
+                    scheme = None  # a bare DOI (10.1000/xyz) becomes https://doi.org/10.1000/xyz
+                if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
+                    why = f"has the scheme '{scheme.group(1)}:'; only http, https and mailto are linked"
+                elif _NOT_IN_A_LINK.search(value):
+                    why = "holds a quote, an angle bracket, a space or a control character"
+                else:
+                    continue
+                problems.append(SourceError(self.path, self.line_of(key), f"the reference '{key}': its {name} {value!r} {why}"))
+        return problems
 
     def line_of(self, key: str) -> int | None:
         """The line of ``@type{key,`` in the file."""

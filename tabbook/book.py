@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabbook import texmath
+from tabbook.assets import css_length
 from tabbook.bibliography import Bibliography
 from tabbook.config import QUARTO_NAME
 from tabbook.errors import SourceError, SourceErrors
@@ -44,6 +45,7 @@ from tabbook.parse import (
     Heading,
     Inline,
     Math,
+    RawHtml,
     Reference,
     Table,
     read_document,
@@ -120,8 +122,13 @@ class Page:
 
     @property
     def title(self) -> Inline:
-        """The page's title (Markdown): its first heading, or its file's name."""
-        return self.document.title or Inline(self.source.stem, 1)
+        """The page's title (Markdown): its first heading, or its file's name as plain text.
+
+        A file name is not Markdown: every ASCII punctuation mark of it is
+        backslash-escaped (CommonMark), so ``<img src=x onerror=…>.md`` is
+        shown as those characters in the title, the sidebar and the search
+        index, never as markup."""
+        return self.document.title or Inline(markdown_escape(self.source.stem), 1)
 
     @property
     def tabs(self) -> list[str]:
@@ -209,6 +216,14 @@ class Book:
             if citation.key == key and citation.page not in places:
                 places[citation.page] = citation
         return list(places.values())
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` as Markdown that reads as exactly this text: punctuation escaped, whitespace one space."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(text.split()))
 
 
 def relative_url(url: str, from_url: str) -> str:
@@ -328,8 +343,10 @@ def load_book(config, read=None, typeset: bool = False) -> Book:
         loader.errors.extend(_check_page(page, labels, bibliography, root))
     if typeset:
         loader.errors.extend(math_errors(pages))
-    for key in dict.fromkeys(c.key for c in citations if c.key in bibliography):
+    cited = list(dict.fromkeys(c.key for c in citations if c.key in bibliography))
+    for key in cited:
         bibliography.reference_html(key)  # a reference the style cannot format is a warning now, in `check` too
+    loader.errors.extend(_relative(bibliography.link_problems(cited), root))
     listed = {page.source for page in pages}
     orphans = [path.resolve() for path in config.chapter_files() if path.resolve() not in listed]
     errors = sorted(loader.errors, key=lambda error: (error.path, error.line or 0))
@@ -535,6 +552,20 @@ def image_problem(page: Page, path: str, root: Path, what: str = "figure") -> st
     return None
 
 
+def raw_html(page: Page, block: RawHtml, root: Path) -> str:
+    """The HTML file an ``eval_rst`` ``.. raw:: html`` block includes (the author's own markup),
+    or a ``FILE:LINE`` error: a file outside the book, or one that is not UTF-8."""
+    path = (page.source.parent / block.path).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise SourceError(page.rel, block.line, f"the included HTML file '{block.path}' is outside the book")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(page.rel, block.line, f"the included HTML file '{block.path}' is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise SourceError(page.rel, block.line, f"the included HTML file '{block.path}' cannot be read ({exc.strerror})") from None
+
+
 def reference_problem(reference: Reference, key: str, labels: dict[str, Target], bibliography: Bibliography) -> str | None:
     """Why one target of a role resolves to nothing (None when it resolves): the one rule of every view."""
     if reference.is_citation:
@@ -558,11 +589,27 @@ def _check_page(page: Page, labels, bibliography: Bibliography, root: Path) -> l
         problem = image_problem(page, figure.path, root)
         if problem:
             errors.append(SourceError(page.rel, figure.line, problem))
+        if figure.width is not None and css_length(figure.width) is None:
+            errors.append(SourceError(page.rel, figure.line, f":width:`{figure.width}` is not a CSS length (such as 400px, 80% or 12em)"))
+    for block in (block for cell in page.document.cells for block in cell.blocks if isinstance(block, RawHtml)):
+        try:
+            raw_html(page, block, root)
+        except SourceError as exc:
+            errors.append(exc)
     for path, line in page.document.images:
         if not _URL.match(path):  # inline images may be on the web; never outside the book
             problem = image_problem(page, path, root, "image")
             if problem and "outside the book" in problem:
                 errors.append(SourceError(page.rel, line, problem))
+    return errors
+
+
+def _relative(errors: list[SourceError], root: Path) -> list[SourceError]:
+    """Errors named relative to the book, as every page's are."""
+    for error in errors:
+        path = Path(error.path)
+        if path.is_absolute() and path.resolve().is_relative_to(root):
+            error.path = path.resolve().relative_to(root).as_posix()
     return errors
 
 

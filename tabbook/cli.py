@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -69,10 +70,22 @@ def book_config(args):
 
     config = load_config(getattr(args, "root", None))
     if getattr(args, "build_dir", None):
-        config = dataclasses.replace(config, build_dir=args.build_dir.resolve())
+        config = dataclasses.replace(config, build_dir=writable_folder(args.build_dir, "--build-dir"))
     raw = getattr(args, "tabs", None)
     args.tab_list = check_tabs(config, parse_tabs(raw)) if raw else None
     return config
+
+
+def writable_folder(path: Path, option: str) -> Path:
+    """``path`` resolved, created if need be, and known to take files; else a message naming the option."""
+    folder = path.resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SourceError(option, None, f"{path}: cannot write there ({exc.strerror or exc}); name a folder you can write to") from None
+    return folder
 
 
 def typeset_with_cache() -> None:
@@ -311,7 +324,13 @@ def cache_arguments(parser) -> None:
     add_book_options(parser)
     parser.add_argument("action", nargs="?", choices=["import"], help="import: merge the stores DIR... into this one")
     parser.add_argument("dirs", nargs="*", metavar="DIR", help="stores to import (other machines' $TABBOOK_CACHE/eval)")
-    parser.add_argument("--prune", action="store_true", help="remove entries no current notebook of the book uses, set-aside entries and leftover temporary files")
+    parser.add_argument(
+        "--prune", action="store_true",
+        help="remove the entries no book or checkout has used for --older-than days (never those this book uses now), set-aside entries and leftover temporary files",
+    )  # fmt: skip
+    parser.add_argument("--older-than", type=days_option, default=30.0, metavar="DAYS", help="with --prune: how long unused (default 30 days)")
+    parser.add_argument("--this-book", action="store_true", help="with --prune: also remove the entries only this checkout used that its notebooks no longer use")
+    parser.add_argument("--dry-run", action="store_true", help="with --prune: list what would be removed; remove nothing")
 
 
 def cache_command(args) -> int:
@@ -331,6 +350,8 @@ def cache_command(args) -> int:
         return 1 if bad else 0
     if args.dirs:
         raise SourceError("tabbook cache", None, f"unexpected arguments {' '.join(args.dirs)}; did you mean 'cache import'?")
+    if (args.this_book or args.dry_run) and not args.prune:
+        raise SourceError("tabbook cache", None, "--this-book and --dry-run go with --prune")
     if args.prune:
         from tabbook.book import load_book
         from tabbook.plan import plan
@@ -338,8 +359,15 @@ def cache_command(args) -> int:
         config = book_config(args)
         keys = {job.key for job in plan(config, load_book(config).documents(), list(config.tabs))}
         # Leftovers of writes older than an hour cannot belong to a write still in progress.
-        removed, freed = store.prune(keys, time.time() - 3600)
-        print(f"store {store.root}: removed {len(removed)} file(s), {_size(freed)} freed")
+        now = time.time()
+        doomed = store.prune_plan(keys, now - args.older_than * 86400, config.root if args.this_book else None, now - 3600)
+        for path, why in doomed:
+            print(f"  {'would remove' if args.dry_run else 'remove'} {path.name}  {store.describe_path(path):<40} ({why})")
+        if args.dry_run:
+            print(f"store {store.root}: --dry-run: {len(doomed)} file(s) would be removed, {_size(sum(_file_size(path) for path, _ in doomed))}")
+        else:
+            removed, freed = store.remove(doomed)
+            print(f"store {store.root}: removed {len(removed)} file(s), {_size(freed)} freed")
     entries = store.entries()
     for entry in entries:
         print(f"  {entry.key}  {store.describe(entry):<48} {_size(entry.size):>9}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.mtime))}")
@@ -348,6 +376,24 @@ def cache_command(args) -> int:
     if corrupt:
         print(f"  {len(corrupt)} invalid entries set aside in {store.root / CORRUPT_DIR} ('tabbook cache --prune' removes them)")
     return 0
+
+
+def days_option(text: str) -> float:
+    """``--older-than DAYS``: a number of days, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < 1e6):
+        raise argparse.ArgumentTypeError(f"must be a number of days (0 or more), not '{text}'")
+    return value
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _size(count: float) -> str:
@@ -435,6 +481,8 @@ def serve_arguments(parser) -> None:
 def serve_command(args) -> int:
     from tabbook.serve import serve
 
+    if not 0 <= args.port <= 65535:
+        raise SourceError("--port", None, f"{args.port} is not a port; use 1 to 65535, or 0 for a free one")
     config = book_config(args)  # a broken config.ini stops here, before anything is served
     return serve(config.root, port=args.port, tabs=args.tab_list, run=not args.no_run)
 

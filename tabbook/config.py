@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import difflib
 import fnmatch
+import math
 import os
 import re
 import sys
@@ -21,6 +22,16 @@ CONFIG_NAME = "config.ini"
 QUARTO_NAME = "_quarto.yml"  # the d2l authors' 2026 sources keep their book's structure there
 # The largest output a cell may keep, in MB ([build] max_output_mb); larger ones are cut.
 DEFAULT_MAX_OUTPUT_MB = 4.0
+# The most output one notebook may keep, in MB ([build] max_notebook_output_mb): 40 outputs
+# of 3.9 MB each made a 156 MB store entry and page; the outputs past this budget are cut.
+DEFAULT_MAX_NOTEBOOK_OUTPUT_MB = 20.0
+# The most lines one stream of a cell may show ([build] max_output_lines): a 200,000-line
+# log arrived as 16 stream outputs, each under the size limit. The first and last lines stay.
+DEFAULT_MAX_OUTPUT_LINES = 10_000
+# Any size setting above this (a typo, or 'inf') is refused rather than trusted.
+_LARGEST_MB = 100_000.0
+# The schemes a link of the book's pages may have (besides a relative path): nothing that runs script.
+LINK_SCHEMES = ("http", "https", "mailto")
 
 # section -> {key: meaning}. Every key is optional: a missing one takes the
 # default of a d2lbook book (see load_config). Sections named "<prefix>-<tab>"
@@ -42,6 +53,8 @@ _SCHEMA = {
         "resources",
         "eval_notebook",
         "max_output_mb",
+        "max_notebook_output_mb",
+        "max_output_lines",
         "gpus",
         "cpu_only",
         "data",
@@ -154,6 +167,8 @@ class BookConfig:
     # "d2lbook" (the d2l.ai books) or "d2l-neu" (the d2l authors' 2026 sources, with a _quarto.yml): tabbook.parse
     dialect: str = "d2lbook"
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
+    max_notebook_output_mb: float = DEFAULT_MAX_NOTEBOOK_OUTPUT_MB
+    max_output_lines: int = DEFAULT_MAX_OUTPUT_LINES
     gpus: tuple[str, ...] | None = None  # None: whatever nvidia-smi lists (tabbook.schedule)
     cpu_only: tuple[str, ...] = ()  # sources whose notebooks never need a GPU
     # glob patterns (relative to the root, $VARIABLES expanded) of data files the notebooks read:
@@ -375,6 +390,10 @@ def load_config(root: Path | None = None) -> BookConfig:
     package = _library_package(config.get("library", "package"), lib_files, root, lambda message: config.fail("library", "package", message))
     index = config.get("build", "index", "index").strip()
     index = index[: -len(".md")] if index.endswith(".md") else index
+    _inside_the_book(config, root, "build", "index", [f"{index}.md"])
+    _inside_the_book(config, root, "html", "favicon", [config.get("html", "favicon", "").strip()])
+    _inside_the_book(config, root, "html", "html_logo", [config.get("html", "html_logo", "").strip()])
+    _inside_the_book(config, root, "html", "include_css", config.words("html", "include_css"))
     # A missing title is the index page's first heading (tabbook.book), as d2lbook takes it.
     project = {"name": root.name, "title": "", "author": "The contributors", "copyright": "", "release": "0.0.1"}
     project.update({key: value for key, value in config.values.get("project", {}).items() if value.strip()})
@@ -413,7 +432,9 @@ def load_config(root: Path | None = None) -> BookConfig:
         include_css=tuple(root / name for name in config.words("html", "include_css")),
         warnings=tuple(warnings),
         publish=_publish(config.values.get("publish", {}), config.fail),
-        max_output_mb=_max_output_mb(config.get("build", "max_output_mb"), config.fail),
+        max_output_mb=_megabytes(config, "max_output_mb", DEFAULT_MAX_OUTPUT_MB),
+        max_notebook_output_mb=_megabytes(config, "max_notebook_output_mb", DEFAULT_MAX_NOTEBOOK_OUTPUT_MB),
+        max_output_lines=config.integer("build", "max_output_lines", DEFAULT_MAX_OUTPUT_LINES) or DEFAULT_MAX_OUTPUT_LINES,
         gpus=gpus,
         cpu_only=config.words("build", "cpu_only"),
         data=config.words("build", "data"),
@@ -546,17 +567,48 @@ def _header_links(raw: str, text: str, key_line: int | None, path: Path) -> tupl
         search_from = number or search_from
         if len(parts) != 3:
             raise SourceError(path, number, f"[html] header_links: each line is 'name, URL, icon', not '{item.strip()}'")
+        problem = link_problem(parts[1])
+        if problem:
+            raise SourceError(path, number, f"[html] header_links: {problem}")
         links.append(HeaderLink(*parts))
     return tuple(links)
 
 
-def _max_output_mb(raw: str | None, fail) -> float:
+def _megabytes(config: _Sections, key: str, default: float) -> float:
+    """A ``[build]`` size in MB: a positive, finite number (``inf`` or ``1e400`` would overflow every byte count)."""
+    raw = config.get("build", key)
     if raw is None or not raw.strip():
-        return DEFAULT_MAX_OUTPUT_MB
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0:
-        fail("build", "max_output_mb", f"[build] max_output_mb must be a positive number of megabytes, not '{raw}'")
+    if not (value > 0 and math.isfinite(value) and value <= _LARGEST_MB):
+        config.fail("build", key, f"[build] {key} must be a positive number of megabytes up to {_LARGEST_MB:,.0f}, not '{raw.strip()}'")
     return value
+
+
+def _inside_the_book(config: _Sections, root: Path, section: str, key: str, names) -> None:
+    """Files a key names must be the book's own: a path that leaves the book is an error at the key's line."""
+    book = root.resolve()
+    for name in names:
+        if name and not (root / name).resolve().is_relative_to(book):
+            config.fail(section, key, f"[{section}] {key}: '{name}' is outside the book; name a file inside {root}")
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def link_problem(url: str) -> str | None:
+    """Why ``url`` may not be a link of the book's pages (None when it may).
+
+    Allowed: ``http``, ``https`` and ``mailto`` URLs and relative paths. A
+    browser drops tabs and newlines inside a URL and spaces around it
+    (``java\tscript:`` is ``javascript:``), so no URL may hold a space or a
+    control character at all."""
+    if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+        return f"the URL {url!r} holds a space or a control character"
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in LINK_SCHEMES:
+        return f"the URL '{url}' has the scheme '{scheme.group(1)}:'; a link may only be http, https, mailto or a relative path"
+    return None

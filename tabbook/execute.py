@@ -96,6 +96,8 @@ def run_book(
             interrupted = True
     rows = [recorder.rows.get(id(job)) or recorder.interrupted(job) for job in planned]
     record_stamps(config, stamps, planned, recorder.rows)
+    # The entries this checkout uses now: `cache --prune` keeps them for every other book and checkout.
+    store.mark_used([job.key for job, row in zip(planned, rows, strict=True) if job.has_code and row.status == OK], config.root)
     seconds = time.perf_counter() - started
     unwritten = []
     for what, write in (("stamps", stamps.save), ("summary", lambda: write_summary(config, rows, seconds, jobs))):

@@ -70,8 +70,17 @@ def output_size(output) -> int:
     return sum(_byte_size(_text(value)) for value in (output.get("data") or {}).values())
 
 
-def cut_output(output, max_bytes: int) -> tuple[dict, int]:
-    """``output`` within ``max_bytes`` (a new output, or the same one when it fits) and the bytes cut."""
+def budget_cut_note(max_notebook_bytes: int):
+    """The note of an output cut because its notebook's outputs reached their budget."""
+    return lambda cut_bytes, _room: (
+        f"[output cut: {_size(cut_bytes)} left out, past the {_size(max_notebook_bytes)} the notebook's outputs may "
+        "take together ([build] max_notebook_output_mb in config.ini)]"
+    )
+
+
+def cut_output(output, max_bytes: int, note=cut_note) -> tuple[dict, int]:
+    """``output`` within ``max_bytes`` (a new output, or the same one when it fits) and the bytes cut;
+    ``note(bytes cut, max_bytes)`` says so where the cut is."""
     size = output_size(output)
     if size <= max_bytes:
         return output, 0
@@ -79,32 +88,115 @@ def cut_output(output, max_bytes: int) -> tuple[dict, int]:
     kind = cut.get("output_type")
     if kind == "stream":
         head = _head(_text(cut.get("text", "")), max_bytes)
-        cut["text"] = f"{head}\n{cut_note(size - _byte_size(head), max_bytes)}\n"
+        cut["text"] = f"{head}\n{note(size - _byte_size(head), max_bytes)}\n"
     elif kind == "error":
         traceback = "\n".join(cut.get("traceback") or [])
         head = _head(traceback, max_bytes)
-        cut["traceback"] = [head, cut_note(size - _byte_size(head), max_bytes)]
+        cut["traceback"] = [head, note(size - _byte_size(head), max_bytes)]
     else:  # rich data: text shown as far as it fits, markup and images not at all (half a tag breaks the page)
         plain = _text(cut.get("data", {}).get("text/plain", ""))
         head = _head(plain, max_bytes)
-        cut["data"] = {"text/plain": f"{head}\n{cut_note(size - _byte_size(head), max_bytes)}".lstrip("\n")}
+        cut["data"] = {"text/plain": f"{head}\n{note(size - _byte_size(head), max_bytes)}".lstrip("\n")}
         cut["metadata"] = {}
     return cut, size - output_size(cut)
 
 
-def cut_outputs(nb, max_bytes: int) -> int:
-    """Cut every code cell's outputs of ``nb`` to ``max_bytes`` each, in place; return the bytes cut."""
-    total = 0
-    for cell in nb.cells:
+def cut_lines(output, max_lines: int) -> tuple[dict, int]:
+    """A stream output within ``max_lines`` lines: its first and last lines kept, a note between them."""
+    text = _text(output.get("text", ""))
+    ends = text.endswith("\n")
+    lines = (text[:-1] if ends else text).split("\n")
+    if len(lines) <= max_lines:
+        return output, 0
+    head, tail = lines[: max_lines // 2], lines[len(lines) - (max_lines - max_lines // 2) :]
+    left_out = "\n".join(lines[len(head) : len(lines) - len(tail)])
+    note = (
+        f"[output cut: {len(lines) - max_lines:,} lines ({_size(_byte_size(left_out))}) left out here, more than the "
+        f"{max_lines:,} lines a stream may show ([build] max_output_lines in config.ini)]"
+    )
+    cut = type(output)({**output, "text": "\n".join([*head, note, *tail]) + ("\n" if ends else "")})  # a NotebookNode stays one
+    return cut, output_size(output) - output_size(cut)
+
+
+def _merged_streams(outputs: list) -> list:
+    """Consecutive stream outputs of one stream (a long log arrives in pieces) as one output."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            isinstance(output, dict) and isinstance(previous, dict)
+            and output.get("output_type") == previous.get("output_type") == "stream"
+            and output.get("name") == previous.get("name")
+        ):  # fmt: skip
+            merged[-1] = type(previous)({**previous, "text": _text(previous.get("text", "")) + _text(output.get("text", ""))})
+        else:
+            merged.append(output)
+    return merged
+
+
+def budget_note(max_notebook_bytes: int, left_out: int) -> dict:
+    """The output that stands for what a notebook over its budget left out of one cell."""
+    return {
+        "output_type": "stream",
+        "name": "stdout",
+        "text": (
+            f"[output cut: {_size(left_out)} left out of this cell; the notebook's outputs reached the "
+            f"{_size(max_notebook_bytes)} budget ([build] max_notebook_output_mb in config.ini)]\n"
+        ),
+    }
+
+
+def cut_outputs(nb, max_bytes: int, max_notebook_bytes: int | None = None, max_lines: int | None = None) -> int:
+    """Bound ``nb``'s outputs, in place; return the bytes cut.
+
+    Each output to ``max_bytes``; each run of one stream's outputs in a cell (merged into one
+    output when it is too long) to ``max_lines`` lines; and all outputs of the notebook together
+    to ``max_notebook_bytes``: what comes after the budget is spent is left out, with a note in
+    each cell that lost outputs. One pass over the outputs (linear in their size)."""
+    total = used = 0
+    for cell in nb["cells"]:
         if cell.get("cell_type") != "code":
             continue
-        outputs = []
-        for output in cell.get("outputs", []):
-            kept, cut = cut_output(output, max_bytes)
+        outputs, left_out = [], 0
+        raw = cell.get("outputs", [])
+        if max_lines is not None and sum(_text(o.get("text", "")).count("\n") for o in raw if isinstance(o, dict) and o.get("output_type") == "stream") > max_lines:
+            raw = _merged_streams(raw)
+        for output in raw:
+            if not isinstance(output, dict):
+                outputs.append(output)
+                continue
+            kept, cut = output, 0
+            if max_lines is not None and kept.get("output_type") == "stream":
+                kept, cut = cut_lines(kept, max_lines)  # first: a log's last lines matter
+            kept, cut_more = cut_output(kept, max_bytes)
+            cut += cut_more
+            size = output_size(kept)
+            # An error (the reason a notebook failed) is always shown; it counts against the budget all the same.
+            if max_notebook_bytes is not None and used + size > max_notebook_bytes and kept.get("output_type") != "error":
+                room = max_notebook_bytes - used
+                if room >= 1000:  # enough for a useful head: cut it there
+                    kept, cut_more = cut_output(kept, room, budget_cut_note(max_notebook_bytes))
+                    cut += cut_more
+                    size = output_size(kept)
+                else:
+                    left_out += size
+                    cut += size
+                    continue
+            used += size
             outputs.append(kept)
             total += max(cut, 0)
+        if left_out:
+            outputs.append(type(cell)(budget_note(max_notebook_bytes, left_out)))
+            total += left_out
         cell["outputs"] = outputs
     return total
+
+
+def output_limits(config):
+    """``cut_outputs`` with the book's limits (``[build] max_output_mb``, ``max_notebook_output_mb``,
+    ``max_output_lines``): where outputs are made (``tabbook.record``) and where they are shown."""
+    limits = (int(config.max_output_mb * 1e6), int(config.max_notebook_output_mb * 1e6), config.max_output_lines)
+    return lambda nb: cut_outputs(nb, *limits)
 
 
 # -- outputs as HTML ---------------------------------------------------------------
@@ -153,7 +245,25 @@ def _ansi2html():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ansi2html
-_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?!\n)")
+
+
+def terminal_text(text: str) -> str:
+    """What a terminal ends up showing of ``text``: a progress bar redraws its line with ``\r``,
+    so of each line only what follows its last lone ``\r`` stays (``\r\n`` is a line end).
+
+    One pass over the text: the regular expression this replaces backtracked over each long
+    line once per character (1.5 MB of output took longer than 300 s)."""
+    if "\r" not in text:
+        return text
+    lines = text.split("\n")
+    last = len(lines) - 1
+    for index, line in enumerate(lines):
+        ends_crlf = index < last and line.endswith("\r")
+        body = line[:-1] if ends_crlf else line
+        redrawn = body.rfind("\r")
+        if redrawn >= 0:
+            lines[index] = body[redrawn + 1 :] + ("\r" if ends_crlf else "")
+    return "\n".join(lines)
 
 
 class OutputRenderer:
@@ -185,7 +295,7 @@ class OutputRenderer:
         kind = output.get("output_type")
         if kind == "stream":
             # a progress bar redraws its line with "\r": show only what a terminal would end up showing
-            text = _CARRIAGE_RETURN.sub("", _text(output.get("text", "")))
+            text = terminal_text(_text(output.get("text", "")))
             return self._text_block(text, f"output stream {output.get('name', 'stdout')}")
         if kind == "error":
             traceback = "\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"])

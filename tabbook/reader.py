@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import html
 import json
 import re
 from pathlib import Path
 
-from tabbook.book import Book, Page
+from tabbook.assets import css_length
+from tabbook.book import Book, Page, raw_html
+from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
 from tabbook.notebooks import notebook_json
 from tabbook.parse import Bibliography, Figure, Heading, Inline, Math, Prose, RawHtml, Reference, Table, Toc, walk
@@ -72,7 +75,7 @@ class ReaderNotebooks:
             elif isinstance(block, Toc):
                 parts.append("\n".join(self.toc_entry(child) for child in page.toc_pages.get(block, [])))
             elif isinstance(block, RawHtml):
-                parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+                parts.append(raw_html(page, block, self.book.config.root))
             elif isinstance(block, Bibliography):
                 keys = sorted(self.book.cited_keys(), key=self.bibliography.sort_key)
                 parts.append("\n".join(f"- {self.bibliography.reference_text(key)}" for key in keys))
@@ -122,9 +125,8 @@ class ReaderNotebooks:
         else:
             src = f"{self.site_url}{Path(page.url).parent.as_posix()}/{figure.path}" if self.site_url else figure.path
         alt = " ".join(figure.caption.text.split())
-        width = (figure.width or "").removesuffix("px")
-        quoted = alt.replace('"', "&quot;")
-        image = f'<img src="{src}" alt="{quoted}" width="{width}">' if width else f"![{alt}]({src})"
+        width = (css_length(figure.width) or "").removesuffix("px")  # an unchecked width never reaches the markup
+        image = f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" width="{html.escape(width)}">' if width else f"![{alt}]({src})"
         return f"{image}\n\n**Figure {target.number_text}:** {caption}"
 
     def toc_entry(self, child: Page) -> str:
@@ -159,19 +161,66 @@ def install_cell(config, tab: str, required_libs) -> dict | None:
     return {"cell_type": "code", "execution_count": None, "id": "install-requirements", "metadata": {"tags": ["install"]}, "outputs": [], "source": source}
 
 
+# What publish-notebooks wrote into its folder last time (the files it may replace or remove).
+PUBLISHED = ".tabbook-published.json"
+
+
+def _published_before(out_dir: Path) -> set[str]:
+    try:
+        files = json.loads((out_dir / PUBLISHED).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    # Only notebooks inside the folder: the list is a file anyone could have edited.
+    return {name for name in files if isinstance(name, str) and name.endswith(".ipynb") and not name.startswith("/") and ".." not in name.split("/")}
+
+
+def _check_publish_folder(out_dir: Path, tabs, previous: set[str]) -> None:
+    """``out_dir`` may take the notebooks: a folder (or none yet) whose ``<tab>/`` folders are empty
+    or hold only what publish-notebooks wrote there before. Other files (.git, a README) are left alone."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SourceError(out_dir, None, "is a file, not a folder; name a folder for the notebooks")
+    for tab in tabs:
+        folder = out_dir / tab
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise SourceError(folder, None, f"is not a folder, but publish-notebooks writes the {tab} notebooks there; move it away or name another folder")
+        foreign = sorted(path.relative_to(out_dir).as_posix() for path in folder.rglob("*") if not path.is_dir()) if folder.is_dir() else []
+        foreign = [name for name in foreign if name not in previous]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise SourceError(
+                folder, None,
+                f"holds files publish-notebooks did not write ({shown}); name an empty folder, or the folder it wrote before",
+            )  # fmt: skip
+
+
 def publish_notebooks(config, book: Book, out_dir: Path) -> int:
-    """Write ``out_dir/<tab>/<name>.ipynb``: every executed notebook, for readers, with an install cell."""
+    """Write ``out_dir/<tab>/<name>.ipynb``: every executed notebook, for readers, with an install cell.
+
+    The folder must be new, empty, or this command's earlier output (``PUBLISHED`` lists it): then
+    notebooks no page makes any more are removed, and nothing else in the folder is touched."""
+    out_dir = Path(out_dir)
+    previous = _published_before(out_dir)
+    _check_publish_folder(out_dir, config.tabs, previous)
     reader = ReaderNotebooks(book, config.publish.site_url)
-    written = 0
-    for page in book.pages:
-        for tab in config.tabs:
-            path = config.build_dir / "eval" / tab / f"{page.name}.ipynb"
-            if not path.is_file():
-                continue
+    planned = [
+        (page, tab, config.build_dir / "eval" / tab / f"{page.name}.ipynb")
+        for page in book.pages
+        for tab in config.tabs
+        if (config.build_dir / "eval" / tab / f"{page.name}.ipynb").is_file()
+    ]
+    names = [f"{tab}/{page.name}.ipynb" for page, tab, _path in planned]
+    try:
+        # Listed before they are written: a publish cut short can be repeated into the same folder.
+        atomic_write(out_dir / PUBLISHED, json.dumps({"files": sorted(previous | set(names))}, indent=1) + "\n")
+        for (page, tab, path), name in zip(planned, names, strict=True):
             nb = reader.notebook(page, json.loads(path.read_text(encoding="utf-8")))
             install = install_cell(config, tab, nb["metadata"].get("tabbook", {}).get("required_libs", []))
             if install and any(cell.get("cell_type") == "code" for cell in nb["cells"]):
                 nb["cells"].insert(0, install)
-            atomic_write(out_dir / tab / f"{page.name}.ipynb", notebook_json(nb))
-            written += 1
-    return written
+            atomic_write(out_dir / name, notebook_json(nb))
+        for stale in sorted(previous - set(names)):
+            (out_dir / stale).unlink(missing_ok=True)
+        atomic_write(out_dir / PUBLISHED, json.dumps({"files": sorted(names)}, indent=1) + "\n")
+    except OSError as exc:
+        raise SourceError(out_dir, None, f"could not write the notebooks ({exc.filename or ''}: {exc.strerror or exc})") from None
+    return len(names)

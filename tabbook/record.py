@@ -24,7 +24,7 @@ from pathlib import Path
 from tabbook.config import BookConfig
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
 from tabbook.notebooks import attach_outputs
-from tabbook.outputs import cut_outputs
+from tabbook.outputs import output_limits
 from tabbook.plan import Job, Stamps, source_rel
 from tabbook.run import FAILED, INTERRUPTED, KERNEL_ERROR, OK, WRITE_ERROR, Outcome
 from tabbook.store import STORE_ONLY, Store
@@ -141,7 +141,7 @@ class Recorder:
             job.target.unlink(missing_ok=True)  # never leave a notebook behind that could pass for this run's result
         else:
             job.nb.metadata["tabbook_execution"] = {**info, "status": outcome.status}
-            cut = cut_outputs(job.nb, int(self.config.max_output_mb * 1e6))
+            cut = output_limits(self.config)(job.nb)
             if cut:
                 job.nb.metadata["tabbook_execution"]["output_bytes_cut"] = cut
             path = self.store.path(job.key)

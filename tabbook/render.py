@@ -18,6 +18,7 @@ in one rename: a failed build leaves the previous one untouched.
 from __future__ import annotations
 
 import copy
+import fcntl
 import html
 import io
 import os
@@ -33,12 +34,12 @@ from markupsafe import Markup
 
 from tabbook import artifacts, assets, search
 from tabbook.assets import tab_title
-from tabbook.book import Book, Page, plain_text, reference_problem, relative_url
+from tabbook.book import Book, Page, plain_text, raw_html, reference_problem, relative_url
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write, read_notebook_json
 from tabbook.markdown import Markdown, highlight
 from tabbook.notebooks import attach_outputs, notebook_dicts, notebook_json
-from tabbook.outputs import OutputRenderer
+from tabbook.outputs import OutputRenderer, output_limits
 from tabbook.parse import CODE, TAB_TEXT, TEXT, Bibliography, Div, Figure, Heading, Prose, RawHtml, Table, Toc
 from tabbook.reader import ReaderNotebooks
 
@@ -210,12 +211,15 @@ class Site:
         ``from_cache`` (``html --no-run``) such a notebook is reported as stale.
         """
         current = notebook_dicts(self.config, page.document)
+        limit = output_limits(self.config)
         outputs = {}
         for tab, shared in current.items():
             nb = dict(shared, cells=[dict(cell) for cell in shared["cells"]])  # cells alike in all tabs are shared
             path = artifacts.eval_path(self.config, tab, page.name)
             # Plain JSON: nbformat's import and validation would be most of the build time.
             executed = read_notebook_json(path) if path.is_file() else None
+            if executed is not None and isinstance(executed.get("cells"), list):
+                limit(executed)  # a notebook made elsewhere (or by an older tool) within the book's limits too
             if executed is None:
                 if not self.from_cache:
                     raise SourceError(page.rel, None, f"no executed {tab} notebook at {path}; run `python -m tabbook run`")
@@ -256,7 +260,7 @@ class Site:
                 parts.append(self.toc_html(block, page))
             elif isinstance(block, RawHtml):
                 # the author's own HTML file, as d2lbook includes it
-                parts.append((page.source.parent / block.path).read_text(encoding="utf-8"))
+                parts.append(raw_html(page, block, self.config.root))
             elif isinstance(block, Bibliography):
                 parts.append(self.bibliography_html(page))
         return "".join(str(part) for part in parts)
@@ -488,23 +492,95 @@ def _add_to_zip(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
-    """Write the site into a fresh folder, then swap it in for ``out_dir`` at once."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".html-", dir=out_dir.parent))
+# A build writes its site into a staging folder next to ``out_dir`` and holds this lock file in it
+# while it does: a folder whose lock nobody holds was left by a killed build.
+_STAGING_LOCK = ".tabbook-building"
+# A staging folder without a lock file (an older tool's, or one a moment old) is left alone this long.
+_UNLOCKED_STAGING_AGE = 3600
+
+
+def remove_leftover_staging(parent: Path, prefix: str = ".html-") -> list[Path]:
+    """Remove the staging folders (``.html-XXXX``) and set-aside old sites (``.html-old-PID``) that
+    killed builds left in ``parent`` (SIGTERM during ``html`` left 244 MB); never a running build's."""
+    removed = []
+    for path in parent.glob(f"{prefix}*"):
+        if not path.is_dir() or path.is_symlink():
+            continue
+        if path.name.startswith(f"{prefix}old-"):
+            pid = path.name.removeprefix(f"{prefix}old-")
+            if pid.isdigit() and _alive(int(pid)):
+                continue  # a running build is swapping its site in
+        elif not _abandoned(path):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
     try:
-        for name, data in files.items():
-            atomic_write(staging / name, data)
-        for path in [staging, *staging.rglob("*")]:
-            # a web server running as another user must be able to read the site
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        old = None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _abandoned(staging: Path) -> bool:
+    """Whether no build holds the staging folder's lock (an old one without a lock: by its age)."""
+    lock = staging / _STAGING_LOCK
+    try:
+        handle = open(lock, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        try:
+            return time.time() - staging.stat().st_mtime > _UNLOCKED_STAGING_AGE
+        except OSError:
+            return False
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def write_site(files: dict[str, bytes | str], out_dir: Path) -> None:
+    """Write the site into a fresh folder, then swap it in for ``out_dir`` at once.
+
+    The staging folders killed builds left are removed first. A write that fails (a full
+    disk, no permission) is a message naming the folder; the previous site is kept."""
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftover_staging(out_dir.parent)
+        staging = Path(tempfile.mkdtemp(prefix=".html-", dir=out_dir.parent))
+    except OSError as exc:
+        raise SourceError(out_dir, None, f"cannot write the site there ({exc.strerror or exc}); choose a writable folder (--build-dir or [build] build_dir)") from None
+    old = None
+    try:
+        with open(staging / _STAGING_LOCK, "wb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held while this build writes: not a leftover
+            for name, data in files.items():
+                atomic_write(staging / name, data)
+            for path in [staging, *staging.rglob("*")]:
+                # a web server running as another user must be able to read the site
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            (staging / _STAGING_LOCK).unlink()
         if out_dir.exists():
             old = out_dir.parent / f".html-old-{os.getpid()}"
             out_dir.rename(old)
         staging.rename(out_dir)
         if old is not None:
-            shutil.rmtree(old)
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and old.exists() and not out_dir.exists():
+            old.rename(out_dir)  # the swap failed halfway: the previous site goes back
+        where = f"{exc.filename}: " if exc.filename else ""
+        kept = "the previous site is kept" if out_dir.exists() else "no site was written"
+        raise SourceError(out_dir, None, f"could not write the site ({where}{exc.strerror or exc}); {kept}; free some space and build again") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

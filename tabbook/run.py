@@ -18,10 +18,13 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,11 +245,72 @@ def _ran_any(nb) -> bool:
     return any(cell.get("outputs") or cell.get("execution_count") for cell in code_cells(nb))
 
 
+# Every process a kernel starts inherits this variable (a fresh value per kernel): its descendants
+# are found by it even after they started a session of their own and their parent ended.
+KERNEL_MARK = "TABBOOK_KERNEL"
+
+
+def _proc_pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def kernel_processes(session: int | None, mark: str) -> list[int]:
+    """The processes of one kernel: those in its session (recorded when it started), and those
+    whose environment carries its mark (children that called setsid, and their children)."""
+    needle = f"{KERNEL_MARK}={mark}".encode()
+    mine = os.getpid()
+    found = []
+    for pid in _proc_pids():
+        if pid == mine:
+            continue
+        try:
+            if session is not None and os.getsid(pid) == session:
+                found.append(pid)
+                continue
+        except OSError:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    found.append(pid)
+        except OSError:  # gone, or another user's
+            continue
+    return found
+
+
+def end_kernel_processes(session: int | None, mark: str, rounds: int = 20) -> int:
+    """Kill whatever is left of a kernel whose notebook ended (SIGKILL), until nothing is; return how many."""
+    killed: set[int] = set()
+    for _ in range(rounds):
+        left = kernel_processes(session, mark)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)  # a process forking while it is killed: look again
+    return len(killed)
+
+
 def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_start) -> tuple[Outcome, Exception | None]:
-    """One try: (how it ended, the exception that kept the kernel from starting, if one did)."""
+    """One try: (how it ended, the exception that kept the kernel from starting, if one did).
+
+    The kernel gets a private ``TMPDIR`` and a mark in its environment; when the notebook
+    ends, every process of its session or carrying its mark is killed (a grandchild that
+    started its own session included) and the temporary folder is removed."""
     from nbclient import NotebookClient
 
     error = None
+    mark = uuid.uuid4().hex
+    scratch = Path(tempfile.mkdtemp(prefix="tabbook-kernel-"))
+    env = {**env, KERNEL_MARK: mark, "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
+    session = None
     client = NotebookClient(
         nb,
         kernel_name=kernel,
@@ -260,6 +324,7 @@ def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_
     log = open(log_path, "wb") if log_path is not None else None  # noqa: SIM115 - closed below
     try:
         with client.setup_kernel(cwd=str(cwd), env=env, stdout=log, stderr=log):
+            session = _session_of(client.km)
             if on_kernel_start is not None:
                 on_kernel_start(client.km)
             outcome = _run_cells(client, nb, tab, timeout, stop)
@@ -273,9 +338,21 @@ def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_
         _cancel_leftover_tasks()
         if log is not None:
             log.close()
+        end_kernel_processes(session, mark)
+        shutil.rmtree(scratch, ignore_errors=True)
     if outcome.status == DEAD_KERNEL:
         outcome.failure["traceback_tail"] = _log_tail(log_path)
     return outcome, error
+
+
+def _session_of(km) -> int | None:
+    """The session of the kernel's process (jupyter_client starts each kernel in a new one)."""
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    try:
+        session = os.getsid(pid) if pid else None
+    except OSError:
+        return None
+    return None if session == os.getsid(0) else session  # never our own session: only the mark then
 
 
 def _run_cells(client, nb, tab: str, timeout: int | None, stop: threading.Event) -> Outcome:

@@ -99,19 +99,30 @@ _ACTIVE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)\s*:?|expressio
 _DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,", re.I)
 
 
+# Every id of an output gets this prefix, and so do the references to it (``href="#id"``,
+# ``url(#id)``): an output's ids can then neither clash with the page's own nor clobber the
+# page's globals (the browser names each element with an id as a property of ``window``).
+OUTPUT_ID_PREFIX = "output-"
+_LOCAL_URL = re.compile(r"""url\(\s*(["']?)#""", re.I)
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    """Per-value checks the allow-lists cannot express: where URLs may point."""
+    """Per-value checks the allow-lists cannot express: where URLs may point, and the outputs' own ids."""
+    if attribute == "id":
+        return OUTPUT_ID_PREFIX + value
     if ":" not in value and "(" not in value and attribute not in ("href", "src"):
         return value  # the bulk of a plot's attributes (coordinates, colours): nothing to check
     if _ACTIVE.search(value) or _FOREIGN_URL.search(value):
         return None
     if tag in _SVG_TAGS and attribute == "href":
-        return value if value.startswith("#") or _DATA_IMAGE.match(value) else None  # <use href="#id">
+        if value.startswith("#"):  # <use href="#id">
+            return f"#{OUTPUT_ID_PREFIX}{value[1:]}"
+        return value if _DATA_IMAGE.match(value) else None
     if attribute == "src":
         return value if _DATA_IMAGE.match(value) else None  # no external resources
     if tag == "a" and attribute == "href":
         return value if re.match(r"(https?:|mailto:|#)", value, re.I) else None
-    return value
+    return _LOCAL_URL.sub(lambda match: f"url({match.group(1)}#{OUTPUT_ID_PREFIX}", value)
 
 
 def clean(markup: str) -> str:

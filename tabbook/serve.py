@@ -617,7 +617,28 @@ def make_app(preview: Preview, should_exit=lambda: False):
         media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[Route(EVENTS, events), Route("/{path:path}", page)])
+    app = Starlette(routes=[Route(EVENTS, events), Route("/{path:path}", page)])
+
+    async def local_only(scope, receive, send):
+        """Pages and the event stream only for ``Host: 127.0.0.1:PORT`` or ``localhost:PORT``: a web
+        page whose own name was made to point at 127.0.0.1 (DNS rebinding) sends its own name."""
+        if scope["type"] in ("http", "websocket") and not local_host(scope):
+            refusal = Response("serve answers only Host 127.0.0.1:PORT or localhost:PORT", status_code=403, media_type="text/plain")
+            await refusal(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return local_only
+
+
+def local_host(scope) -> bool:
+    """Whether a request's ``Host`` header names this server as the preview's own address does."""
+    host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").strip().lower()
+    port = (scope.get("server") or (None, None))[1]
+    allowed = {f"{name}:{port}" for name in ("127.0.0.1", "localhost")}
+    if port == 80:  # a browser leaves out the default port
+        allowed |= {"127.0.0.1", "localhost"}
+    return host in allowed
 
 
 async def _watch(preview: Preview, stop: asyncio.Event) -> None:

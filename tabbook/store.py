@@ -27,6 +27,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from tabbook.fileio import atomic_write, notebook_text
 STORE_FORMAT = "tabbook-eval-3"  # 3: code cells carry content-derived ids, which the key covers
 CORRUPT_DIR = "corrupt"
 LOCK_DIR = "locks"
+# used/<key>/<checkout id>: touched whenever a run of that checkout uses the entry (its last use).
+USED_DIR = "used"
 # What an entry's tabbook_execution metadata holds for the store alone.
 STORE_ONLY = ("key_inputs", "digest")
 # Files next to the entries that are not entries (the data-fingerprint memo).
@@ -82,6 +85,11 @@ def content_digest(nb) -> str:
     if isinstance(info, dict):
         info.pop("digest", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def checkout_id(root: Path) -> str:
+    """A short name for one checkout (its folder) in the store's use records."""
+    return hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
 
 class InvalidEntry(Exception):
@@ -228,6 +236,71 @@ class Store:
             found.append(Entry(path.stem, path, stat.st_size, stat.st_mtime))
         return found
 
+    # -- who uses what: the store is shared by every book and checkout on the machine
+
+    def mark_used(self, keys, checkout: Path) -> None:
+        """Record that the checkout at ``checkout`` uses these entries now (``used/<key>/<checkout id>``).
+
+        ``cache --prune`` removes only entries that no checkout used for a while, or with
+        ``--this-book`` those no other checkout used: pruning from one book never takes
+        another's entries. A record that cannot be written only makes an entry look older."""
+        checkout = Path(checkout).resolve()
+        name = checkout_id(checkout)
+        for key in dict.fromkeys(keys):
+            stamp = self.root / USED_DIR / key / name
+            try:
+                stamp.parent.mkdir(parents=True, exist_ok=True)
+                stamp.write_text(f"{checkout}\n")
+            except OSError:
+                continue
+
+    def users(self, key: str) -> dict[str, float]:
+        """checkout id -> when that checkout last used the entry."""
+        found = {}
+        for stamp in (self.root / USED_DIR / key).glob("*"):
+            try:
+                found[stamp.name] = stamp.stat().st_mtime
+            except OSError:
+                continue
+        return found
+
+    def prune_plan(self, keep: set[str], unused_since: float, checkout: Path | None = None, leftovers_before: float | None = None) -> list[tuple[Path, str]]:
+        """What ``cache --prune`` removes, and why: the entries not in ``keep`` that no checkout used
+        since ``unused_since`` (an entry's creation counts as a use), or, given ``checkout``
+        (``--this-book``), that only that checkout ever used; set-aside entries; temporary files
+        of writes older than ``leftovers_before``."""
+        own = checkout_id(Path(checkout).resolve()) if checkout is not None else None
+        doomed = []
+        for entry in self.entries():
+            if entry.key in keep:
+                continue
+            users = self.users(entry.key)
+            last = max([entry.mtime, *users.values()])
+            if last < unused_since:
+                days = (time.time() - last) / 86400
+                doomed.append((entry.path, f"no book or checkout used it for {days:.0f} day(s)"))
+            elif own is not None and set(users) == {own}:
+                doomed.append((entry.path, "only this checkout used it, and its notebooks no longer do"))
+        doomed += [(path, "set aside as invalid") for path in sorted((self.root / CORRUPT_DIR).glob("*"))]
+        if leftovers_before is not None:
+            doomed += [(path, "the temporary file of a write that never finished") for path in self.leftovers(leftovers_before)]
+        return doomed
+
+    def remove(self, doomed: list[tuple[Path, str]]) -> tuple[list[Path], int]:
+        """Remove what :meth:`prune_plan` listed (an entry with its use records); return them and the bytes freed."""
+        removed, freed = [], 0
+        for path, _why in doomed:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except OSError:
+                continue
+            if path.parent == self.root and path.suffix == ".ipynb":
+                shutil.rmtree(self.root / USED_DIR / path.stem, ignore_errors=True)
+            removed.append(path)
+            freed += size
+        return removed, freed
+
     def leftovers(self, older_than: float) -> list[Path]:
         """Temporary files of writes that never finished (a killed run), older than ``older_than``."""
         old = []
@@ -239,6 +312,12 @@ class Store:
                 continue
         return old
 
+    def describe_path(self, path: Path) -> str:
+        """What a file of the store is, for the lists of ``cache --prune``."""
+        if path.parent == self.root and path.suffix == ".ipynb":
+            return self.describe(Entry(path.stem, path, 0, 0.0))
+        return ""
+
     def describe(self, entry: Entry) -> str:
         """Which notebook an entry is: 'tab source', or what is wrong with it."""
         try:
@@ -249,22 +328,6 @@ class Store:
             return f"{info['key_inputs']['tab']} {metadata['tabbook']['source']}"
         except (OSError, ValueError, KeyError, TypeError):
             return "(not a valid entry)"
-
-    def prune(self, keep: set[str], older_than: float) -> tuple[list[Path], int]:
-        """Remove entries not in ``keep``, set-aside entries and old temporary files; return them and the bytes freed."""
-        removed, freed = [], 0
-        doomed = [entry.path for entry in self.entries() if entry.key not in keep]
-        doomed += sorted((self.root / CORRUPT_DIR).glob("*"))
-        doomed += self.leftovers(older_than)
-        for path in doomed:
-            try:
-                size = path.stat().st_size
-                path.unlink()
-            except OSError:
-                continue
-            removed.append(path)
-            freed += size
-        return removed, freed
 
     def import_from(self, other: Path) -> dict[str, list]:
         """Copy the valid entries of the store at ``other`` that this one lacks.

@@ -86,3 +86,20 @@ def test_decisions_without_a_store_or_stamps_are_stale_or_no_code(tmp_path, monk
     kinds = {(d.job.source_rel, d.job.tab): d.kind for d in plan.decide(config, jobs, stamps, Store(tmp_path / "store"), force=False)}
     assert kinds[("index.md", "pytorch")] == plan.NO_CODE
     assert kinds[("chapter/one.md", "jax")] == plan.STALE
+
+
+def test_a_stamp_covers_the_file_s_content_not_only_its_size_and_time(tmp_path):
+    import os
+
+    target = tmp_path / "eval" / "a.ipynb"
+    target.parent.mkdir()
+    target.write_text('{"cells": []}')
+    stamps = plan.Stamps(tmp_path / "stamps.json")
+    stamps.record("a.ipynb", "stamp", target, {"seconds": 1.0})
+    stamps.save()
+    assert plan.Stamps(tmp_path / "stamps.json").current("a.ipynb", "stamp", target) == {"seconds": 1.0}
+    stat = target.stat()
+    target.write_text('{"cells": [}}')  # damaged in place: the same size ...
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and the same time
+    assert target.stat().st_size == stat.st_size
+    assert plan.Stamps(tmp_path / "stamps.json").current("a.ipynb", "stamp", target) is None

@@ -97,6 +97,42 @@ def test_prune_removes_unused_entries_set_aside_ones_and_old_temporary_files(tmp
     old_tmp.write_text("half")
     new_tmp.write_text("being written")
     os.utime(old_tmp, (time.time() - 7200, time.time() - 7200))
-    removed, freed = store.prune({keep}, time.time() - 3600)
+    old = time.time() - 40 * 86400
+    os.utime(store.path(unused), (old, old))  # made 40 days ago and never used since
+    removed, freed = store.remove(store.prune_plan({keep}, time.time() - 30 * 86400, leftovers_before=time.time() - 3600))
     assert {path.name for path in removed} == {f"{unused}.ipynb", "x.ipynb", old_tmp.name}
     assert freed > 0 and store.path(keep).is_file() and new_tmp.is_file()
+
+
+def test_prune_takes_only_entries_no_checkout_used_lately_or_only_this_one_used(tmp_path):
+    """`cache --prune` from another book left 0 entries: it removed everything that book did not use."""
+    store = Store(tmp_path / "store")
+    store.root.mkdir()
+    book_a, book_b = tmp_path / "a", tmp_path / "b"
+    for key in ("shared", "only_a", "only_b", "forgotten", "current_a"):
+        store.path(key).write_text("{}")
+    store.mark_used(["shared", "only_a", "current_a"], book_a)
+    store.mark_used(["shared", "only_b"], book_b)
+    old = time.time() - 40 * 86400
+    os.utime(store.path("forgotten"), (old, old))
+    unused_since = time.time() - 30 * 86400
+
+    def removed(plan):
+        return sorted(path.stem for path, _why in plan)
+
+    assert removed(store.prune_plan({"current_a"}, unused_since)) == ["forgotten"]
+    assert removed(store.prune_plan({"current_a"}, unused_since, checkout=book_a)) == ["forgotten", "only_a"]
+    # Book b prunes its own: book a's entries stay, and so does what both use.
+    plan = store.prune_plan(set(), unused_since, checkout=book_b)
+    assert removed(plan) == ["forgotten", "only_b"]
+    assert dict((path.stem, why) for path, why in plan)["only_b"] == "only this checkout used it, and its notebooks no longer do"
+    store.remove(plan)
+    assert sorted(path.stem for path in store.root.glob("*.ipynb")) == ["current_a", "only_a", "shared"]
+    assert not (store.root / "used" / "only_b").exists() and (store.root / "used" / "only_a").is_dir()
+    # A use long ago counts as long ago; a use now keeps an old entry.
+    os.utime(store.path("only_a"), (old, old))
+    for stamp in (store.root / "used" / "only_a").iterdir():
+        os.utime(stamp, (old, old))
+    assert removed(store.prune_plan({"current_a"}, unused_since)) == ["only_a"]
+    store.mark_used(["only_a"], book_b)
+    assert removed(store.prune_plan({"current_a"}, unused_since)) == []

@@ -24,12 +24,50 @@ def test_cache_report_prune_and_leftovers(book):
     assert report.returncode == 0
     assert f"store {book.store}: 2 entries" in report.stdout
     assert "pytorch chapter/two.md" in report.stdout
+    # The old entry was used a moment ago: a plain prune keeps it (another checkout may need it).
     pruned = book.cli("cache", "--prune")
     assert pruned.returncode == 0, pruned.stderr
-    assert "removed 2 file(s)" in pruned.stdout and "1 entries" in pruned.stdout
+    assert "removed 1 file(s)" in pruned.stdout and "2 entries" in pruned.stdout and old.exists()
+    # --dry-run says what --this-book would remove, and removes nothing.
+    dry = book.cli("cache", "--prune", "--this-book", "--dry-run")
+    assert dry.returncode == 0 and f"would remove {old.name}" in dry.stdout and "only this checkout used it" in dry.stdout
+    assert old.exists()
+    pruned = book.cli("cache", "--prune", "--this-book")
+    assert f"remove {old.name}" in pruned.stdout and "removed 1 file(s)" in pruned.stdout and "1 entries" in pruned.stdout
     assert not old.exists() and not leftover.exists() and len(book.entries()) == 1
     # What the book uses now is still served.
     assert "1 cached" in book.cli("run", "--tabs", "pytorch", "chapter/two.md").stdout.replace("0 executed, ", "")
+
+
+def test_pruning_from_another_book_leaves_the_first_book_s_entries(book, tmp_path):
+    """Pruning from another book left 0 entries of the first, with exit 0 and no warning."""
+    assert book.cli("run", "--tabs", "pytorch").returncode == 0
+    first = book.entries()
+    assert len(first) == 2
+    other_root = tmp_path / "other"
+    shutil.copytree(book.root, other_root, ignore=shutil.ignore_patterns("_build"))
+    other = type(book)(other_root, book.cache)  # another checkout, another book, the same store
+    other.edit("chapter/two.md", "x = 6 * 7", "x = 6 * 9")
+    assert other.cli("run", "--tabs", "pytorch", "chapter/two.md").returncode == 0
+    for flags in ((), ("--this-book",), ("--older-than", "1")):
+        result = other.cli("cache", "--prune", *flags)
+        assert result.returncode == 0, result.stderr
+        assert all(path.exists() for path in first), (flags, result.stdout)
+    # Made 3 days ago, but used by the first book now (its run finds them current): they stay.
+    long_ago = time.time() - 3 * 86400
+    for path in book.store.glob("*.ipynb"):
+        os.utime(path, (long_ago, long_ago))
+    assert "0 executed" in book.cli("run", "--tabs", "pytorch").stdout
+    result = other.cli("cache", "--prune", "--older-than", "2")
+    assert all(path.exists() for path in first), result.stdout
+    # Entries nobody used for longer than --older-than go, whichever book prunes.
+    for path in [*book.store.glob("*.ipynb"), *book.store.glob("used/*/*")]:
+        os.utime(path, (long_ago, long_ago))
+    result = other.cli("cache", "--prune", "--older-than", "2")
+    assert "no book or checkout used it for 3 day(s)" in result.stdout
+    # chapter/one.md is the same in both books (one key, one entry): the pruning book uses it, so it stays.
+    [gone] = [path for path in first if not path.exists()]
+    assert f"remove {gone.name}" in result.stdout and len(book.entries()) == 2
 
 
 def test_cache_import_merges_stores_from_other_runners(book, tmp_path):

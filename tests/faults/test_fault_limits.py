@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 def test_an_output_over_the_limit_is_cut_in_the_store_the_notebook_and_the_page(book):
     book.edit("config.ini", "jobs = 2", "jobs = 2\nmax_output_mb = 1")
-    book.edit("chapter/two.md", "print(x)", "print(x)\nprint(('z' * 99 + '\\n') * 60_000, end='')")
+    book.edit("chapter/two.md", "print(x)", "print(x)\nprint(('z' * 999 + '\\n') * 6_000, end='')")
     result = book.cli("run", "--tabs", "pytorch", "chapter/two.md")
     assert result.returncode == 0, result.stdout + result.stderr
     notebook = book.eval / "pytorch" / "chapter" / "two.ipynb"
@@ -23,6 +23,33 @@ def test_an_output_over_the_limit_is_cut_in_the_store_the_notebook_and_the_page(
     text = notebook.read_text()
     assert "[output cut: 5.0 MB more than the 1.0 MB limit ([build] max_output_mb in config.ini) was left out]" in text
     assert "42" in text
+
+
+def test_a_long_log_in_pieces_and_a_notebook_over_its_budget_are_cut_where_they_are_recorded(book):
+    """A 200,000-line log arrived as 16 stream outputs, none cut; 40 outputs of 3.9 MB made a 156 MB entry."""
+    book.edit("config.ini", "jobs = 2", "jobs = 2\nmax_notebook_output_mb = 1")
+    log = (
+        "import sys, time\n"
+        "for piece in range(16):\n"
+        "    sys.stdout.write(''.join(f'step {i}\\n' for i in range(piece * 12_500, (piece + 1) * 12_500)))\n"
+        "    sys.stdout.flush()\n"
+        "    time.sleep(0.3)\n"
+    )
+    big = "\n\n```{.python .input}\n%%tab pytorch, jax\nprint('b' * 400_000)\n```\n" * 4
+    book.edit("chapter/two.md", "print(x)\n```\n", f"print(x)\n```\n\n```{{.python .input}}\n%%tab pytorch, jax\n{log}```\n{big}")
+    result = book.cli("run", "--tabs", "pytorch", "chapter/two.md")
+    assert result.returncode == 0, result.stdout + result.stderr
+    nb = json.loads((book.eval / "pytorch" / "chapter" / "two.ipynb").read_text())
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    [log_output] = code[1]["outputs"]
+    lines = "".join(log_output["text"]).splitlines()
+    assert len(lines) == 10_001 and lines[0] == "step 0" and lines[-1] == "step 199999"
+    assert "190,000 lines" in lines[5_000]
+    # 1.6 MB printed by the four cells after the log; the budget keeps 1 MB in all, and says so.
+    assert (book.eval / "pytorch" / "chapter" / "two.ipynb").stat().st_size < 1.2e6
+    assert "max_notebook_output_mb" in "".join("".join(output.get("text", "")) for cell in code[2:] for output in cell["outputs"])
+    [entry] = book.entries()
+    assert entry.stat().st_size < 1.2e6
 
 
 def test_the_page_cuts_outputs_of_notebooks_made_elsewhere():

@@ -113,3 +113,19 @@ def test_html_no_run_over_a_damaged_executed_notebook_names_it(tmp_path, content
     with pytest.raises(SourceError) as err:
         cli.html(config, run=False)
     assert str(err.value).startswith(f"{damaged}: ") and "run `python -m tabbook run` to rebuild it" in str(err.value)
+
+
+def test_an_executed_notebook_damaged_in_place_with_its_size_and_time_kept_is_rebuilt(book):
+    """`html` said the notebook was damaged ("run `tabbook run` to rebuild it"), but `run` called it cached and left it."""
+    import os
+
+    assert book.cli("run", *ONE).returncode == 0
+    target = book.eval / "pytorch" / "chapter" / "two.ipynb"
+    good = target.read_bytes()
+    stat = target.stat()
+    target.write_bytes(b"\0" * len(good))  # same size ...
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... same time
+    result = book.cli("run", *ONE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 executed, 1 cached" in result.stdout  # from the store: nothing runs again
+    assert target.read_bytes() == good

@@ -184,8 +184,13 @@
   var input = document.getElementById("search-input");
   var results = document.getElementById("search-results");
   var loading = null;
+  // The index, once _static/searchindex.js has set it: only an array counts, so an element
+  // with id="TABBOOK_SEARCH" (which the browser also names window.TABBOOK_SEARCH) is never read as it.
+  function searchIndex() {
+    return Array.isArray(window.TABBOOK_SEARCH) ? window.TABBOOK_SEARCH : null;
+  }
   function loadIndex(then) {
-    if (window.TABBOOK_SEARCH) { then(); return; }
+    if (searchIndex()) { then(); return; }
     if (!loading) {
       loading = [];
       var script = document.createElement("script");
@@ -201,7 +206,7 @@
     if (!words.length) return [];
     var phrase = words.join(" ");
     var hits = [];
-    window.TABBOOK_SEARCH.forEach(function (doc) {
+    (searchIndex() || []).forEach(function (doc) {
       var title = doc.t.toLowerCase(), text = doc.x.toLowerCase();
       var score = 0;
       for (var i = 0; i < words.length; i++) {
