@@ -201,3 +201,42 @@ def test_tensorflows_import_cell_writes_nothing_to_stderr_in_the_books_kernel(tm
     # ... and config.ini's list drops that from the recorded outputs
     drop_stderr(nb, config.envs["tensorflow"].drop_stderr)
     assert [o for cell in nb.cells for o in cell.outputs if o.get("name") == "stderr"] == []
+
+
+# ----------------------------------------------------------------------------- the check over a built book
+
+
+def test_the_books_check_finds_a_stderr_block_in_its_page_and_pane_unless_it_is_intended(tmp_path):
+    """tests/chapter/test_quiet_outputs.py's finder, on the HTML fixture book with one stderr output added."""
+    import importlib.util
+
+    from quiet_outputs import file_stderr, unintended
+
+    from tabbook.book import load_book
+    from tabbook.fileio import write_notebook
+    from tabbook.render import Site
+
+    spec = importlib.util.spec_from_file_location("html_fixture_make_book", Path(__file__).parent / "fixtures" / "html" / "make_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.make_book(tmp_path / "book")
+
+    def stderr_blocks():
+        files = Site(config, load_book(config), from_cache=True).render()
+        return [block for url, data in files.items() if url.endswith((".html", ".ipynb")) for block in file_stderr(url, data)]
+
+    assert stderr_blocks() == []
+    path = config.build_dir / "eval" / "mxnet" / "chapter_demo" / "first.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(cell for cell in nb.cells if cell.cell_type == "code" and cell.outputs)
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=f"{ABSL}\n<noise> & more\n"))
+    write_notebook(nb, path)
+    blocks = stderr_blocks()
+    page = [block for block in blocks if block.where.endswith(".html")]
+    assert [(block.where, block.tab, block.text) for block in page] == [("chapter_demo/first.html", "mxnet", f"{ABSL}\n<noise> & more")]
+    assert [block.where for block in blocks if block.where.endswith(".ipynb")] == ["notebooks/mxnet/chapter_demo/first.ipynb"]
+    assert unintended(blocks, ()) == blocks
+    assert unintended(blocks, [("*", "mxnet", r"absl::InitializeLog")]) == []
+    assert unintended(blocks, [("*", "jax", r"absl::InitializeLog")]) == blocks  # another framework's is not this one
+    assert unintended(blocks, [("chapter_demo/second.html", "*", r"absl")]) == blocks  # nor another page's
+    assert unintended(blocks, [("*", "*", r"^nothing like it$")]) == blocks
