@@ -14,8 +14,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from deck_fit import measure_decks
 
 from tabbook import cli
+from tabbook import slides as S
 from tabbook.browser import CHROMIUM, CHROMIUM_ARGS
 from tabbook.parse import parse_markdown
 
@@ -138,6 +140,8 @@ def test_only_sections_with_marks_get_decks_per_framework(decks):
     assert found == [
         "mxnet/chapter_talk/marked.html",
         "mxnet/chapter_talk/marked.ipynb",
+        "pytorch/chapter_talk/long.html",  # a section of the default tab only
+        "pytorch/chapter_talk/long.ipynb",
         "pytorch/chapter_talk/marked.html",
         "pytorch/chapter_talk/marked.ipynb",
     ]
@@ -249,3 +253,95 @@ def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
         finally:
             browser.close()
     assert failed == []
+
+
+# -- slides that fit their frame (1280 x 720) ----------------------------------------------
+#
+# The fixture's `long` section holds what does not fit a slide: forty statements, a
+# function longer than a slide, seventy lines of output and a plot larger than the
+# frame. Our own book's decks are measured by tests/chapter/test_decks_fit.py.
+
+def test_code_is_cut_between_top_level_statements_and_keeps_every_line():
+    source = "\n".join(["import math", "", "def f(x):", *[f"    y{i} = x + {i}" for i in range(30)], "    return x", "", "z = f(1)", "print(z)"])
+    chunks = S.split_code(source, S.SLIDE_ROOM)
+    assert [line for line in "\n".join(chunks).split("\n") if line.strip()] == [line for line in source.split("\n") if line.strip()]
+    assert all(S.slide_height([S.code_piece(chunk, 0)]) <= S.SLIDE_ROOM for chunk in chunks)
+    # the 33-line function is longer than a slide, so it is cut inside; the rest is cut before a statement
+    assert len(chunks) >= 2 and all(chunk.split("\n")[0] in source.split("\n") for chunk in chunks)
+    short = "\n".join(f"a{i} = {i}" for i in range(40))
+    pieces = S.split_code(short, 10 * S.CODE_LINE + S.BLOCK_GAP + 2 * S.CELL_PADDING)
+    assert [len(piece.split("\n")) for piece in pieces] == [10, 10, 10, 10]
+    # between statements only: a block is never cut when it fits a slide of its own
+    loop = "for i in range(3):\n" + "\n".join(f"    print(i, {j})" for j in range(8))
+    assert S.split_code("x = 1\n" + loop, 5 * S.CODE_LINE + S.BLOCK_GAP + 2 * S.CELL_PADDING, whole_statements=True) == ["x = 1", loop]
+
+
+def test_text_output_is_cut_between_lines():
+    text = "".join(f"row {i}\n" for i in range(70))
+    chunks = S.split_text(text, S.SLIDE_ROOM)
+    assert "".join(chunks) == text and len(chunks) == 3
+    assert all(S.code_height(chunk.rstrip("\n")) + S.BLOCK_GAP + 2 * S.CELL_PADDING <= S.SLIDE_ROOM for chunk in chunks)
+
+
+def piece(kind: str, lines: int, cell: int, starts: bool = False) -> S.Piece:
+    if kind == "code":
+        return S.code_piece("\n".join(f"x{i} = {i}" for i in range(lines)), cell, starts)
+    return S.Piece(S.Markup("<p>text</p>"), lines * S.CODE_LINE, cell, kind, starts)
+
+
+def test_packing_keeps_every_slide_within_its_room_and_code_with_its_output():
+    pieces = [piece("text", 2, 0, True), piece("code", 20, 1), piece("output", 4, 1), piece("code", 3, 2), piece("output", 10, 2),
+              piece("text", 1, 3, True), piece("code", 60, 4), piece("output", 2, 4)]
+    slides = S.pack(pieces)
+    assert all(S.slide_height(slide) <= S.SLIDE_ROOM for slide in slides)
+    # the first slide (with the book's title) has no room for cell 1's output: its code stays with the title
+    assert [(p.cell, p.kind) for p in slides[0]] == [(0, "text"), (1, "code")]
+    # the code of cell 2 did not fit after cell 1's output: it goes along with its output
+    second = next(slide for slide in slides if any(p.cell == 2 for p in slide))
+    assert [(p.cell, p.kind) for p in second if p.cell == 2] == [(2, "code"), (2, "output")]
+    # a marked slide starts a slide; the 60 lines after it are cut, none lost
+    marked = next(i for i, slide in enumerate(slides) if slide[0].cell == 3)
+    code = "\n".join(p.source for slide in slides for p in slide if p.cell == 4 and p.kind == "code")
+    assert code.split("\n") == [f"x{i} = {i}" for i in range(60)]
+    assert len(slides) > marked + 1
+
+
+@pytest.mark.browser
+def test_every_slide_of_the_fixture_decks_fits_its_frame_with_nothing_lost(decks, browser):
+    config, slides = decks
+    paths, root = sorted(slides.rglob("*.html")), config.root
+    decks = {deck.path.relative_to(root / "_build" / "slides").as_posix(): deck for deck in measure_decks(browser, paths)}
+    assert set(decks) == {"mxnet/chapter_talk/marked.html", "pytorch/chapter_talk/marked.html", "pytorch/chapter_talk/long.html"}
+    assert [problem for deck in decks.values() for problem in deck.problems] == []
+    for deck in decks.values():
+        assert deck.frame == (1280, 720)
+        assert min(deck.code_fonts) >= 16  # fitted by cutting, not by shrinking the type
+    long = decks["pytorch/chapter_talk/long.html"]
+    assert len(long.heights) >= 8 and long.tallest > 600  # cut into many slides, each filled
+    shown = "\n".join(long.texts)
+    # every line of code and output is on some slide, in order
+    source = (root / "chapter_talk" / "long.md").read_text()
+    expected = [line.strip() for line in source.split("\n") if re.match(r"(value_\d\d|    step_\d\d) =", line)]
+    expected += [(f"output row {row:02d}: " + "x" * (row % 9)).strip() for row in range(70)]
+    lines = [line.strip() for line in shown.split("\n")]
+    positions = [lines.index(line) for line in expected]
+    assert positions == sorted(positions)
+    assert len([line for line in lines if line.startswith("show_svg(SVG)")]) == 4
+
+
+@pytest.mark.browser
+def test_the_measure_catches_a_slide_that_overflows(decks, browser, tmp_path):
+    """The same check on a deck whose packing was undone: every cell of the long section on one slide."""
+    _config, slides = decks
+    paths = sorted(slides.rglob("*.html"))
+    deck = next(path for path in paths if path.name == "long.html")
+    text = deck.read_text(encoding="utf-8")
+    one_slide = re.sub(r"</section>\s*<section>", "", text)
+    broken = deck.with_name("one-slide.html")
+    broken.write_text(one_slide, encoding="utf-8")
+    try:
+        [measured] = measure_decks(browser, [broken])
+    finally:
+        broken.unlink()
+    assert len(measured.heights) == 1 and measured.tallest > 3000
+    assert any("content reaches" in problem for problem in measured.problems)
