@@ -222,6 +222,36 @@ def test_stepping_through_a_deck_in_the_browser(decks):
     assert all(url.startswith("file://") for url in requests)
 
 
+AXE = Path(__file__).resolve().parent.parent / ".vendor" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_pdf_and_slides_row_passes_axe_on_a_phone_and_a_desktop(decks, browser, scheme):
+    """The row of a page with decks ("PyTorch slides  MXNet slides"): its links stand out from the words
+    beside them by more than their colour (axe's link-in-text-block; it failed on phones)."""
+    from tabbook.browser import serve_directory
+
+    config, _slides = decks
+    html_dir = cli.html(config, run=False)
+    assert AXE.is_file(), f"{AXE} is missing: run 'make setup' (scripts/vendor-js.sh installs axe-core)"
+    with serve_directory(html_dir) as base:
+        for viewport in ({"width": 390, "height": 844}, {"width": 1366, "height": 900}):
+            context = browser.new_context(viewport=viewport, color_scheme=scheme)
+            try:
+                page = context.new_page()
+                page.goto(f"{base}chapter_talk/marked.html")
+                assert page.locator(".print-links .print-link a").count() == 2
+                page.add_script_tag(path=str(AXE))
+                violations = page.evaluate(
+                    """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+                        .filter(v => v.impact === "serious" || v.impact === "critical").map(v => v.id)"""
+                )
+                assert violations == [], (viewport["width"], violations)
+            finally:
+                context.close()
+
+
 @pytest.mark.browser
 def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
     from playwright.sync_api import sync_playwright
