@@ -4,11 +4,14 @@ The PDF is printed by the headless Chromium the HTML book already uses, from a
 print version of the book: one HTML document per framework
 (``_build/pdf/<name>-<tab>.html``, template ``static/templates/print.html``,
 style ``static/css/print.css``). It holds a title page, a table of contents,
-every page of the book with that framework's code and outputs only, and the
-bibliography. Its body is made by the HTML book's own ``Site`` (numbers from
-``tabbook.book``, MathML, highlighted code, SVG plots kept as vectors), with
-three differences: every anchor is made unique in the whole book, references
-point inside the document, and long outputs are never collapsed.
+every page of the book with that framework's code and outputs only, and one
+bibliography: the book's references page (a ``.. bibliography::`` block) where it
+has one, else a list at the end. Its body is made by the HTML book's own ``Site``
+(numbers from ``tabbook.book``, MathML, highlighted code, SVG plots kept as
+vectors), with these differences: every anchor is made unique in the whole book,
+references, citations and the bibliography's back-links point inside the
+document, long outputs are never collapsed, and the page pieces come in their
+print form (``cells.html`` with ``print_view``: no "#" links beside headings).
 
 Paged.js (vendored by ``make setup`` under ``scripts/js/node_modules``, never
 fetched) lays the document out in pages: page numbers, running heads, and
