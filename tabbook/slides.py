@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import html
 import math
 import posixpath
@@ -204,13 +205,16 @@ class Piece:
     Code and text output keep their ``source`` and a way to ``remake`` the piece
     from part of it, so ``pack`` can cut them where a slide ends."""
 
-    html: Markup
+    html: Markup | None  # None for code: highlighted once it is known where it is cut (``shown``)
     height: float
     cell: int
     kind: str  # "text" | "code" | "output"
     starts_slide: bool = False  # the slide marks start a new slide here
     source: str = ""
     remake: Callable[[str], Piece] | None = None
+
+    def shown(self) -> Markup:
+        return self.html if self.html is not None else Markup(highlight(self.source, "python"))
 
     def split(self, room: float, whole_statements: bool = False) -> list[Piece]:
         """This piece cut into pieces no taller than ``room`` (itself when it cannot be cut)."""
@@ -225,7 +229,7 @@ class Piece:
 
 
 def code_piece(code: str, cell: int, starts_slide: bool = False) -> Piece:
-    return Piece(Markup(highlight(code, "python")), code_height(code), cell, "code", starts_slide, code, lambda part: code_piece(part, cell))
+    return Piece(None, code_height(code), cell, "code", starts_slide, code, lambda part: code_piece(part, cell))
 
 
 def _wrapped_lines(text: str, chars: int) -> int:
@@ -299,17 +303,14 @@ def slide_height(pieces: list[Piece]) -> float:
 _TABLE = re.compile(r"<table\b.*?</table>", re.S)
 
 
-def _statement_starts(source: str) -> set[int]:
+@functools.lru_cache(maxsize=1024)
+def _statement_starts(source: str) -> frozenset[int]:
     """The lines (0-based) where a top-level statement starts: where code may be cut without cutting a block."""
     try:
         tree = ast.parse(source)
     except SyntaxError:  # IPython magics and the like: lines that start at the margin
-        return {number for number, line in enumerate(source.split("\n")) if line[:1] not in ("", " ", "\t", ")", "]", "}")}
-    starts = set()
-    for node in tree.body:
-        first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
-        starts.add(first - 1)
-    return starts
+        return frozenset(number for number, line in enumerate(source.split("\n")) if line[:1] not in ("", " ", "\t", ")", "]", "}"))
+    return frozenset(min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1 for node in tree.body)
 
 
 def split_code(source: str, room: float, whole_statements: bool = False) -> list[str]:
@@ -495,12 +496,12 @@ class DeckSite(Site):
             run: list[Piece] = []
             for piece in [*slide, None]:
                 if run and (piece is None or piece.kind == "text" or piece.cell != run[0].cell):
-                    code = Markup("").join(p.html for p in run if p.kind == "code")
-                    outputs = Markup("").join(p.html for p in run if p.kind == "output")
+                    code = Markup("").join(p.shown() for p in run if p.kind == "code")
+                    outputs = Markup("").join(p.shown() for p in run if p.kind == "output")
                     parts.append(Markup(self.cells.code_cell(code or None, outputs or None)))
                     run = []
                 if piece is not None and piece.kind == "text":
-                    parts.append(piece.html)
+                    parts.append(piece.shown())
                 elif piece is not None:
                     run.append(piece)
             shown.append(parts)

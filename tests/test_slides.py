@@ -18,7 +18,6 @@ from deck_fit import measure_decks
 
 from tabbook import cli
 from tabbook import slides as S
-from tabbook.browser import CHROMIUM, CHROMIUM_ARGS
 from tabbook.parse import parse_markdown
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -178,37 +177,33 @@ def test_decks_load_nothing_from_the_network(decks):
 
 
 @pytest.mark.browser
-def test_stepping_through_a_deck_in_the_browser(decks):
-    from playwright.sync_api import sync_playwright
-
+def test_stepping_through_a_deck_in_the_browser(decks, browser):
     _config, slides = decks
     deck = slides / "mxnet" / "chapter_talk" / "marked.html"
     requests = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.on("request", lambda request: requests.append(request.url))
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(deck.as_uri())
-            page.wait_for_function("window.Reveal && Reveal.isReady()")
-            assert page.title() == "1.1 Rectifiers on Slides (MXNet) — Talk Book"
-            seen = []
-            for _ in range(page.evaluate("Reveal.getTotalSlides()")):
-                current = page.locator("section.present")
-                seen.append(current.inner_text())
-                plot = current.locator(".output.image img")  # plots are image files next to the decks
-                if plot.count():
-                    assert plot.first.is_visible() and plot.first.evaluate("img => img.complete && img.naturalWidth > 0")
-                    seen.append("<plot>")
-                if current.locator("math").count():
-                    assert current.locator("math").first.is_visible()
-                    seen.append("<math>")
-                page.keyboard.press("ArrowRight")
-            page.screenshot(path=str(slides / "last-slide.png"))
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.on("request", lambda request: requests.append(request.url))
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(deck.as_uri())
+        page.wait_for_function("window.Reveal && Reveal.isReady()")
+        assert page.title() == "1.1 Rectifiers on Slides (MXNet) — Talk Book"
+        seen = []
+        for _ in range(page.evaluate("Reveal.getTotalSlides()")):
+            current = page.locator("section.present")
+            seen.append(current.inner_text())
+            plot = current.locator(".output.image img")  # plots are image files next to the decks
+            if plot.count():
+                assert plot.first.is_visible() and plot.first.evaluate("img => img.complete && img.naturalWidth > 0")
+                seen.append("<plot>")
+            if current.locator("math").count():
+                assert current.locator("math").first.is_visible()
+                seen.append("<math>")
+            page.keyboard.press("ArrowRight")
+        page.screenshot(path=str(slides / "last-slide.png"))
+    finally:
+        page.close()
     assert len(seen) > 3
     text = "\n".join(seen)
     assert "Talk Book · MXNet" in seen[0] and "Rectifiers on Slides" in seen[0]
@@ -253,9 +248,7 @@ def test_the_pdf_and_slides_row_passes_axe_on_a_phone_and_a_desktop(decks, brows
 
 
 @pytest.mark.browser
-def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
-    from playwright.sync_api import sync_playwright
-
+def test_the_html_book_links_each_pages_decks_and_they_open_there(decks, browser):
     from tabbook.browser import serve_directory
 
     config, _slides = decks
@@ -264,24 +257,22 @@ def test_the_html_book_links_each_pages_decks_and_they_open_there(decks):
     assert 'PyTorch <a href="../slides/pytorch/chapter_talk/marked.html">slides</a>' in marked
     assert 'MXNet <a href="../slides/mxnet/chapter_talk/marked.html">slides</a>' in marked
     assert "PDF and slides" not in (html_dir / "chapter_talk" / "plain.html").read_text(encoding="utf-8")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            failed = []
-            page.on("requestfailed", lambda request: failed.append(request.url))
-            page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
-            with serve_directory(html_dir) as base:
-                page.goto(f"{base}chapter_talk/marked.html")
-                page.click(".print-link a >> nth=0")
-                page.wait_for_function("window.Reveal && Reveal.isReady()")
-                assert "Rectifiers on Slides" in page.locator("section.present").inner_text()
-                # a reference on a slide leads back into the book
-                page.keyboard.press("ArrowRight")
-                page.click("section.present a.reference")
-                page.wait_for_url("**/chapter_talk/marked.html")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        failed = []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+        with serve_directory(html_dir) as base:
+            page.goto(f"{base}chapter_talk/marked.html")
+            page.click(".print-link a >> nth=0")
+            page.wait_for_function("window.Reveal && Reveal.isReady()")
+            assert "Rectifiers on Slides" in page.locator("section.present").inner_text()
+            # a reference on a slide leads back into the book
+            page.keyboard.press("ArrowRight")
+            page.click("section.present a.reference")
+            page.wait_for_url("**/chapter_talk/marked.html")
+    finally:
+        page.close()
     assert failed == []
 
 
