@@ -146,6 +146,20 @@ def test_only_sections_with_marks_get_decks_per_framework(decks):
     ]
 
 
+def test_the_notebook_starts_a_slide_where_the_deck_does_at_a_cell(decks):
+    """Where the deck's packing starts a slide at a cell's start, the slide notebook does too (a cut inside a
+    cell cannot be shown there: Jupyter's slides are whole cells)."""
+    _config, slides = decks
+    nb = json.loads((slides / "pytorch" / "chapter_talk" / "long.ipynb").read_text(encoding="utf-8"))
+    types = [(c["cell_type"], c["metadata"]["slideshow"]["slide_type"], "".join(c["source"]).split("\n")[0]) for c in nb["cells"]]
+    plots = [slide_type for kind, slide_type, first in types if first == "show_svg(SVG)"]
+    assert plots == ["slide", "-", "-", "slide"]  # three small plots share a slide, the fourth starts the next
+    assert [first for kind, slide_type, first in types if slide_type == "slide" and kind == "markdown"] == [
+        "# Long Slides", "One function longer than a slide is cut inside, where nothing else can be done",
+        "A cell that prints many lines", "Plots too large for a slide are scaled down to fit",
+    ]
+
+
 def test_the_notebook_carries_slide_types_marked_text_and_code_with_outputs(decks):
     _config, slides = decks
     nb = json.loads((slides / "mxnet" / "chapter_talk" / "marked.ipynb").read_text(encoding="utf-8"))
