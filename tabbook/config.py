@@ -67,7 +67,7 @@ _SCHEMA = {
     "publish": {"site_url", "notebooks_repo", "notebooks_branch", "source_repo", "source_branch", "discussions"},
 }
 _LIBRARY_TAB_SCHEMA = {"lib_file"}
-_ENV_SCHEMA = {"requirements", "kernel", "no_deps"}
+_ENV_SCHEMA = {"requirements", "kernel", "no_deps", "drop_stderr"}
 
 # d2lbook 1.0.3's keys that this tool does not use: every key of its
 # d2lbook/config_default.ini that is not in _SCHEMA, and the alias keys its
@@ -135,6 +135,9 @@ class EnvSpec:
     kernel: str | None
     # install exactly the requirements file, not their dependencies (it pins them all)
     no_deps: bool = False
+    # regular expressions, one a line: stderr lines of its kernels that match one are dropped
+    # from the recorded outputs (framework start-up noise that no setting silences)
+    drop_stderr: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -451,7 +454,8 @@ def _libraries_and_envs(config: _Sections, root: Path, tabs) -> tuple[dict[str, 
             name = section[len("env-"):]
             if not values.get("requirements", "").strip():
                 config.fail(section, None, f"[{section}] is missing the required key 'requirements'")
-            envs[name] = EnvSpec(name, root / values["requirements"], values.get("kernel") or None, config.boolean(section, "no_deps", False))
+            drop = _patterns(values.get("drop_stderr", ""), config, section)
+            envs[name] = EnvSpec(name, root / values["requirements"], values.get("kernel") or None, config.boolean(section, "no_deps", False), drop)
     for tab in tabs:
         if tab not in envs:
             # no environment of ours: the tab's code runs in the tool's own Python, as in d2lbook
@@ -459,6 +463,20 @@ def _libraries_and_envs(config: _Sections, root: Path, tabs) -> tuple[dict[str, 
         elif not envs[tab].kernel:
             config.fail(f"env-{tab}", None, f"[env-{tab}] is missing the required key 'kernel'")
     return lib_files, envs
+
+
+def _patterns(raw: str, config: _Sections, section: str) -> tuple[str, ...]:
+    """``[env-*] drop_stderr``: one regular expression a line, each checked here (an error names its line)."""
+    patterns = tuple(line.strip() for line in raw.splitlines() if line.strip())
+    key_line = config.lines.get((section, "drop_stderr"))
+    lines = config.text.splitlines()
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            number = next((n for n in range(key_line or 1, len(lines) + 1) if pattern in lines[n - 1]), key_line)
+            raise SourceError(config.path, number, f"[{section}] drop_stderr: '{pattern}' is not a regular expression: {exc}") from None
+    return patterns
 
 
 def parse_gpus_setting(value: str) -> tuple[str, ...] | None:

@@ -199,6 +199,59 @@ def output_limits(config):
     return lambda nb: cut_outputs(nb, *limits)
 
 
+# -- framework noise on stderr ([env-*] drop_stderr) -------------------------------
+
+
+def drop_stderr(nb, patterns) -> int:
+    """Drop the stderr lines of ``nb``'s outputs that match one of ``patterns``, in place; return how many.
+
+    For start-up noise a framework writes whatever its settings say (TensorFlow's
+    C++ logging before absl is initialized): the lines are dropped where a run is
+    recorded, so no view (page, print book, deck, reader notebook) shows them.
+    Adjacent stderr outputs are joined first, so a line written in pieces is
+    matched whole; a stderr output left empty goes. Everything else stays,
+    a reader's own warnings included.
+    """
+    expressions = [re.compile(pattern) for pattern in patterns]
+    if not expressions:
+        return 0
+    dropped = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            if _is_stderr(output) and outputs and _is_stderr(outputs[-1]):
+                outputs[-1] = {**outputs[-1], "text": _text(outputs[-1].get("text", "")) + _text(output.get("text", ""))}
+            else:
+                outputs.append(output)
+        kept, here = [], 0
+        for output in outputs:
+            if _is_stderr(output):
+                lines = _text(output.get("text", "")).splitlines(keepends=True)
+                left = [line for line in lines if not any(e.search(line.rstrip("\r\n")) for e in expressions)]
+                here += len(lines) - len(left)
+                if not "".join(left).strip():
+                    continue
+                output = {**output, "text": "".join(left)}
+            kept.append(output)
+        if here:  # a cell with nothing to drop keeps its outputs exactly as they were
+            cell["outputs"] = [_as_node(output) for output in kept]
+            dropped += here
+    return dropped
+
+
+def _is_stderr(output) -> bool:
+    return isinstance(output, dict) and output.get("output_type") == "stream" and output.get("name") == "stderr"
+
+
+def _as_node(output):
+    """An output as the notebook's own kind of dict (nbformat's NotebookNode where the notebook has them)."""
+    from nbformat import from_dict
+
+    return from_dict(output)
+
+
 # -- outputs as HTML ---------------------------------------------------------------
 
 _SVG_TAG = re.compile(r"<svg\b[^>]*>", re.S)

@@ -4,11 +4,14 @@ The PDF is printed by the headless Chromium the HTML book already uses, from a
 print version of the book: one HTML document per framework
 (``_build/pdf/<name>-<tab>.html``, template ``static/templates/print.html``,
 style ``static/css/print.css``). It holds a title page, a table of contents,
-every page of the book with that framework's code and outputs only, and the
-bibliography. Its body is made by the HTML book's own ``Site`` (numbers from
-``tabbook.book``, MathML, highlighted code, SVG plots kept as vectors), with
-three differences: every anchor is made unique in the whole book, references
-point inside the document, and long outputs are never collapsed.
+every page of the book with that framework's code and outputs only, and one
+bibliography: the book's references page (a ``.. bibliography::`` block) where it
+has one, else a list at the end. Its body is made by the HTML book's own ``Site``
+(numbers from ``tabbook.book``, MathML, highlighted code, SVG plots kept as
+vectors), with these differences: every anchor is made unique in the whole book,
+references, citations and the bibliography's back-links point inside the
+document, long outputs are never collapsed, and the page pieces come in their
+print form (``cells.html`` with ``print_view``: no "#" links beside headings).
 
 Paged.js (vendored by ``make setup`` under ``scripts/js/node_modules``, never
 fetched) lays the document out in pages: page numbers, running heads, and
@@ -34,6 +37,7 @@ from tabbook.browser import launch_chromium
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
 from tabbook.outputs import OutputRenderer
+from tabbook.parse import Bibliography as BibliographyBlock
 from tabbook.render import PageResolver, Site
 
 # Paged.js lays out a long book in seconds; this bounds a layout that never finishes.
@@ -54,14 +58,31 @@ def unique_anchors(book: Book) -> None:
                 target.anchor = f"{prefix}--{target.anchor}"
 
 
+def bibliography_page(book: Book) -> Page | None:
+    """The book's references page (a ``.. bibliography::`` block), which the print book prints as its bibliography."""
+    for page in book.pages:
+        if any(isinstance(block, BibliographyBlock) for cell in page.document.cells for block in cell.blocks):
+            return page
+    return None
+
+
 class PrintResolver(PageResolver):
-    """References point inside the one print document."""
+    """References point inside the one print document; citations to its one bibliography."""
+
+    def __init__(self, site, page, bibliography_anchor: str):
+        super().__init__(site, page)
+        self.bibliography_anchor = bibliography_anchor
 
     def link(self, target) -> str:
         return f"#{target.anchor}"
 
+    def cite_anchor(self, line: int) -> str:
+        return f"{page_prefix(self.page)}--cite-{line}"
 
-_HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>#</a>')
+    def reference_link(self, key: str) -> str:
+        return f"#{self.bibliography_anchor}-{key}"
+
+
 _PRE = re.compile(r"<pre\b.*?</pre>", re.S)
 _BLANK_SPAN = re.compile(r"<span\b[^>]*>([ \t\n]+)</span>")  # Pygments' whitespace tokens
 _BLANK_BEFORE_SPAN = re.compile(r">([ \t\n]+)(<span\b[^>]*>)")
@@ -95,7 +116,12 @@ class PrintSite(Site):
         self.tab = tab
         self.tabs = [tab]
         self.print_template = self.env.get_template("print.html")
+        # the page pieces in their print form (no "#" links beside headings)
+        self.cells = self.env.get_template("cells.html").make_module({"print_view": True})
         self.files_dir = files_dir  # where the outputs' image files go (SVG stays vector in the PDF)
+        # A book with a references page prints it as its one bibliography; any other gets one at its end.
+        self.bibliography_page = bibliography_page(book)
+        self.bibliography_anchor = "bib" if self.bibliography_page else "ref"
 
     def toc_html(self, toc, page: Page) -> str:
         # the print book's own table of contents, at its start, lists every page
@@ -103,14 +129,17 @@ class PrintSite(Site):
 
     def page_html(self, page: Page, renderer: OutputRenderer) -> tuple[str, list[str]]:
         """One page of the book as a fragment of the print document, and the keys it cites."""
-        resolver = PrintResolver(self, page)
+        resolver = PrintResolver(self, page, self.bibliography_anchor)
         content = self.content_html(page, resolver, self.outputs_of(page), renderer)
         # every image loads before the layout (lazy ones would never load in a print)
-        content = keep_code_spaces(_HEADERLINK.sub("", content)).replace(' loading="lazy"', "")
+        content = keep_code_spaces(content).replace(' loading="lazy"', "")
         # figures are files next to the page's source
         base = page.source.parent
         content = _RELATIVE_SRC.sub(lambda m: f'{m.group(1)}{(base / m.group(2)).resolve().as_uri()}"', content)
         return content, resolver.cited
+
+    def citation_link(self, citation, page: Page) -> str:
+        return f"#{page_prefix(citation.page)}--cite-{citation.line}"
 
     def document(self) -> str:
         """The print version of the book: title page, contents, every page, bibliography."""
@@ -127,13 +156,17 @@ class PrintSite(Site):
             if page.targets
         ]
         bibliography = self.book.bibliography
-        references = [(key, Markup(bibliography.reference_html(key))) for key in sorted(cited, key=bibliography.sort_key)]
+        # the references page already is the bibliography: no second list at the end
+        shown = [] if self.bibliography_page else cited
+        references = [(key, Markup(bibliography.reference_html(key))) for key in sorted(shown, key=bibliography.sort_key)]
         project = self.config.project
         return self.print_template.render(
             title=self.book.title,
             author=project.get("author", ""),
             release=project.get("release", ""),
             tab_title=tab_title(self.tab),
+            tab_count=len(self.config.tabs),
+            tab_titles=", ".join(map(tab_title, self.config.tabs[:-1])) + f" and {tab_title(self.config.tabs[-1])}",
             css=Markup(assets.style_sheet("print.css")),
             pagedjs=assets.vendored(assets.PAGED_JS).as_uri(),
             toc=toc,

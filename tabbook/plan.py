@@ -202,8 +202,10 @@ def plan(config: BookConfig, documents, tabs) -> list[Job]:
         for tab, nb in build_notebooks(config, document, tabs).items():
             inputs = key_inputs(tab, source_dir, config.envs[tab].kernel, env_hashes[tab], book_hashes[tab])
             key = key_of(code_of(nb), inputs)
-            # The converted notebook (prose included) and its key: what its file in _build/eval is made of.
-            stamp = hashlib.sha256(json.dumps([key, nb], sort_keys=True).encode()).hexdigest()
+            # The converted notebook (prose included) and its key: what its file in _build/eval is made of,
+            # with the stderr lines its environment drops from stored outputs (tabbook.record).
+            drop = list(config.envs[tab].drop_stderr)
+            stamp = hashlib.sha256(json.dumps([key, nb, *([drop] if drop else [])], sort_keys=True).encode()).hexdigest()
             jobs.append(Job(path, rel, tab, name, nb, key, eval_path(config, tab, name), stamp, inputs))
     return jobs
 

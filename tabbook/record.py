@@ -24,7 +24,7 @@ from pathlib import Path
 from tabbook.config import BookConfig
 from tabbook.fileio import atomic_write, notebook_text, write_notebook
 from tabbook.notebooks import attach_outputs
-from tabbook.outputs import output_limits
+from tabbook.outputs import drop_stderr, output_limits
 from tabbook.plan import Job, Stamps, source_rel
 from tabbook.run import FAILED, INTERRUPTED, KERNEL_ERROR, OK, WRITE_ERROR, Outcome
 from tabbook.store import STORE_ONLY, Store
@@ -106,8 +106,19 @@ class Recorder:
         for name in STORE_ONLY:
             info.pop(name, None)
         job.nb.metadata["tabbook_execution"] = info
+        self.drop_noise(job)
         write_if_changed(job.nb, job.target)
         return self.row(job, OK, True, 0.0, stored.metadata["tabbook_execution"])
+
+    def drop_noise(self, job: Job) -> None:
+        """The framework's start-up noise ([env-<tab>] drop_stderr) leaves the notebook ``_build/eval`` gets.
+
+        The store keeps what the kernel wrote: a changed list applies to stored
+        executions without running them again."""
+        env = self.config.envs.get(job.tab)
+        dropped = drop_stderr(job.nb, env.drop_stderr if env is not None else ())
+        if dropped:
+            job.nb.metadata["tabbook_execution"]["stderr_lines_dropped"] = dropped
 
     def not_written(self, job: Job, error: str) -> Row:
         """The lock or the kernel log could not be created (disk full, permissions)."""
@@ -148,6 +159,7 @@ class Recorder:
             try:
                 if outcome.status == OK:  # the store first: a crash in between only costs a re-write
                     self.store.save(job.key, job.nb, job.inputs)
+                self.drop_noise(job)
                 path = job.target
                 write_notebook(job.nb, job.target)
             except OSError as exc:

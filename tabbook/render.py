@@ -113,12 +113,21 @@ class PageResolver:
         for key in known:
             if key not in self.cited:
                 self.cited.append(key)
-        cited = bibliography.cite_html(known, reference.role == "citet", lambda key: f"#ref-{key}") if known else ""
-        anchor = f"cite-{reference.line}"
+        cited = bibliography.cite_html(known, reference.role == "citet", self.reference_link) if known else ""
+        anchor = self.cite_anchor(reference.line)
         if anchor in self.anchors:  # several citations on one line: the bibliography links to the first
             return cited + broken
         self.anchors.add(anchor)
         return f'<span class="citation" id="{anchor}">{cited}{broken}</span>'
+
+
+    def cite_anchor(self, line: int) -> str:
+        """The id of the citations on ``line`` of this page: the bibliography's back-links lead there."""
+        return f"cite-{line}"
+
+    def reference_link(self, key: str) -> str:
+        """Where a citation of ``key`` leads: the page's own list of references."""
+        return f"#ref-{key}"
 
 
 class Site:
@@ -195,12 +204,13 @@ class Site:
         bibliography = self.book.bibliography
         entries = []
         for key in sorted(self.book.cited_keys(), key=bibliography.sort_key):
-            backlinks = [
-                (f"{relative_url(place.page.url, page.url)}#cite-{place.line}", place.page.number_text or self.title_text(place.page))
-                for place in self.book.cited_at(key)
-            ]
+            backlinks = [(self.citation_link(place, page), place.page.number_text or self.title_text(place.page)) for place in self.book.cited_at(key)]
             entries.append((key, Markup(bibliography.reference_html(key)), backlinks))
         return str(self.cells.bibliography(entries))
+
+    def citation_link(self, citation, page: Page) -> str:
+        """A back-link from the bibliography on ``page`` to ``citation`` (``PageResolver.cite_anchor``)."""
+        return f"{relative_url(citation.page.url, page.url)}#cite-{citation.line}"
 
     def outputs_of(self, page: Page) -> dict[str, dict]:
         """tab -> {cell id: executed cell} for the tabs that get a notebook.

@@ -58,8 +58,13 @@ THREAD_VARIABLES = (
 # Defaults a user's environment may override. OpenMP threads that spin while
 # waiting steal the other kernels' cores: with the default (active) policy one
 # PyTorch epoch of the chapter's MLP took 6-8 s instead of 1 s on 2 shared cores.
-# TensorFlow's start-up notices about CPU features would clutter every page.
-KERNEL_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "TF_CPP_MIN_LOG_LEVEL": "2"}
+# TensorFlow's C++ logging (CPU-feature notices, registration errors) is off from
+# the start: level 3 keeps only FATAL. Two lines it writes before absl's logging is
+# initialized ignore that setting (measured on TensorFlow 2.21: the absl notice and
+# "oneDNN custom operations are on"); TF_ENABLE_ONEDNN_OPTS=0 would silence the
+# second by changing the numerics, so config.ini drops both instead
+# ([env-tensorflow] drop_stderr, tabbook.record).
+KERNEL_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "TF_CPP_MIN_LOG_LEVEL": "3"}
 # XLA has no thread-count setting; with one thread per kernel its Eigen pool is switched off.
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 

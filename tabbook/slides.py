@@ -25,11 +25,17 @@ Nothing is executed.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import html
+import math
 import posixpath
+import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,7 +210,257 @@ def _merge_code(cells: list[SlideCell]) -> list[SlideCell]:
     return [cell for cell in merged if cell.kind == "markdown" or cell.source or cell.outputs]
 
 
-def deck_notebook(page: Page, cells: list[SlideCell], reader: ReaderNotebooks, kernel_name: str | None, tab: str) -> dict:
+# -- fitting the slides into their frame ---------------------------------------------
+#
+# A slide is 1280 x 720 CSS pixels (reveal.js scales it to the screen). Each piece
+# of a deck (a slide's text, a chunk of code, an output) gets an estimate of its
+# height from the sizes that static/css/slides.css gives it, and the pieces are
+# packed into slides in order: a piece that does not fit in what is left of a slide
+# starts the next one, code longer than a slide is cut between top-level
+# statements, and long text output between lines. The estimates are upper
+# bounds, checked in Chromium by tests/test_slides.py on every deck; change
+# them together with slides.css.
+
+SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
+SLIDE_PADDING = 20  # top and bottom of a slide
+SLIDE_ROOM = SLIDE_HEIGHT - 2 * SLIDE_PADDING
+TEXT_LINE = 28 * 1.3  # a line of slide text (28 px type)
+TEXT_CHARS = 78  # characters of slide text a line holds, fewer than measured (about 95)
+TITLE_LINE = 42 * 1.2
+TITLE_CHARS = 48
+CODE_LINE = 18 * 1.3  # a line of code or text output (18 px monospace)
+CODE_CHARS = 114  # monospace characters a line holds (115 measured in Chromium, DejaVu Sans Mono)
+BLOCK_GAP = 12  # below a paragraph, a title or a cell
+CELL_PADDING = 12  # above and below the code, and the outputs
+IMAGE_MAX_HEIGHT = 400  # slides.css: plots are scaled down to this height at most
+TABLE_ROW = 30  # a row of an HTML table output (16 px type)
+DISPLAY_MATH = 2.4 * TEXT_LINE  # a display equation
+DECK_BOOK_LINE = 17 * 1.3 + 8  # the book's title above the first slide
+MIN_CUT_ROOM = BLOCK_GAP + 2 * CELL_PADDING + 6 * CODE_LINE  # code and output are cut to fill a slide's end only where 6 lines fit
+
+
+@dataclass
+class Piece:
+    """One piece of a deck: its HTML, its estimated height in pixels, the cell it comes from.
+
+    Code and text output keep their ``source`` and a way to ``remake`` the piece
+    from part of it, so ``pack`` can cut them where a slide ends."""
+
+    html: Markup | None  # None for code: highlighted once it is known where it is cut (``shown``)
+    height: float
+    cell: int
+    kind: str  # "text" | "code" | "output"
+    starts_slide: bool = False  # the slide marks start a new slide here
+    source: str = ""
+    remake: Callable[[str], Piece] | None = None
+
+    def shown(self) -> Markup:
+        return self.html if self.html is not None else Markup(highlight(self.source, "python"))
+
+    def split(self, room: float, whole_statements: bool = False) -> list[Piece]:
+        """This piece cut into pieces no taller than ``room`` (itself when it cannot be cut)."""
+        if self.remake is None:
+            return [self]
+        texts = split_code(self.source, room, whole_statements) if self.kind == "code" else split_text(self.source, room)
+        if len(texts) < 2:
+            return [self]
+        first = dataclasses.replace(self.remake(texts[0]), starts_slide=self.starts_slide)
+        joined = "\n".join(texts[1:]) if self.kind == "code" else "".join(texts[1:])
+        return [first, self.remake(joined)]
+
+
+def code_piece(code: str, cell: int, starts_slide: bool = False) -> Piece:
+    return Piece(None, code_height(code), cell, "code", starts_slide, code, lambda part: code_piece(part, cell))
+
+
+def _wrapped_lines(text: str, chars: int) -> int:
+    """Lines ``text`` takes when lines longer than ``chars`` wrap."""
+    return sum(max(1, math.ceil(len(line.expandtabs()) / chars)) for line in text.split("\n"))
+
+
+def code_height(text: str) -> float:
+    """A block of code or text output (the padding around it is the cell's: ``slide_height``)."""
+    return _wrapped_lines(text, CODE_CHARS) * CODE_LINE
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK_END = re.compile(r"</(?:p|li|h[1-6])>")
+_DISPLAY = re.compile(r'<math[^>]*display="block"')
+
+
+def text_height(fragment: str) -> float:
+    """Slide text (rendered Markdown): each paragraph's wrapped lines, titles larger, display math as blocks."""
+    height = 0.0
+    without_math = re.sub(r"<math\b.*?</math>", "xxxx", fragment, flags=re.S)
+    for block in _BLOCK_END.split(without_math):
+        title = re.search(r"<h1\b", block) is not None
+        text = html.unescape(_TAG.sub("", block)).strip()
+        if not text:
+            continue
+        if title:
+            height += math.ceil(len(text) / TITLE_CHARS) * TITLE_LINE + BLOCK_GAP
+        else:
+            height += _wrapped_lines(" ".join(text.split()), TEXT_CHARS) * TEXT_LINE + BLOCK_GAP
+    return height + len(_DISPLAY.findall(fragment)) * DISPLAY_MATH
+
+
+_IMG_SIZE = re.compile(r'<img\b[^>]*\swidth="(\d+)"[^>]*\sheight="(\d+)"')
+
+
+def output_height(fragment: str, output: dict) -> float:
+    """One rendered output."""
+    if not fragment:
+        return 0.0
+    size = _IMG_SIZE.search(fragment)
+    if size:
+        width, height = int(size.group(1)), int(size.group(2))
+        scale = min(1.0, (SLIDE_WIDTH - 2 * CELL_PADDING) / width, IMAGE_MAX_HEIGHT / height)
+        return height * scale
+    if 'class="output image"' in fragment:  # an image of unknown size: as tall as it may be
+        return IMAGE_MAX_HEIGHT
+    if 'class="output html"' in fragment:
+        return fragment.count("<tr") * TABLE_ROW + text_height(_TABLE.sub("", fragment))
+    if 'class="output markdown"' in fragment:
+        return text_height(fragment)
+    return code_height(html.unescape(_TAG.sub("", fragment)))
+
+
+def slide_height(pieces: list[Piece]) -> float:
+    """The height of a slide holding ``pieces``: a cell's code and outputs on one slide are one cell
+    (one margin below it, one padding around its code and one around its outputs)."""
+    total, previous = 0.0, None
+    for piece in pieces:
+        if piece.kind == "text":
+            total += piece.height
+        else:
+            same_cell = previous is not None and previous.kind != "text" and previous.cell == piece.cell
+            total += 0 if same_cell else BLOCK_GAP
+            total += 0 if same_cell and previous.kind == piece.kind else 2 * CELL_PADDING
+            total += piece.height
+        previous = piece
+    return total
+
+
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+
+
+@functools.lru_cache(maxsize=1024)
+def _statement_starts(source: str) -> frozenset[int]:
+    """The lines (0-based) where a top-level statement starts: where code may be cut without cutting a block."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics and the like: lines that start at the margin
+        return frozenset(number for number, line in enumerate(source.split("\n")) if line[:1] not in ("", " ", "\t", ")", "]", "}"))
+    return frozenset(min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1 for node in tree.body)
+
+
+def split_code(source: str, room: float, whole_statements: bool = False) -> list[str]:
+    """``source`` cut into chunks each no taller than ``room``, between top-level statements where it can.
+
+    With ``whole_statements``: one cut, between statements, into a first chunk that
+    fits ``room`` and the rest (however long); no cut when the first statement does not fit."""
+    lines = source.split("\n")
+    starts = _statement_starts(source)
+    chunks, first = [], 0
+    while first < len(lines):
+        end, height = first, BLOCK_GAP + 2 * CELL_PADDING
+        while end < len(lines) and height + _wrapped_lines(lines[end], CODE_CHARS) * CODE_LINE <= room + 1e-6:
+            height += _wrapped_lines(lines[end], CODE_CHARS) * CODE_LINE
+            end += 1
+        if end < len(lines):
+            cut = max((start for start in starts if first < start <= end), default=None)
+            if whole_statements:
+                return [source] if cut is None else ["\n".join(lines[:cut]).strip("\n"), "\n".join(lines[cut:]).strip("\n")]
+            end = cut if cut is not None else max(end, first + 1)  # a statement longer than a slide is cut
+        chunks.append("\n".join(lines[first:end]).strip("\n"))
+        first = end
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def split_text(text: str, room: float) -> list[str]:
+    """Text output cut between lines into chunks each no taller than ``room``."""
+    chunks, current, height = [], [], BLOCK_GAP + 2 * CELL_PADDING
+    for line in text.rstrip("\n").split("\n"):
+        line_height = _wrapped_lines(line, CODE_CHARS) * CODE_LINE
+        if current and height + line_height > room + 1e-6:
+            chunks.append("\n".join(current) + "\n")
+            current, height = [], BLOCK_GAP + 2 * CELL_PADDING
+        current.append(line)
+        height += line_height
+    chunks.append("\n".join(current) + "\n")
+    return chunks
+
+
+def _output_text(output) -> tuple[str, Callable[[str], dict]] | None:
+    """The text of a text output (a stream, a result's plain text) and how to make the output of part of it."""
+    if not isinstance(output, dict):
+        return None
+    if output.get("output_type") == "stream":
+        return "".join(output.get("text", "")), lambda text: {**output, "text": text}
+    data = output.get("data") or {}
+    if output.get("output_type") in ("execute_result", "display_data") and set(data) == {"text/plain"}:
+        return "".join(data["text/plain"]), lambda text: {**output, "data": {"text/plain": text}}
+    return None
+
+
+def output_piece(renderer: OutputRenderer, output, cell: int, starts_slide: bool = False) -> Piece | None:
+    """One output as a piece (None when it shows nothing); a text output can be cut between its lines."""
+    fragment = renderer.render_one(output)
+    if not fragment:
+        return None
+    piece = Piece(Markup(fragment), output_height(fragment, output), cell, "output", starts_slide)
+    text = _output_text(output)
+    if text is not None:
+        source, make = text
+        piece.source = source
+        piece.remake = lambda part: output_piece(renderer, make(part), cell)
+    return piece
+
+
+def pack(pieces: list[Piece], room: float = SLIDE_ROOM, first_room: float = SLIDE_ROOM - DECK_BOOK_LINE) -> list[list[Piece]]:
+    """The pieces in slides: a new slide where the marks start one or where a piece does not fit.
+
+    A slide does not end with what leads to the piece that did not fit: text that
+    introduces it, or the code whose output it is, go along to the next slide
+    when they fit there together."""
+    slides: list[list[Piece]] = []
+    queue = list(reversed(pieces))
+    while queue:
+        piece = queue.pop()
+        limit = first_room if len(slides) == 1 else room
+        current = slides[-1] if slides else []
+        if current and not piece.starts_slide and slide_height([*current, piece]) > limit:
+            left = limit - slide_height(current)
+            # Code or text output that does not fit fills what is left of the slide and goes on
+            # on the next; code that fits a slide of its own is cut only between statements.
+            if left >= MIN_CUT_ROOM:
+                first, *rest = piece.split(left, whole_statements=slide_height([piece]) <= room)
+                if rest and slide_height([*current, first]) <= limit:
+                    current.append(first)
+                    queue.extend(reversed(rest))
+                    continue
+        if slide_height([piece]) > room:  # longer than a whole slide: cut wherever it must be
+            piece, *rest = piece.split(room)
+            queue.extend(reversed(rest))
+        if not current or piece.starts_slide or slide_height([*current, piece]) > limit:
+            carried: list[Piece] = []
+            while not piece.starts_slide and len(current) > 1 and _leads_to(current[-1], carried[0] if carried else piece):
+                if slide_height([current[-1], *carried, piece]) > room or carried and carried[0].starts_slide:
+                    break
+                carried.insert(0, current.pop())
+            while carried and all(p.kind == "text" for p in current):  # a slide of nothing but its title stays whole
+                current.append(carried.pop(0))
+            slides.append(carried)
+        slides[-1].append(piece)
+    return [slide for slide in slides if slide]
+
+
+def _leads_to(piece: Piece, following: Piece) -> bool:
+    """Whether ``piece`` belongs with ``following`` on one slide: text before anything, code before its output."""
+    return piece.kind == "text" or (piece.kind == "code" and following.kind == "output" and following.cell == piece.cell)
+
+
+def deck_notebook(page: Page, cells: list[SlideCell], reader: ReaderNotebooks, kernel_name: str | None, tab: str, starts: set[int] | None = None) -> dict:
     """The deck as a notebook whose cells carry ``slideshow.slide_type``; its text as reader notebooks have it."""
     import nbformat
 
@@ -213,8 +469,10 @@ def deck_notebook(page: Page, cells: list[SlideCell], reader: ReaderNotebooks, k
     nb.metadata["celltoolbar"] = "Slideshow"
     if kernel_name:
         nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": f"Python ({tab_title(tab)})", "language": "python"}
-    for cell in cells:
-        meta = {"slideshow": {"slide_type": cell.slide_type}}
+    for index, cell in enumerate(cells):
+        # the HTML deck's slides, where they start at a cell (``starts``)
+        slide_type = "slide" if starts and index in starts else cell.slide_type
+        meta = {"slideshow": {"slide_type": slide_type}}
         if cell.kind == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(reader.text(page, cell.source), metadata=meta))
         elif cell.kind == "blocks":
@@ -227,6 +485,11 @@ def deck_notebook(page: Page, cells: list[SlideCell], reader: ReaderNotebooks, k
     if nb.cells:
         nb.cells[0].metadata["slideshow"]["slide_type"] = "slide"
     return nb
+
+
+def fragment(part: Markup, step: bool) -> Markup:
+    """``part``, shown one step after what comes before it on its slide when ``step``."""
+    return Markup(f'<div class="fragment">{part}</div>') if step else part
 
 
 class SlideResolver(PageResolver):
@@ -250,33 +513,63 @@ class DeckSite(Site):
         self.tabs = [tab]
         self.deck_template = self.env.get_template("slides.html")
 
-    def deck_html(self, page: Page, cells: list[SlideCell]) -> str:
+    def pieces(self, page: Page, cells: list[SlideCell]) -> list[Piece]:
+        """The deck's pieces in order, each sized for the frame: code and long text output already cut."""
         resolver = SlideResolver(self, page, deck_url(self.tab, page))
         # the outputs' image files go under the decks' folder (build_slides writes them)
         root = posixpath.relpath(".", posixpath.dirname(f"{self.tab}/{page.url}")) + "/"
         renderer = OutputRenderer(sys.maxsize, self.config.max_output_mb, files=self.output_files, root=root)
-        slides: list[list[Markup]] = []
-        for cell in cells:
+        pieces: list[Piece] = []
+        for index, cell in enumerate(cells):
+            starts = cell.slide_type == "slide"
             if cell.kind == "markdown":
-                part = Markup(f'<div class="slide-text">{self.markdown.render(cell.source, resolver)}</div>')
-            elif cell.kind == "blocks":
-                part = Markup(f'<div class="slide-text">{self.blocks_html(cell.source, resolver)}</div>')
-            else:
-                outputs = renderer.render(cell.outputs)
-                part = self.cells.code_cell(Markup(highlight(cell.source, "python")) if cell.source else None, outputs or None)
-            if cell.slide_type == "fragment":
-                part = Markup(f'<div class="fragment">{part}</div>')
-            if cell.slide_type == "slide" or not slides:
-                slides.append([])
-            slides[-1].append(Markup(part))
+                text = self.markdown.render(cell.source, resolver)
+            elif cell.kind == "blocks":  # d2l-neu: a slide's blocks as the book renders them
+                text = self.blocks_html(cell.source, resolver)
+            if cell.kind in ("markdown", "blocks"):
+                pieces.append(Piece(Markup(f'<div class="slide-text">{text}</div>'), text_height(text), index, "text", starts))
+                continue
+            if cell.source.strip():
+                pieces.append(code_piece(cell.source, index, starts))  # pack() cuts it where a slide ends
+                starts = False
+            for output in cell.outputs:
+                piece = output_piece(renderer, output, index, starts)
+                if piece is not None:
+                    pieces.append(piece)
+                    starts = False
+        return pieces
+
+    def slides_html(self, slides: list[list[Piece]], steps: frozenset[int] = frozenset()) -> list[list[Markup]]:
+        """Each slide's HTML: a cell's code and outputs on one slide are one cell there; the
+        cells in ``steps`` (indices) appear one step later (reveal.js fragments: d2l-neu's pauses)."""
+        shown = []
+        for slide in slides:
+            parts: list[Markup] = []
+            run: list[Piece] = []
+            for piece in [*slide, None]:
+                if run and (piece is None or piece.kind == "text" or piece.cell != run[0].cell):
+                    code = Markup("").join(p.shown() for p in run if p.kind == "code")
+                    outputs = Markup("").join(p.shown() for p in run if p.kind == "output")
+                    parts.append(fragment(Markup(self.cells.code_cell(code or None, outputs or None)), run[0].cell in steps and bool(parts)))
+                    run = []
+                if piece is not None and piece.kind == "text":
+                    parts.append(fragment(piece.shown(), piece.cell in steps and bool(parts)))
+                elif piece is not None:
+                    run.append(piece)
+            shown.append(parts)
+        return shown
+
+    def deck_html(self, page: Page, slides: list[list[Piece]], steps: frozenset[int] = frozenset()) -> str:
         reveal = posixpath.relpath(f"{REVEAL_DIR}/", posixpath.dirname(f"{self.tab}/{page.url}")) + "/"
         return self.deck_template.render(
             book_title=self.book.title,
             title=self.title_html(page),
             number=page.number_text,
             tab_title=tab_title(self.tab),
-            slides=slides,
+            slides=self.slides_html(slides, steps),
             reveal=reveal,
+            width=SLIDE_WIDTH,
+            height=SLIDE_HEIGHT,
             css=Markup(assets.style_sheet("slides.css")),
         )
 
@@ -301,9 +594,14 @@ def build_slides(config, book: Book, tabs=None, keep_going: bool = False, out=No
             cells = deck_cells(page, tab, site.outputs_of(page)[tab])
             if cells is None:
                 continue
+            slides = pack(site.pieces(page, cells))
+            # the notebook's slides start where the HTML deck's do, at a cell's first piece
+            firsts = {piece.cell: piece for piece in reversed([piece for slide in slides for piece in slide])}
+            starts = {slide[0].cell for slide in slides if firsts[slide[0].cell] is slide[0]}
             base = slides_dir / tab / page.name
-            write_notebook(deck_notebook(page, cells, reader, kernel, tab), base.with_suffix(".ipynb"))
-            atomic_write(base.with_suffix(".html"), site.deck_html(page, cells))
+            write_notebook(deck_notebook(page, cells, reader, kernel, tab, starts), base.with_suffix(".ipynb"))
+            steps = frozenset(index for index, cell in enumerate(cells) if cell.slide_type == "fragment")
+            atomic_write(base.with_suffix(".html"), site.deck_html(page, slides, steps))
             written.append(base.with_suffix(".html"))
         for name, data in site.output_files.items():
             atomic_write(slides_dir / name, data)

@@ -19,10 +19,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pdf_text import all_text, body_text, contents, heading_pages, lines, page_count
+from pdf_text import (
+    all_text,
+    body_text,
+    contents,
+    heading_pages,
+    lines,
+    overlapping_equation_numbers,
+    page_count,
+    running_head,
+    short_pages,
+)
 
 from tabbook import cli
 from tabbook.artifacts import pdf_path
+from tabbook.config import load_config
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +52,24 @@ def extra_section() -> str:
     return "".join(parts)
 
 
+WEB_ONLY = "Pick your framework with the tabs above any code cell."
+
+
+def add_back_matter(root: Path) -> None:
+    """A references page (a ``.. bibliography::`` block, as in the d2l.ai books) after the chapter, and
+    front-page text meant for the web only."""
+    (root / "references.md").write_text(
+        "# References\n\nEvery work cited in this book.\n\n```eval_rst\n.. bibliography:: static/references.bib\n```\n", encoding="utf-8"
+    )
+    index = root / "index.md"
+    text = index.read_text(encoding="utf-8").replace(
+        "Its chapter is :numref:`chap_demo`.", f'Its chapter is :numref:`chap_demo`. <span class="web-only">{WEB_ONLY}</span>'
+    )
+    index.write_text(text + "\n```toc\n:maxdepth: 1\n\nreferences\n```\n", encoding="utf-8")
+    config = root / "config.ini"
+    config.write_text(config.read_text(encoding="utf-8").replace("chapters = chapter_*/*.md", "chapters = chapter_*/*.md references.md"), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     """(config, {tab: pdf path}) of the fixture book with the extra section, printed for two tabs."""
@@ -56,6 +85,8 @@ def book(tmp_path_factory):
 
     second = config.root / "chapter_demo" / "second.md"
     second.write_text(second.read_text(encoding="utf-8") + extra_section(), encoding="utf-8")
+    add_back_matter(config.root)
+    config = load_config(config.root)
     for tab, nb in build_notebooks(config, read_document(config, second)).items():
         make_book.run_notebook(nb)
         write_notebook(nb, config.build_dir / "eval" / tab / "chapter_demo" / "second.ipynb")
@@ -82,18 +113,22 @@ def test_title_page_and_the_sections_in_order(book):
     assert [title for title in pages if title in HEADINGS] == HEADINGS
     assert [pages[title] for title in HEADINGS] == sorted(pages[title] for title in HEADINGS)
     text = all_text(pdfs["pytorch"])
-    assert text.rindex("Bibliography") > text.index("1.2.1") > text.index("1.1.1")
+    assert text.rindex("References") > text.index("1.2.1") > text.index("1.1.1")
+    # the title page says which framework this edition prints, where the web edition has tabs
+    assert "This edition prints the PyTorch code of the book and its outputs." in " ".join(first)
 
 
 def test_the_contents_page_numbers_are_where_the_headings_land(book):
     _config, pdfs = book
     for pdf in pdfs.values():
         toc = contents(pdf)
-        assert list(toc) == ["1 The Demo Chapter", "1.1 First Steps", "1.2 Second Steps", "Bibliography"]
+        # the references page is the book's one bibliography: listed once, no second list after it
+        assert list(toc) == ["1 The Demo Chapter", "1.1 First Steps", "1.2 Second Steps", "References"]
         pages = heading_pages(pdf)
-        bibliography = toc.pop("Bibliography")
+        references = toc.pop("References")
         assert toc == {title: pages[title] for title in toc}
-        assert lines(body_text(pdf, bibliography))[0] == "Bibliography"
+        assert lines(body_text(pdf, references))[:2] == ["References", "Every work cited in this book."]
+        assert "Bibliography" not in all_text(pdf)
         assert toc["1 The Demo Chapter"] > 2 and toc["1.2 Second Steps"] > toc["1.1 First Steps"]
 
 
@@ -129,9 +164,14 @@ def test_citations_and_the_bibliography(book):
     text = " ".join(lines(all_text(pdfs["pytorch"])))
     assert "The rectified linear unit (Nair and Hinton, 2010) is" in text
     assert "As Cybenko (1989) showed" in text
-    bibliography = text[text.rindex("Bibliography") :]
+    bibliography = text[text.rindex("Every work cited in this book.") :]
     assert bibliography.index("Cybenko") < bibliography.index("Nair")
     assert "Approximation by superpositions of a sigmoidal function" in bibliography
+    assert bibliography.count("Cited in 1.1.") == 2  # back to where each work is cited
+    # citations lead to the bibliography's entries, its back-links to the citations, all inside the PDF
+    data = pdfs["pytorch"].read_bytes()
+    links = set(re.findall(rb"/Subtype /Link\n(?:/[^\n]*\n)*?/Dest /([\w.-]+)", data))
+    assert {b"bib-Cybenko.1989", b"bib-Nair.Hinton.2010", b"chapter_demo-first--cite-31"} <= links
 
 
 def test_each_framework_gets_its_own_code_and_outputs(book):
@@ -195,6 +235,67 @@ def test_two_pages_rendered_to_png(book):
     pngs = sorted(out.glob("page-*.png"))
     assert len(pngs) == 2
     assert all(png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000 for png in pngs)
+
+
+def test_running_heads_follow_the_chapter_the_section_and_the_back_matter(book):
+    _config, pdfs = book
+    pdf = pdfs["pytorch"]
+    toc = contents(pdf)
+    heads = {number: " ".join(lines(running_head(pdf, number))) for number in range(1, page_count(pdf) + 1)}
+    assert (heads[1], heads[2]) == ("", "Contents")  # the title page has none
+    assert heads[toc["1.2 Second Steps"] + 1] == "1 The Demo Chapter 1.2 Second Steps"
+    assert [heads[number] for number in range(toc["References"], page_count(pdf) + 1)] == ["References"] * (page_count(pdf) - toc["References"] + 1)
+
+
+def test_text_for_the_web_is_not_printed_and_stays_on_the_web(book):
+    config, pdfs = book
+    assert WEB_ONLY not in " ".join(lines(all_text(pdfs["pytorch"])))
+    assert "Its chapter is Chapter 1." in " ".join(lines(all_text(pdfs["pytorch"])))
+    html_dir = cli.html(config, run=False)
+    assert f'<span class="web-only">{WEB_ONLY}</span>' in (html_dir / "index.html").read_text(encoding="utf-8")
+
+
+def test_no_page_is_left_half_empty_but_before_a_chapter(book):
+    """No blank tails: a page's body ends in its lower half (read from the page rendered as an image), unless
+    the next page starts a chapter or the back matter, which always start a page."""
+    _config, pdfs = book
+    for pdf in pdfs.values():
+        starts = {page for title, page in contents(pdf).items() if not re.match(r"\d+\.\d", title)}
+        assert [page for page in short_pages(pdf) if page + 1 not in starts] == []
+
+
+def test_equation_numbers_stand_clear_of_their_equations(book):
+    _config, pdfs = book
+    assert overlapping_equation_numbers(pdfs["pytorch"]) == []
+    assert "(1.1.1)" in all_text(pdfs["pytorch"])
+
+
+def test_the_print_checks_catch_the_old_seams(book, tmp_path):
+    """The same checks on the print document with two faults put back: the bibliography's list starting a
+    new page after its heading (a blank tail), and equation numbers drawn over their formulas."""
+    from playwright.sync_api import sync_playwright
+
+    from tabbook.browser import launch_chromium
+    from tabbook.pdf import print_pdf
+
+    _config, pdfs = book
+    document = pdfs["pytorch"].with_suffix(".html").read_text(encoding="utf-8")
+    faulty = document.replace("</style>", "ul.bibliography { break-before: page; }\n.eqn { position: relative; }\n.eqn .eqno { position: absolute; left: 45%; }\n</style>", 1)
+    html_path = pdfs["pytorch"].with_name("faulty.html")
+    html_path.write_text(faulty, encoding="utf-8")
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                pdf = tmp_path / "faulty.pdf"
+                pdf.write_bytes(print_pdf(browser, html_path))
+            finally:
+                browser.close()
+    finally:
+        html_path.unlink()
+    starts = {page for title, page in contents(pdf).items() if not re.match(r"\d+\.\d", title)}
+    assert [page for page in short_pages(pdf) if page + 1 not in starts] == [contents(pdf)["References"]]
+    assert overlapping_equation_numbers(pdf) != []
 
 
 def test_pdf_command_prints_from_the_cache_and_checks_its_tabs(book, tabbook):

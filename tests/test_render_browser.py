@@ -511,6 +511,31 @@ def test_copy_buttons_show_on_touch_screens_and_work_from_the_keyboard(site, bro
         assert page.evaluate("navigator.clipboard.readText()") == 'print("hello from pytorch")'
 
 
+def test_the_first_tab_stop_skips_to_the_content(site, watched):
+    """A keyboard reader's first Tab reaches a "Skip to the content" link; following it, the next stops are
+    the page's own (its notebooks, then its first code tab), not the top bar's and the contents' links."""
+    _, _, base = site
+    page = watched.page
+
+    def tabs_to_the_first_code_tab() -> int:
+        for presses in range(1, 200):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.getAttribute('role') === 'tab'"):
+                return presses
+        raise AssertionError("Tab never reached a code tab")
+
+    page.goto(base + "chapter_demo/first.html")
+    page.keyboard.press("Tab")
+    skip = page.evaluate("(() => { const e = document.activeElement, r = e.getBoundingClientRect(); return [e.className, e.textContent, r.top >= 0 && r.bottom <= innerHeight]; })()")
+    assert skip == ["skip-link", "Skip to the content", True]  # shown where the keyboard is
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'content'")
+    skipped = 2 + tabs_to_the_first_code_tab()
+    page.goto(base + "chapter_demo/first.html")
+    walked = 1 + tabs_to_the_first_code_tab()  # (Tab past the skip link, through the top bar and the contents)
+    assert skipped <= 8 < walked, (skipped, walked)
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_accessibility_violations_on_any_page(site, browser, scheme):
     """axe-core (npm, pinned; installed by `make setup`) on every page, in both colour schemes."""
