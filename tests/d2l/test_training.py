@@ -131,6 +131,71 @@ def test_gradient_clipping_slows_but_does_not_stop_training(d2l, framework):
     assert np.linalg.norm(w) > 0.5  # it moved from ~0
 
 
+GRADS = ([[3.0], [4.0]], [12.0])  # w's and b's gradients: global norm 13
+
+
+def _clipped(d2l, framework, clip):
+    """GRADS (as the framework holds them for linear regression from scratch) through the Trainer's
+    clip_gradients at ``clip``: the resulting (w, b) gradients as numpy arrays."""
+    trainer = d2l.Trainer(max_epochs=1, gradient_clip_val=clip)
+    if framework in ('jax', 'tensorflow'):  # gradients are values: clip_gradients returns new ones
+        grads = {'w': d2l.tensor(GRADS[0]), 'b': d2l.tensor(GRADS[1])} if framework == 'jax' else \
+            [d2l.tensor(GRADS[0]), d2l.tensor(GRADS[1])]
+        out = trainer.clip_gradients(clip, grads)
+        return [_np(g) for g in ((out['w'], out['b']) if framework == 'jax' else out)]
+    model = d2l.LinearRegressionScratch(2, lr=0.1)  # gradients are stored on the parameters, clipped in place
+    if framework == 'pytorch':
+        model.w.grad, model.b.grad = d2l.tensor(GRADS[0]), d2l.tensor(GRADS[1])
+    else:
+        model.w.grad[:], model.b.grad[:] = d2l.tensor(GRADS[0]), d2l.tensor(GRADS[1])
+    trainer.clip_gradients(clip, model)
+    return [_np(model.w.grad), _np(model.b.grad)]
+
+
+@pytest.mark.parametrize('clip, scale', [(1.3, 0.1), (6.5, 0.5), (13.0, 1.0), (26.0, 1.0)])
+def test_clip_gradients_scales_to_the_clip_value_and_keeps_the_direction(d2l, framework, clip, scale):
+    """Against the unclipped gradients: above the clip value their global norm becomes the clip
+    value, in the same direction; at or below it nothing changes."""
+    clipped = _clipped(d2l, framework, clip)
+    for got, unclipped in zip(clipped, GRADS, strict=True):
+        np.testing.assert_allclose(got, scale * np.array(unclipped), rtol=1e-5)
+    assert np.sqrt(sum(float((g ** 2).sum()) for g in clipped)) == pytest.approx(min(clip, 13.0), rel=1e-5)
+
+
+def _one_step(d2l, framework, clip, lr=0.03):
+    """Linear regression from scratch trained by the Trainer for one SGD step (one batch, one epoch)
+    with gradient_clip_val=clip: the parameters (w and b, flattened) before and after the step."""
+    seed_everything(framework)
+    data = d2l.SyntheticRegressionData(w=d2l.tensor([2, -3.4]), b=4.2, num_train=32, num_val=32, batch_size=32)
+    model = d2l.LinearRegressionScratch(2, lr=lr)
+    trainer = d2l.Trainer(max_epochs=1, gradient_clip_val=clip)
+    if framework == 'jax':
+        import jax
+        params = []
+        for epochs in (0, 1):  # no epoch: the initial parameters; one: after the step (the same key)
+            trainer = d2l.Trainer(max_epochs=epochs, gradient_clip_val=clip)
+            trainer.fit(model, data, key=jax.random.key(0))
+            params.append(np.concatenate([_np(trainer.state.params[k]).ravel() for k in ('w', 'b')]))
+        return params
+    before = np.concatenate([np.array(_np(p)).ravel() for p in (model.w, model.b)])
+    trainer.fit(model, data)
+    return before, np.concatenate([_np(p).ravel() for p in (model.w, model.b)])
+
+
+def test_the_trainer_clips_the_step_it_takes(d2l, framework):
+    """One SGD step moves the parameters by lr times the gradient: unclipped, its norm is the
+    gradient's (far above the clip value here); clipped, exactly lr times the clip value."""
+    lr, clip = 0.03, 0.01
+    before, after = _one_step(d2l, framework, 0, lr)
+    unclipped = np.linalg.norm(after - before) / lr
+    assert unclipped > 100 * clip, unclipped
+    before_clipped, after_clipped = _one_step(d2l, framework, clip, lr)
+    np.testing.assert_allclose(before_clipped, before)  # the same start
+    assert np.linalg.norm(after_clipped - before_clipped) / lr == pytest.approx(clip, rel=1e-3)
+    # the same direction as the unclipped step
+    np.testing.assert_allclose((after_clipped - before_clipped) / clip, (after - before) / unclipped, rtol=1e-3, atol=1e-6)
+
+
 def test_jax_dropout_model_trains_with_the_trainers_keys(d2l, framework, real_files):
     """The dropout model of the books' JAX tab: `training` field, loss with rngs from the TrainState."""
     if framework != 'jax':
