@@ -7,7 +7,6 @@ frameworks, so a fix here reaches all four.
 """
 
 import collections
-import gzip
 import hashlib
 import inspect
 import os
@@ -410,12 +409,21 @@ class Animator:
 
 # ---------------------------------------------------------------- downloads
 
-DATA_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/'
+# Over HTTPS: S3's transfer acceleration serves the d2l.ai books' data over HTTPS too.
+DATA_URL = 'https://d2l-data.s3-accelerate.amazonaws.com/'
 DATA_HUB = dict()  # name -> (url, sha1); filled by the chapters that need a data set
+# A download stops, and nothing is kept, past this many bytes (d2l's data sets are far smaller);
+# archives are extracted only while their content stays under it too.
+MAX_DOWNLOAD_BYTES = 1 << 30
+_CHUNK = 1 << 20  # bytes read, decompressed or written at a time: what a download holds in memory
 
 
 class DataFileError(RuntimeError):
     """A data file is missing, damaged or cannot be fetched; the message says what to do."""
+
+    def _render_traceback_(self):
+        """In a notebook (IPython), the message alone: it names the file and says what to do."""
+        return [f'{type(self).__name__}: {self}']
 
 
 def _progress(total, name):
@@ -445,11 +453,9 @@ class _PlainProgress:
         print(file=sys.stderr, flush=True)
 
 
-def _received(path):
-    """What a download that failed its check actually holds, in words (proxies answer with pages)."""
-    with open(path, 'rb') as f:
-        head = f.read(512)
-    size = os.path.getsize(path)
+def _received(head, size):
+    """What a download that failed its check holds, in words (proxies answer with pages), from its
+    first bytes and its size."""
     text = head.lstrip().lower()
     if not head:
         return "an empty file"
@@ -463,92 +469,212 @@ def _received(path):
 
 
 class _BadDownload(Exception):
-    """A download whose content failed its check (it was deleted): what was received."""
+    """A download that failed its check (it was deleted): what was received. ``wrong_digest``: it
+    arrived whole, and its digest is not the expected one."""
+
+    def __init__(self, what, wrong_digest=False):
+        super().__init__(what)
+        self.wrong_digest = wrong_digest
 
 
-def _download_url(url, path, check=None):
-    """Fetch ``url`` into ``path`` atomically: a half or wrong download never has the final name.
+class _TooLarge(Exception):
+    """More content than allowed (the message says how much was allowed)."""
 
-    ``check(tmp_path)`` returns True when the content is right; otherwise the
-    file is deleted and _BadDownload says what was received instead.
+
+class _Content:
+    """Checks content as it streams by, in bounded memory: its digest, and that it stays under
+    ``limit`` bytes. With ``gunzip``, gzip data (recognized by its first bytes) is decompressed as it
+    arrives, at most ``_CHUNK`` bytes at a time, and the digest and the limit apply to the
+    decompressed content: a gzip bomb stops at ``limit``, after at most ``limit + _CHUNK`` bytes of
+    work. ``keep=True`` also keeps the content (bounded by ``limit``)."""
+
+    def __init__(self, limit, algorithm='sha256', gunzip=False, keep=False):
+        self.limit, self.gunzip = limit, gunzip
+        self.digest = hashlib.new(algorithm)
+        self.size = 0  # bytes of content (decompressed, for gzip data)
+        self.head = b''  # the first bytes as received: what the data is
+        self.kept = bytearray() if keep else None
+        self._inflate = None  # zlib's decompressor, once the data is known to be gzip
+        self._undecided = b''  # the first byte, until the second says whether it is gzip
+
+    @property
+    def compressed(self):
+        return self._inflate is not None
+
+    def feed(self, data):
+        if len(self.head) < 512:
+            self.head += data[:512 - len(self.head)]
+        if self.gunzip and self._inflate is None and self.size == 0:
+            data = self._undecided + data
+            if len(data) < 2:
+                self._undecided = data
+                return
+            self._undecided = b''
+            if data[:2] == b'\x1f\x8b':
+                self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            else:
+                self.gunzip = False
+        if self._inflate is None:
+            self._add(data)
+            return
+        while data:
+            out = self._inflate.decompress(data, _CHUNK)
+            self._add(out)
+            data = self._inflate.unconsumed_tail
+            if self._inflate.eof:  # one gzip member ended: another may follow
+                data = self._inflate.unused_data
+                if not data:
+                    break
+                self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+    def _add(self, data):
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge(self.limit)
+        self.digest.update(data)
+        if self.kept is not None:
+            self.kept += data
+
+    def finish(self):
+        """Raises EOFError when gzip data ended before its end marker."""
+        if self._undecided:
+            self.gunzip = False
+            self._add(self._undecided)
+            self._undecided = b''
+        if self._inflate is not None and not self._inflate.eof:
+            raise EOFError("the gzip data ends before its end-of-stream marker")
+
+
+def _download_url(url, path, algorithm='sha256', expected=None, limit=None, gunzip=False):
+    """Stream ``url`` into ``path``, checking it as it comes: a half or wrong download never has the
+    final name, and nothing of it is left.
+
+    At most ``limit`` bytes of content (default MAX_DOWNLOAD_BYTES) are received; with ``gunzip``,
+    gzip data is decompressed as it arrives and the limit and the digest apply to what it
+    decompresses to (see _Content). A digest other than ``expected`` (hex, of ``algorithm``), or
+    content past the limit, raises _BadDownload saying what was received instead; network errors
+    propagate as they are.
     """
+    limit = MAX_DOWNLOAD_BYTES if limit is None else limit
     folder = os.path.dirname(path) or '.'
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.part{os.getpid()}"
+    content = _Content(limit, algorithm, gunzip)
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, 'wb') as out:
             total = int(response.headers.get('Content-Length') or 0)
+            # gzip data may be larger than its content only by its headers and stored blocks
+            allowed = limit + limit // 100 + (1 << 16)
+            if total > allowed:
+                raise _BadDownload(f"a response of {total} bytes announced, more than the {limit} "
+                                   f"bytes allowed; not downloaded")
             bar = _progress(total, os.path.basename(path))
             try:
-                while chunk := response.read(1 << 20):
+                while chunk := response.read(_CHUNK):
+                    received += len(chunk)
+                    if received > allowed:
+                        raise _TooLarge(limit)
+                    content.feed(chunk)
                     out.write(chunk)
                     bar.update(len(chunk))
+                content.finish()
             finally:
                 bar.close()
-        if check is not None and not check(tmp):
-            raise _BadDownload(_received(tmp))
+        if expected is not None and content.digest.hexdigest() != expected:
+            raise _BadDownload(_received(content.head, received), wrong_digest=True)
         os.replace(tmp, path)
+    except _TooLarge as e:
+        if content.compressed:
+            raise _BadDownload(f"gzip data that decompresses to more than {e.args[0]} bytes, more than "
+                               f"the file can hold (a gzip bomb?); stopped there") from None
+        raise _BadDownload(f"more than {e.args[0]} bytes, more than the file can hold; stopped "
+                           "there") from None
+    except (zlib.error, EOFError) as e:
+        raise _BadDownload(f"{_received(content.head, received)}: broken gzip data ({e})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _sha1_is(expected):
-    def check(path):
-        sha1 = hashlib.sha1()
-        with open(path, 'rb') as f:
-            while data := f.read(1048576):
-                sha1.update(data)
-        return sha1.hexdigest() == expected
-    return check
+def _file_sha1(path):
+    sha1 = hashlib.sha1()
+    with open(path, 'rb') as f:
+        while data := f.read(_CHUNK):
+            sha1.update(data)
+    return sha1.hexdigest()
 
 
 def download(url, folder='../data', sha1_hash=None):
-    """Download a file to folder and return the local filepath (kept if its SHA-1 matches)."""
+    """Download a file to folder and return the local filepath (kept if its SHA-1 matches).
+
+    The file streams to disk, is checked as it comes (its SHA-1, and at most MAX_DOWNLOAD_BYTES),
+    and gets its name only when it is right; otherwise nothing is kept and DataFileError says why."""
     if not url.startswith('http'):
         # For back compatibility: download(name) with name a key of DATA_HUB
         url, sha1_hash = DATA_HUB[url]
     os.makedirs(folder, exist_ok=True)
     fname = os.path.join(folder, url.split('/')[-1])
-    if os.path.exists(fname) and sha1_hash:
-        sha1 = hashlib.sha1()
-        with open(fname, 'rb') as f:
-            while data := f.read(1048576):
-                sha1.update(data)
-        if sha1.hexdigest() == sha1_hash:
-            return fname
+    if os.path.exists(fname) and sha1_hash and _file_sha1(fname) == sha1_hash:
+        return fname
     print(f'Downloading {fname} from {url}...')
     try:
-        _download_url(url, fname, _sha1_is(sha1_hash) if sha1_hash else None)
+        _download_url(url, fname, 'sha1', sha1_hash)
     except _BadDownload as e:
+        problem = f"received {e}" + (", not the expected file (its SHA-1 differs)" if e.wrong_digest else "")
         raise DataFileError(
-            f"{url}: received {e}, not the expected file (its SHA-1 differs); nothing was kept. "
-            "A proxy or captive portal may be answering instead of the server: check the network "
-            f"and run again, or put the right file at {fname}.") from None
+            f"{url}: {problem}; nothing was kept. A proxy or captive portal may be answering instead "
+            f"of the server: check the network and run again, or put the right file at {fname}.") from None
     return fname
 
 
+def _check_archive_size(sizes, filename):
+    """Refuse to extract an archive whose members add up to more than MAX_DOWNLOAD_BYTES."""
+    total = 0
+    for size in sizes:
+        total += size
+        if total > MAX_DOWNLOAD_BYTES:
+            raise DataFileError(
+                f"{filename}: its content adds up to more than {MAX_DOWNLOAD_BYTES} bytes, more than any "
+                "data set of the book; nothing was extracted. Delete it and download it again (or raise "
+                "d2l._common.MAX_DOWNLOAD_BYTES if you trust this file).")
+
+
 def extract(filename, folder=None):
-    """Extract a zip/tar file into folder."""
+    """Extract a zip/tar file into folder (its content bounded by MAX_DOWNLOAD_BYTES)."""
     base_dir = os.path.dirname(filename)
     _, ext = os.path.splitext(filename)
     assert ext in ('.zip', '.tar', '.gz'), 'Only support zip/tar files.'
-    if ext == '.zip':
-        fp = zipfile.ZipFile(filename, 'r')
-    else:
-        fp = tarfile.open(filename, 'r')
     if folder is None:
         folder = base_dir
-    with fp:
-        if isinstance(fp, tarfile.TarFile):
-            fp.extractall(folder, filter='data')
+    try:
+        if ext == '.zip':
+            with zipfile.ZipFile(filename, 'r') as fp:
+                # zipfile never writes more of a member than the size its directory gives
+                _check_archive_size((info.file_size for info in fp.infolist()), filename)
+                fp.extractall(folder)
         else:
-            fp.extractall(folder)
+            with tarfile.open(filename, 'r') as fp:
+                # reading the members' headers decompresses the archive in a stream, stopping at the bound
+                members = []
+                _check_archive_size((m.size for m in _collect(fp, members)), filename)
+                fp.extractall(folder, members=members, filter='data')
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as e:
+        raise DataFileError(f"{filename}: a damaged archive ({e}); nothing more was extracted. Delete it "
+                            "and download it again.") from None
+
+
+def _collect(archive, members):
+    for member in archive:
+        members.append(member)
+        yield member
 
 
 # ---------------------------------------------------------------- Fashion-MNIST files
 
-FASHION_MNIST_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'
+# The official release's files (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/, a
+# website endpoint that offers no HTTPS), as Keras downloads them: the same files over HTTPS.
+FASHION_MNIST_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/'
 FASHION_MNIST_SYSTEM_DIR = '/usr/share/datasets/fashion-mnist'
 # name -> (SHA256 of the decompressed file, IDX magic number, shape after the header)
 FASHION_MNIST_FILES = {
@@ -563,6 +689,12 @@ FASHION_MNIST_FILES = {
 }
 FASHION_MNIST_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                         'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
+
+
+def _idx_size(name):
+    """The size in bytes of IDX file ``name`` (decompressed): its header and its data."""
+    _, _, shape = FASHION_MNIST_FILES[name]
+    return 4 + 4 * len(shape) + int(np.prod(shape))
 
 
 def fashion_mnist_dirs(root):
@@ -592,15 +724,26 @@ def _damaged(path, problem):
 
 
 def read_idx(path, name):
-    """The array in IDX file ``path`` (gzip-compressed or not), checked against the official release."""
+    """The array in IDX file ``path`` (gzip-compressed or not), checked against the official release.
+
+    Read in a stream: gzip data is decompressed only up to the size the file must have, so a
+    damaged or hostile file costs at most that much memory and work."""
     expected_sha, expected_magic, shape = FASHION_MNIST_FILES[name]
-    with open(path, 'rb') as f:
-        raw = f.read()
-    if raw[:2] == b'\x1f\x8b':
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise _damaged(path, f"corrupt or truncated gzip data ({e})") from None
+    expected_size = _idx_size(name)
+    content = _Content(expected_size, 'sha256', gunzip=True, keep=True)
+    try:
+        with open(path, 'rb') as f:
+            while data := f.read(_CHUNK):
+                content.feed(data)
+        content.finish()
+    except _TooLarge:
+        what = "gzip data that decompresses to" if content.compressed else "too long:"
+        raise _damaged(path, f"{what} more than {expected_size} bytes of IDX data, the size of {name}") from None
+    except EOFError:
+        raise _damaged(path, "truncated gzip data (it ends before its end-of-stream marker)") from None
+    except zlib.error as e:
+        raise _damaged(path, f"corrupt gzip data ({e})") from None
+    raw = content.kept
     if len(raw) < 8:
         raise _damaged(path, f"truncated: only {len(raw)} bytes")
     magic = int.from_bytes(raw[:4], 'big')
@@ -609,43 +752,30 @@ def read_idx(path, name):
                              f"not the IDX file {name}")
     header = 4 + 4 * len(shape)
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], 'big') for i in range(len(shape)))
-    expected_size = header + int(np.prod(shape))
     if dims != shape:
         raise _damaged(path, f"header gives shape {dims}, expected {shape}")
     if len(raw) != expected_size:
-        what = "truncated" if len(raw) < expected_size else "too long"
-        raise _damaged(path, f"{what}: {len(raw)} bytes of IDX data, expected {expected_size}")
-    if hashlib.sha256(raw).hexdigest() != expected_sha:
+        raise _damaged(path, f"truncated: {len(raw)} bytes of IDX data, expected {expected_size}")
+    if content.digest.hexdigest() != expected_sha:
         raise _damaged(path, "corrupt: its content does not match the official release (SHA256 differs)")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def _official(name):
-    """A download check: the file's (decompressed) content is the official release's."""
-    def check(path):
-        try:
-            with open(path, 'rb') as f:
-                raw = f.read()
-            raw = gzip.decompress(raw) if raw[:2] == b'\x1f\x8b' else raw
-        except (OSError, EOFError, zlib.error):
-            return False
-        return hashlib.sha256(raw).hexdigest() == FASHION_MNIST_FILES[name][0]
-    return check
 
 
 def fashion_mnist_paths(root='../data'):
     """Paths of the four files: found locally, else downloaded into ``root``/fashion-mnist.
 
-    A download is checked against the official SHA256 before it gets its name;
-    wrong ones are deleted and reported together."""
+    A download streams to disk and is checked as it comes: decompressed on the fly, at most to the
+    file's size, and its SHA256 compared with the official release's before it gets its name.
+    Wrong ones are deleted and reported together."""
     dirs = fashion_mnist_dirs(root)
     paths, bad = {}, []
-    for name in FASHION_MNIST_FILES:
+    for name, (sha256, _, _) in FASHION_MNIST_FILES.items():
         path = _find_file(name, dirs)
         if path is None:
             path = os.path.join(root, 'fashion-mnist', name + '.gz')
             try:
-                _download_url(FASHION_MNIST_URL + name + '.gz', path, _official(name))
+                _download_url(FASHION_MNIST_URL + name + '.gz', path, 'sha256', sha256,
+                              limit=_idx_size(name), gunzip=True)
             except _BadDownload as e:
                 bad.append(f"{name}.gz: received {e}")
                 continue
