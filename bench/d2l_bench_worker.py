@@ -1,6 +1,6 @@
 """One run of ``make bench-d2l``, in one framework's environment (started by d2l_bench.py).
 
-    python bench/d2l_bench_worker.py FRAMEWORK d2l|plain EPOCHS
+    python bench/d2l_bench_worker.py FRAMEWORK d2l|plain|floor EPOCHS [--device cpu|cuda]
     python bench/d2l_bench_worker.py flops
 
 Trains the chapter's MLP (784-256-10, ReLU, SGD lr 0.1, batch 256) on Fashion-MNIST for EPOCHS epochs,
@@ -9,23 +9,31 @@ epoch: one random permutation of the training set cut into batches of 256 (the l
 step per batch whose loss is kept, then a pass over the validation set in order computing loss and
 accuracy per batch. Each run is a fresh process, as a notebook is, so that compilation caches of one
 way do not help the other. Prints one JSON object: wall-clock and CPU seconds per epoch (model setup
-and compilation included, data loading not) and the final validation accuracy. ``flops`` measures
-numpy's float32 matmul instead.
+and compilation included, data loading not) and the final validation accuracy.
+
+``floor`` times only the matrix products of such an epoch, in the same framework, on tensors made
+beforehand (``epoch_gemms``): forward and backward of every training batch, forward of every
+validation batch. It is what the epoch costs with no Python, no framework dispatch around the
+products, no batch assembly and no elementwise work: the floor that d2l's epoch is compared with.
+``flops`` measures numpy's float32 2048x2048 matmul instead (a reference for the machine).
 """
 
+import argparse
+import contextlib
 import importlib
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
-
-BATCH, LR, HIDDEN = 256, 0.1, 256
+from d2l_bench_shapes import BATCH, HIDDEN, INPUTS, LR, OUTPUTS, TRAIN, VAL, epoch_gemms  # noqa: E402
 
 
 def matmul_flops(n=2048, repeats=10):
@@ -54,19 +62,20 @@ def _arrays(channels_last):
 
 # ---------------------------------------------------------------- pytorch
 
-def pytorch_plain(epochs):
+def pytorch_plain(epochs, device):
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    train_X, train_y, val_X, val_y = (torch.from_numpy(a) for a in _arrays(channels_last=False))
+    dev = torch.device('cuda' if device == 'cuda' else 'cpu')
+    train_X, train_y, val_X, val_y = (torch.from_numpy(a).to(dev) for a in _arrays(channels_last=False))
     start = _clock()
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10))
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10)).to(dev)
     optimizer = torch.optim.SGD(net.parameters(), lr=LR)
     for _ in range(epochs):
         net.train()
         losses = []
-        order = torch.randperm(len(train_X))
+        order = torch.randperm(len(train_X), device=dev)
         for i in range(0, len(train_X), BATCH):
             idx = order[i:i + BATCH]
             loss = F.cross_entropy(net(train_X[idx]), train_y[idx])
@@ -88,22 +97,23 @@ def pytorch_plain(epochs):
 
 # ---------------------------------------------------------------- mxnet
 
-def mxnet_plain(epochs):
+def mxnet_plain(epochs, device):
     from mxnet import autograd, gluon, np, npx
     from mxnet.gluon import nn
     npx.set_np()
 
-    train_X, train_y, val_X, val_y = (np.array(a, dtype=a.dtype) for a in _arrays(channels_last=False))
+    ctx = npx.gpu(0) if device == 'cuda' else npx.cpu()
+    train_X, train_y, val_X, val_y = (np.array(a, dtype=a.dtype, ctx=ctx) for a in _arrays(channels_last=False))
     start = _clock()
     net = nn.Sequential()
     net.add(nn.Dense(HIDDEN, activation='relu'), nn.Dense(10))
-    net.initialize()
+    net.initialize(ctx=ctx)
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': LR})
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     n = len(train_X)
     for _ in range(epochs):
         losses = []
-        order = np.arange(n, dtype='int64')
+        order = np.arange(n, dtype='int64', ctx=ctx)
         np.random.shuffle(order)
         for i in range(0, n, BATCH):
             idx = order[i:i + BATCH]
@@ -125,12 +135,9 @@ def mxnet_plain(epochs):
 
 # ---------------------------------------------------------------- jax
 
-def jax_plain(epochs):
+def jax_plain(epochs, device):
     import jax
-    import jax.numpy as jnp
-    import optax
     from flax import linen as nn
-    from flax.training import train_state
 
     train_X, train_y, val_X, val_y = _arrays(channels_last=True)
     train_y, val_y = train_y.astype(np.int32), val_y.astype(np.int32)
@@ -143,7 +150,16 @@ def jax_plain(epochs):
             return nn.Dense(10)(X)
 
     start = _clock()
-    model = MLP()
+    with jax.default_device(jax.devices('gpu' if device == 'cuda' else 'cpu')[0]):
+        return _jax_plain_loop(epochs, start, MLP(), train_X, train_y, val_X, val_y)
+
+
+def _jax_plain_loop(epochs, start, model, train_X, train_y, val_X, val_y):
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax.training import train_state
+
     params = model.init(jax.random.key(0), train_X[:1])['params']
     state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.sgd(LR))
 
@@ -177,7 +193,18 @@ def jax_plain(epochs):
 
 # ---------------------------------------------------------------- tensorflow
 
-def tensorflow_plain(epochs):
+def tensorflow_plain(epochs, device):
+    import tensorflow as tf
+
+    with tf.device(_tf_device(device)):
+        return _tensorflow_plain_loop(epochs)
+
+
+def _tf_device(device):
+    return '/GPU:0' if device == 'cuda' else '/CPU:0'
+
+
+def _tensorflow_plain_loop(epochs):
     import tensorflow as tf
 
     train_X, train_y, val_X, val_y = _arrays(channels_last=True)
@@ -217,6 +244,87 @@ def tensorflow_plain(epochs):
     return _per_epoch(start, epochs), acc, train_loss
 
 
+# ---------------------------------------------------------------- the floor: the epoch's matrix products alone
+
+def _floor_operands(rng):
+    """The operands of every product of ``epoch_gemms()``, made beforehand as numpy arrays, grouped by
+    batch: the input batches are slices of one training (validation) set and their transposes are
+    copies, so that each product reads fresh data as training does; weights and the small
+    activations are shared."""
+    def rand(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    train_X, val_X = rand(TRAIN, INPUTS), rand(VAL, INPUTS)
+    W1, W2, W2T = rand(INPUTS, HIDDEN), rand(HIDDEN, OUTPUTS), rand(OUTPUTS, HIDDEN)
+    H, dO, dH = rand(BATCH, HIDDEN), rand(BATCH, OUTPUTS), rand(BATCH, HIDDEN)
+    batches = []
+    for start in range(0, TRAIN, BATCH):
+        X = train_X[start:start + BATCH]
+        b = len(X)
+        batches.append([(X, W1), (H[:b], W2), (np.ascontiguousarray(H[:b].T), dO[:b]), (dO[:b], W2T),
+                        (np.ascontiguousarray(X.T), dH[:b])])
+    for start in range(0, VAL, BATCH):
+        X = val_X[start:start + BATCH]
+        batches.append([(X, W1), (H[:len(X)], W2)])
+    shapes = [(a.shape[0], a.shape[1], b.shape[1]) for batch in batches for a, b in batch]
+    assert shapes == epoch_gemms(), 'the floor must run exactly the products of epoch_gemms()'
+    return batches
+
+
+def _floor_backend(framework, device):
+    """(to_array, matmul, sync, context) of the framework on ``device``: sync(outputs) waits until they are
+    computed; everything runs inside ``context``."""
+    if framework == 'pytorch':
+        import torch
+        dev = torch.device('cuda' if device == 'cuda' else 'cpu')
+        if device == 'cuda' and not torch.cuda.is_available():
+            raise SystemExit('pytorch sees no CUDA device')
+
+        def sync(outputs):
+            if device == 'cuda':
+                torch.cuda.synchronize()
+        return (lambda a: torch.from_numpy(a.copy()).to(dev)), torch.mm, sync, contextlib.nullcontext()
+    if framework == 'mxnet':
+        from mxnet import np as mnp
+        from mxnet import npx
+        npx.set_np()
+        if device == 'cuda' and npx.num_gpus() == 0:
+            raise SystemExit('mxnet sees no CUDA device')
+        ctx = npx.gpu(0) if device == 'cuda' else npx.cpu()
+        return (lambda a: mnp.array(a, ctx=ctx)), mnp.dot, lambda outputs: npx.waitall(), contextlib.nullcontext()
+    if framework == 'jax':
+        import jax
+        import jax.numpy as jnp
+        try:
+            dev = jax.devices('gpu')[0] if device == 'cuda' else jax.devices('cpu')[0]
+        except RuntimeError:
+            raise SystemExit('jax sees no CUDA device') from None
+        return (lambda a: jax.device_put(a, dev)), jnp.matmul, jax.block_until_ready, jax.default_device(dev)
+    import tensorflow as tf
+    if device == 'cuda' and not tf.config.list_physical_devices('GPU'):
+        raise SystemExit('tensorflow sees no CUDA device')
+    return tf.constant, tf.linalg.matmul, lambda outputs: outputs[-1].numpy(), tf.device(_tf_device(device))
+
+
+def floor(framework, epochs, device='cpu'):
+    """Seconds (wall-clock, CPU) of the epoch's matrix products alone, per epoch: the median of
+    ``epochs`` timed epochs after one untimed one (which warms up the framework's kernels)."""
+    to_array, matmul, sync, context = _floor_backend(framework, device)
+    with context:
+        batches = [[(to_array(a), to_array(b)) for a, b in batch]
+                   for batch in _floor_operands(np.random.default_rng(0))]
+        sync([b for batch in batches for _, b in batch])
+        walls, cpus = [], []
+        for _ in range(epochs + 1):
+            start = _clock()
+            for batch in batches:
+                sync([matmul(a, b) for a, b in batch])
+            wall, cpu = _per_epoch(start, 1)
+            walls.append(wall)
+            cpus.append(cpu)
+    return statistics.median(walls[1:]), statistics.median(cpus[1:])
+
+
 # ---------------------------------------------------------------- shared
 
 def _clock():
@@ -233,17 +341,20 @@ def _per_epoch(start, epochs):
 D2L_MODULES = {'pytorch': 'torch', 'mxnet': 'mxnet', 'jax': 'jax', 'tensorflow': 'tensorflow'}
 
 
-def d2l_way(framework, epochs):
-    """The chapter's MLP as the chapter saves it into d2l (``d2l.MLP``), trained by d2l.Trainer."""
+def d2l_way(framework, epochs, device):
+    """The chapter's MLP as the chapter saves it into d2l (``d2l.MLP``), trained by d2l.Trainer
+    (on the first GPU with ``device='cuda'``: ``Trainer(num_gpus=1)``, as the books write it)."""
     d2l = importlib.import_module(f'd2l.{D2L_MODULES[framework]}')
+    if device == 'cuda' and d2l.num_gpus() == 0:
+        raise SystemExit(f'{framework} sees no CUDA device')
     data = d2l.FashionMNIST(batch_size=BATCH)
     model = d2l.MLP(num_hiddens=HIDDEN, num_outputs=10, lr=LR)
-    return _fit(d2l, model, data, epochs)
+    return _fit(d2l, model, data, epochs, num_gpus=1 if device == 'cuda' else 0)
 
 
-def _fit(d2l, model, data, epochs):
+def _fit(d2l, model, data, epochs, num_gpus=0):
     """d2l.Trainer on the MLP; the seconds per epoch include the Trainer's setup, as the plain loop's do."""
-    trainer = d2l.Trainer(max_epochs=epochs)
+    trainer = d2l.Trainer(max_epochs=epochs, num_gpus=num_gpus)
     start = _clock()
     trainer.fit(model, data)
     # The results, as the plain loops read theirs: this also waits for any work still queued
@@ -252,17 +363,28 @@ def _fit(d2l, model, data, epochs):
     return _per_epoch(start, epochs), acc, train_loss
 
 
-def main():
-    if sys.argv[1] == 'flops':
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ['flops']:
         print(json.dumps({'matmul_flops': matmul_flops()}))
         return
-    framework, way, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if way == 'd2l':
-        (seconds, cpu_seconds), acc, train_loss = d2l_way(framework, epochs)
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('framework', choices=D2L_MODULES)
+    parser.add_argument('way', choices=('d2l', 'plain', 'floor'))
+    parser.add_argument('epochs', type=int)
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    args = parser.parse_args(argv)
+    if args.way == 'floor':
+        seconds, cpu_seconds = floor(args.framework, args.epochs, args.device)
+        print(f'  {args.framework:<10} floor {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)', file=sys.stderr, flush=True)
+        print(json.dumps({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds}))
+        return
+    if args.way == 'd2l':
+        (seconds, cpu_seconds), acc, train_loss = d2l_way(args.framework, args.epochs, args.device)
     else:
-        (seconds, cpu_seconds), acc, train_loss = globals()[f'{framework}_plain'](epochs)
-    print(f'  {framework:<10} {way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  val acc {acc:.3f}',
-          file=sys.stderr, flush=True)
+        (seconds, cpu_seconds), acc, train_loss = globals()[f'{args.framework}_plain'](args.epochs, args.device)
+    print(f'  {args.framework:<10} {args.way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  '
+          f'val acc {acc:.3f}', file=sys.stderr, flush=True)
     print(json.dumps({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,
                       'val_acc': acc, 'train_loss': train_loss}))
 
