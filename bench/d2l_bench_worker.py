@@ -8,8 +8,9 @@ with d2l.Trainer or with a plain loop written the way one would without d2l. Bot
 epoch: one random permutation of the training set cut into batches of 256 (the last one smaller), a
 step per batch whose loss is kept, then a pass over the validation set in order computing loss and
 accuracy per batch. Each run is a fresh process, as a notebook is, so that compilation caches of one
-way do not help the other. Prints one JSON object: wall-clock and CPU seconds per epoch (model setup
-and compilation included, data loading not) and the final validation accuracy.
+way do not help the other. Prints one JSON object: wall-clock and CPU seconds per epoch over the run
+(model setup and compilation included, data loading not), the first epoch's (with the setup before
+it), the later epochs' median (the steady state), and the final validation accuracy.
 
 ``floor`` times only the matrix products of such an epoch, in the same framework, on tensors made
 beforehand (``epoch_gemms``): forward and backward of every training batch, forward of every
@@ -72,7 +73,7 @@ def pytorch_plain(epochs, device):
     start = _clock()
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10)).to(dev)
     optimizer = torch.optim.SGD(net.parameters(), lr=LR)
-    for _ in range(epochs):
+    for _ in _epochs(epochs, marks := []):
         net.train()
         losses = []
         order = torch.randperm(len(train_X), device=dev)
@@ -92,7 +93,7 @@ def pytorch_plain(epochs, device):
                 accs.append((out.argmax(1) == y).float().mean())
         train_loss = torch.stack(losses).mean().item()
         acc = torch.stack(accs).mean().item()
-    return _per_epoch(start, epochs), acc, train_loss
+    return _timings(start, marks), acc, train_loss
 
 
 # ---------------------------------------------------------------- mxnet
@@ -111,7 +112,7 @@ def mxnet_plain(epochs, device):
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': LR})
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     n = len(train_X)
-    for _ in range(epochs):
+    for _ in _epochs(epochs, marks := []):
         losses = []
         order = np.arange(n, dtype='int64', ctx=ctx)
         np.random.shuffle(order)
@@ -130,7 +131,7 @@ def mxnet_plain(epochs, device):
             accs.append((out.argmax(axis=1).astype(y.dtype) == y).astype('float32').mean())
         train_loss = float(np.stack(losses).mean())
         acc = float(np.stack(accs).mean())
-    return _per_epoch(start, epochs), acc, train_loss
+    return _timings(start, marks), acc, train_loss
 
 
 # ---------------------------------------------------------------- jax
@@ -178,7 +179,7 @@ def _jax_plain_loop(epochs, start, model, train_X, train_y, val_X, val_y):
         return loss, (logits.argmax(1) == y).mean()
 
     n = len(train_X)
-    for _ in range(epochs):
+    for _ in _epochs(epochs, marks := []):
         losses = []
         order = np.random.permutation(n)
         for i in range(0, n, BATCH):
@@ -188,7 +189,7 @@ def _jax_plain_loop(epochs, start, model, train_X, train_y, val_X, val_y):
         val = [eval_step(state.params, val_X[i:i + BATCH], val_y[i:i + BATCH]) for i in range(0, len(val_X), BATCH)]
         train_loss = float(jnp.stack(losses).mean())
         acc = float(jnp.stack([a for _, a in val]).mean())
-    return _per_epoch(start, epochs), acc, train_loss
+    return _timings(start, marks), acc, train_loss
 
 
 # ---------------------------------------------------------------- tensorflow
@@ -232,7 +233,7 @@ def _tensorflow_plain_loop(epochs):
         return loss_fn(y, out), acc
 
     n = int(train_X.shape[0])
-    for _ in range(epochs):
+    for _ in _epochs(epochs, marks := []):
         losses = []
         order = tf.random.shuffle(tf.range(n))
         for i in range(0, n, BATCH):
@@ -241,7 +242,7 @@ def _tensorflow_plain_loop(epochs):
         val = [eval_step(val_X[i:i + BATCH], val_y[i:i + BATCH]) for i in range(0, int(val_X.shape[0]), BATCH)]
         train_loss = float(tf.reduce_mean(tf.stack(losses)))
         acc = float(tf.reduce_mean(tf.stack([a for _, a in val])))
-    return _per_epoch(start, epochs), acc, train_loss
+    return _timings(start, marks), acc, train_loss
 
 
 # ---------------------------------------------------------------- the floor: the epoch's matrix products alone
@@ -318,8 +319,8 @@ def _floor_backend(framework, device):
 
 
 def floor(framework, epochs, device='cpu'):
-    """Seconds (wall-clock, CPU) of the epoch's matrix products alone, per epoch: the median of
-    ``epochs`` timed epochs after one untimed one (which warms up the framework's kernels)."""
+    """The timings (see _timings) of ``epochs`` epochs of the epoch's matrix products alone: the later
+    epochs' median is the floor; the first one also warms up the framework's kernels."""
     # d2l imported first: whatever it sets up in the framework (threads, for one) holds for the floor too
     importlib.import_module(f'd2l.{D2L_MODULES[framework]}')
     to_array, matmul, sync, context = _floor_backend(framework, device)
@@ -327,15 +328,11 @@ def floor(framework, epochs, device='cpu'):
         batches = [[(to_array(a), to_array(b, right=True)) for a, b in batch]
                    for batch in _floor_operands(np.random.default_rng(0))]
         sync([b for batch in batches for _, b in batch])
-        walls, cpus = [], []
-        for _ in range(epochs + 1):
-            start = _clock()
+        start = _clock()
+        for _ in _epochs(epochs, marks := []):
             for batch in batches:
                 sync([matmul(a, b) for a, b in batch])
-            wall, cpu = _per_epoch(start, 1)
-            walls.append(wall)
-            cpus.append(cpu)
-    return statistics.median(walls[1:]), statistics.median(cpus[1:])
+    return _timings(start, marks)
 
 
 # ---------------------------------------------------------------- shared
@@ -349,6 +346,26 @@ def _per_epoch(start, epochs):
     less disturbed by other processes on a busy machine."""
     wall, cpu = _clock()
     return (wall - start[0]) / epochs, (cpu - start[1]) / epochs
+
+
+def _epochs(epochs, marks):
+    """range(epochs), appending the clock to ``marks`` as each epoch starts."""
+    for epoch in range(epochs):
+        marks.append(_clock())
+        yield epoch
+
+
+def _timings(start, marks):
+    """The figures of a run that started at ``start`` and whose epochs started at ``marks`` (it ends now):
+    seconds per epoch over the whole run (setup and compilation included), the first epoch with the
+    setup before it, and the median of the later epochs (the steady state), each wall-clock and CPU."""
+    ends = [*marks[1:], _clock()]
+    seconds, cpu_seconds = _per_epoch(start, len(marks))
+    later = list(zip(marks[1:], ends[1:], strict=True)) or [(start, ends[0])]
+    return {'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,
+            'first': ends[0][0] - start[0], 'first_cpu': ends[0][1] - start[1],
+            'later': statistics.median(b[0] - a[0] for a, b in later),
+            'later_cpu': statistics.median(b[1] - a[1] for a, b in later)}
 
 
 D2L_MODULES = {'pytorch': 'torch', 'mxnet': 'mxnet', 'jax': 'jax', 'tensorflow': 'tensorflow'}
@@ -368,12 +385,18 @@ def d2l_way(framework, epochs, device):
 def _fit(d2l, model, data, epochs, num_gpus=0):
     """d2l.Trainer on the MLP; the seconds per epoch include the Trainer's setup, as the plain loop's do."""
     trainer = d2l.Trainer(max_epochs=epochs, num_gpus=num_gpus)
+    marks, fit_epoch = [], trainer.fit_epoch
+
+    def timed_fit_epoch():  # an epoch starts when the previous one's results are ready (fit waits for them)
+        marks.append(_clock())
+        fit_epoch()
+    trainer.fit_epoch = timed_fit_epoch
     start = _clock()
     trainer.fit(model, data)
     # The results, as the plain loops read theirs: this also waits for any work still queued
     acc = float(model.board.points('val_acc')[1][-1])
     train_loss = float(model.board.points('train_loss')[1][-1])
-    return _per_epoch(start, epochs), acc, train_loss
+    return _timings(start, marks), acc, train_loss
 
 
 def main(argv=None):
@@ -388,18 +411,18 @@ def main(argv=None):
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     args = parser.parse_args(argv)
     if args.way == 'floor':
-        seconds, cpu_seconds = floor(args.framework, args.epochs, args.device)
-        print(f'  {args.framework:<10} floor {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)', file=sys.stderr, flush=True)
-        print(json.dumps({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds}))
-        return
-    if args.way == 'd2l':
-        (seconds, cpu_seconds), acc, train_loss = d2l_way(args.framework, args.epochs, args.device)
+        result = floor(args.framework, args.epochs, args.device)
+    elif args.way == 'd2l':
+        result, acc, train_loss = d2l_way(args.framework, args.epochs, args.device)
+        result.update(val_acc=acc, train_loss=train_loss)
     else:
-        (seconds, cpu_seconds), acc, train_loss = globals()[f'{args.framework}_plain'](args.epochs, args.device)
-    print(f'  {args.framework:<10} {args.way:<5} {seconds:6.2f} s/epoch ({cpu_seconds:6.2f} CPU s)  '
-          f'val acc {acc:.3f}', file=sys.stderr, flush=True)
-    print(json.dumps({'seconds_per_epoch': seconds, 'cpu_seconds_per_epoch': cpu_seconds,
-                      'val_acc': acc, 'train_loss': train_loss}))
+        result, acc, train_loss = globals()[f'{args.framework}_plain'](args.epochs, args.device)
+        result.update(val_acc=acc, train_loss=train_loss)
+    accuracy = f'  val acc {result["val_acc"]:.3f}' if 'val_acc' in result else ''
+    print(f'  {args.framework:<10} {args.way:<5} {result["seconds_per_epoch"]:6.2f} s/epoch '
+          f'({result["cpu_seconds_per_epoch"]:6.2f} CPU s; first {result["first"]:5.2f} s, later '
+          f'{result["later"]:5.2f} s){accuracy}', file=sys.stderr, flush=True)
+    print(json.dumps(result))
 
 
 if __name__ == '__main__':
