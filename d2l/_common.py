@@ -7,7 +7,9 @@ frameworks, so a fix here reaches all four.
 """
 
 import collections
+import contextlib
 import hashlib
+import importlib
 import inspect
 import os
 import sys
@@ -871,12 +873,22 @@ def draw_on_board(module, key, value, train):
 
 
 class Trainer(HyperParameters):
-    """What every framework's Trainer shares: the data and model bookkeeping.
+    """What every framework's Trainer shares: devices, the data and model bookkeeping, and the loop.
 
-    Framework modules subclass it with ``__init__`` (their devices), ``fit``,
-    ``fit_epoch``, ``prepare_batch`` and ``clip_gradients``, and
-    ``place_model`` where a model must be moved to a GPU.
+    ``fit`` and ``fit_epoch`` are the books' loop; a framework module subclasses this with its own
+    ``_d2l`` (the framework module) and supplies one training step and one validation step
+    (``_train_step(batch)``, ``_val_step(batch)``) and ``clip_gradients``. Hooks it may override:
+    ``_placement()`` (a context for all of ``fit``), ``_prepare_steps()`` (before the first epoch,
+    e.g. to compile the steps), ``_train_mode(training)`` (at the start of the training and of the
+    validation pass), ``_epoch_done()`` (after each epoch) and ``place_model``.
     """
+
+    _d2l = None  # the framework module (d2l.torch, ...): its devices and aliases
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
+        self.save_hyperparameters()
+        self.gpus = [self._d2l.gpu(i) for i in range(min(num_gpus, self._d2l.num_gpus()))]
+        self._traced_plots = None  # model.plot's calls while a compiled step is traced (see Module.plot)
 
     def prepare_data(self, data):
         self.train_dataloader = data.train_dataloader()
@@ -894,9 +906,53 @@ class Trainer(HyperParameters):
     def place_model(self, model):
         """Move ``model`` to where training runs; nothing to do by default."""
 
+    def fit(self, model, data):
+        with self._placement():
+            self.prepare_data(data)
+            self.prepare_model(model)
+            self.optim = model.configure_optimizers()
+            self.epoch = 0
+            self.train_batch_idx = 0
+            self.val_batch_idx = 0
+            self._prepare_steps()
+            for epoch in range(self.max_epochs):
+                self.epoch = epoch
+                self.fit_epoch()
+                self._epoch_done()
+
+    def fit_epoch(self):
+        self._train_mode(True)
+        for batch in self.train_dataloader:
+            self._train_step(self.prepare_batch(batch))
+            self.train_batch_idx += 1
+        self._train_mode(False)
+        if self.val_dataloader is None:
+            return
+        for batch in self.val_dataloader:
+            self._val_step(self.prepare_batch(batch))
+            self.val_batch_idx += 1
+
+    def prepare_batch(self, batch):
+        if self.gpus:
+            batch = [self._d2l.to(a, self.gpus[0]) for a in batch]
+        return batch
+
+    def _placement(self):
+        return contextlib.nullcontext()
+
+    def _prepare_steps(self):
+        pass
+
+    def _train_mode(self, training):
+        pass
+
+    def _epoch_done(self):
+        pass
+
 
 class DataModule(HyperParameters):
-    """The base class of data; framework modules supply ``get_tensorloader``."""
+    """The base class of data. A framework module's DataModule says how its tensors are shuffled and
+    gathered (``_permutation(n)``, ``_take(tensor, indices)``, as static methods)."""
 
     def __init__(self, root='../data', num_workers=4):
         self.save_hyperparameters()
@@ -909,6 +965,11 @@ class DataModule(HyperParameters):
 
     def val_dataloader(self):
         return self.get_dataloader(train=False)
+
+    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+        tensors = tuple(a[indices] for a in tensors)
+        return ArrayLoader(tensors, self.batch_size, shuffle=train,
+                           permutation=self._permutation, take=self._take)
 
 
 class FashionMNIST(DataModule):
@@ -949,6 +1010,164 @@ class FashionMNIST(DataModule):
         X = as_numpy(X)
         X = X[..., 0] if self.channels_last else X[:, 0]
         show_images(X, nrows, ncols, titles=labels)
+
+
+# ---------------------------------------------------------------- models and data the framework modules share
+
+def device_fallbacks(d2l):
+    """``try_gpu`` and ``try_all_gpus`` of the framework module ``d2l`` (it has cpu, gpu and num_gpus)."""
+
+    def try_gpu(i=0):
+        """Return gpu(i) if exists, otherwise return cpu()."""
+        if d2l.num_gpus() >= i + 1:
+            return d2l.gpu(i)
+        return d2l.cpu()
+
+    def try_all_gpus():
+        """Return all available GPUs, or [cpu(),] if no GPU exists."""
+        return [d2l.gpu(i) for i in range(d2l.num_gpus())] or [d2l.cpu()]
+
+    return try_gpu, try_all_gpus
+
+
+class Module(HyperParameters):
+    """What every framework's Module shares; a framework module puts it before its layer base class
+    and sets ``_d2l`` (the framework module, whose aliases the shared code calls)."""
+
+    _d2l = None
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.board = ProgressBoard()
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def forward(self, X):
+        assert hasattr(self, 'net'), 'Neural network is defined'
+        return self.net(X)
+
+    def plot(self, key, value, train):
+        """Plot a point in animation (the value stays the framework's array until the board draws).
+
+        While the Trainer traces a compiled step (TensorFlow, JAX), the value becomes an output of
+        the step instead, drawn after each call of it."""
+        assert hasattr(self, 'trainer'), 'Trainer is not inited'
+        traced = getattr(self.trainer, '_traced_plots', None)
+        if traced is not None:
+            traced.append((key, value, train))
+            return
+        draw_on_board(self, key, value.detach() if hasattr(value, 'detach') else value, train)
+
+    def training_step(self, batch):
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=True)
+        return loss
+
+    def validation_step(self, batch):
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=False)
+
+
+class Classifier:
+    """What every framework's Classifier shares, in the framework-neutral aliases of ``self._d2l``."""
+
+    def validation_step(self, batch):
+        Y_hat = self(*batch[:-1])
+        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
+        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        """Compute the number of correct predictions."""
+        d2l = self._d2l
+        Y_hat = d2l.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        preds = d2l.astype(d2l.argmax(Y_hat, axis=1), Y.dtype)
+        compare = d2l.astype(preds == d2l.reshape(Y, (-1,)), d2l.float32)
+        return d2l.reduce_mean(compare) if averaged else compare
+
+    def layer_summary(self, X_shape):
+        X = self._d2l.randn(*X_shape)
+        for layer in getattr(self.net, 'layers', self.net):  # Keras' Sequential is not iterable
+            X = layer(X)
+            print(layer.__class__.__name__, 'output shape:\t', X.shape)
+
+
+class SGD(HyperParameters):
+    """Minibatch stochastic gradient descent."""
+
+    def __init__(self, params, lr):
+        self.save_hyperparameters()
+
+    def step(self):
+        for param in self.params:
+            param -= self.lr * param.grad
+
+
+class LinearRegressionScratch:
+    """The linear regression model implemented from scratch: what is the same in every framework
+    but JAX (a framework module's class makes the parameters ``w`` and ``b``)."""
+
+    def forward(self, X):
+        return self._d2l.matmul(X, self.w) + self.b
+
+    def loss(self, y_hat, y):
+        loss = (y_hat - y) ** 2 / 2
+        return self._d2l.reduce_mean(loss)
+
+    def configure_optimizers(self):
+        return self._d2l.SGD([self.w, self.b], self.lr)
+
+
+class SyntheticRegressionData:
+    """Synthetic data for linear regression; a framework module's class draws normal samples
+    (``_normal(shape)``, a static method)."""
+
+    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
+        super().__init__()
+        self.save_hyperparameters()
+        n = num_train + num_val
+        d2l = self._d2l
+        self.X = self._normal((n, len(w)))
+        noise = self._normal((n, 1)) * noise
+        self.y = d2l.matmul(self.X, d2l.reshape(w, (-1, 1))) + b + noise
+
+    def get_dataloader(self, train):
+        i = slice(0, self.num_train) if train else slice(self.num_train, None)
+        return self.get_tensorloader((self.X, self.y), train, i)
+
+
+# ---------------------------------------------------------------- aliases the framework modules share
+
+# The aliases that are the framework's function of the same name (D2L_API.md's table, first row).
+SAME_NAME_ALIASES = ('ones', 'zeros', 'ones_like', 'zeros_like', 'meshgrid', 'sin', 'sinh', 'cos', 'cosh',
+                     'tanh', 'linspace', 'exp', 'stack', 'abs', 'eye', 'int32', 'int64', 'float32')
+# Fluent aliases and the method each calls, where the framework's tensors have the methods.
+FLUENT_ALIASES = {'reshape': 'reshape', 'reduce_sum': 'sum', 'reduce_mean': 'mean', 'argmax': 'argmax',
+                  'astype': 'astype', 'swapaxes': 'swapaxes', 'repeat': 'repeat'}
+
+
+def aliases(module, methods=True, **renamed):
+    """The aliases of a framework whose array functions live in ``module`` (torch, mxnet.np, jax.numpy,
+    tensorflow): SAME_NAME_ALIASES from ``module``, and with ``methods``, FLUENT_ALIASES with
+    ``renamed`` (alias='method') changing or adding some."""
+    found = {name: getattr(module, name) for name in SAME_NAME_ALIASES}
+    if methods:
+        found.update({alias: fluent(method) for alias, method in {**FLUENT_ALIASES, **renamed}.items()})
+    return found
+
+
+def import_saved(namespace):
+    """``from d2l._saved.<framework> import *`` into a framework module's ``namespace`` (its globals),
+    at its end: the code the chapters save (nothing before ``make lib`` first wrote it)."""
+    name = 'd2l._saved.' + namespace['__name__'].rsplit('.', 1)[1]
+    try:
+        saved = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return
+    namespace.update({key: getattr(saved, key) for key in saved.__all__})
 
 
 # ---------------------------------------------------------------- the Ames housing data
