@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from tabbook.config import load_config  # noqa: E402
 from tabbook.envs import env_python  # noqa: E402
+from tabbook.execute import kernel_env  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from d2l_bench_shapes import HIDDEN, INPUTS, OUTPUTS, epoch_gemms  # noqa: E402
@@ -39,8 +40,12 @@ def epoch_flops():
     return sum(2 * m * k * n for m, k, n in epoch_gemms())
 
 
-def run_worker(python, *args):
+def run_worker(python, *args, config=None, threads=None):
+    """One run of the worker. With ``threads``, in the environment a notebook kernel of `tabbook run`
+    gets: thread pools of that size, passive OpenMP waiting (see tabbook.execute.kernel_env)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL='2')
+    if threads:
+        env = kernel_env(config, threads, env)
     result = subprocess.run([str(python), str(WORKER), *map(str, args)], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
@@ -55,6 +60,9 @@ def main(argv=None):
     parser.add_argument('--frameworks', nargs='*', help='default: the tabs of config.ini')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu',
                         help='where the models train and the floor runs (cuda: the first GPU)')
+    parser.add_argument('--threads', type=int, nargs='+', default=[os.cpu_count() or 1],
+                        help="thread pools' sizes to measure, each as `tabbook run` sets a kernel's "
+                             '(1 is what each of two notebooks gets at -j 2 on 2 cores); default: the CPUs')
     args = parser.parse_args(argv)
     config = load_config(ROOT)
     frameworks = args.frameworks or list(config.tabs)
@@ -67,11 +75,13 @@ def main(argv=None):
     flops = run_worker(pythons[frameworks[0]], 'flops')['matmul_flops']
     results = {}
     for fw in frameworks:
-        print(f'{fw}: training ...', file=sys.stderr, flush=True)
-        results[fw] = {'d2l': [], 'plain': [], 'floor': []}
-        for _ in range(args.repeats):
-            for way in ('plain', 'd2l', 'floor'):
-                results[fw][way].append(run_worker(pythons[fw], fw, way, args.epochs, '--device', args.device))
+        for threads in args.threads:
+            print(f'{fw}, {threads} thread(s): training ...', file=sys.stderr, flush=True)
+            runs = results[f'{fw}, {threads} thr'] = {'d2l': [], 'plain': [], 'floor': []}
+            for _ in range(args.repeats):
+                for way in ('plain', 'd2l', 'floor'):
+                    runs[way].append(run_worker(pythons[fw], fw, way, args.epochs, '--device', args.device,
+                                                config=config, threads=threads))
     load = [max(a, b) for a, b in zip(load, os.getloadavg(), strict=True)]
     print(table(results, args, flops, load))
     return 0
@@ -82,14 +92,15 @@ def table(results, args, flops, load):
     lines = [
         f'\nd2l benchmark: MLP {INPUTS}-{HIDDEN}-{OUTPUTS} (ReLU), SGD lr 0.1, batch 256, Fashion-MNIST, '
         f'{args.epochs} epochs (train + validation), median of {args.repeats} runs per way, each a fresh process; '
-        f'{os.cpu_count()} CPUs, device {args.device}; load average (1, 5, 15 min; the highest seen '
+        f'{os.cpu_count()} CPUs, device {args.device}, thread pools sized as `tabbook run` sizes a kernel\'s '
+        f'(threads per row, passive OpenMP waiting); load average (1, 5, 15 min; the highest seen '
         f'before and after) {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}',
         f'floor: the epoch\'s {len(epoch_gemms())} matrix products ({epoch_flops() / 1e9:.0f} GFLOP) alone, '
         f'in the same framework, on tensors made beforehand',
         f'for reference: numpy float32 matmul 2048x2048 at {flops / 1e9:.0f} GFLOP/s -> '
         f'{epoch_flops() / flops:.2f} s for the epoch\'s FLOPs\n',
     ]
-    columns = [('framework', 10), ('d2l s/epoch', 11), ('plain s/epoch', 13), ('floor s/epoch', 13),
+    columns = [('framework, threads', 18), ('d2l s/epoch', 11), ('plain s/epoch', 13), ('floor s/epoch', 13),
                ('d2l / plain', 11), ('d2l / floor', 11), ('d2l later epochs', 16), ('later / floor', 13),
                ('CPU: d2l / plain', 16), ('CPU: d2l / floor', 16), ('CPU: later / floor', 18),
                ('d2l first epoch', 15), ('floor GFLOP/s', 13), ('val acc d2l / plain', 19)]

@@ -161,7 +161,9 @@ class Trainer(_common.Trainer):
         batch_stats = variables['batch_stats'] if 'batch_stats' in variables else {}
         self.state = TrainState.create(apply_fn=self.model.apply, params=params,
                                        batch_stats=batch_stats, dropout_rng=dropout_key, tx=self.optim)
-        self._train_state_step = self._compiled(self._train_state_update)
+        # The training step takes the state's buffers over (donates them): XLA writes the new
+        # parameters in place instead of into fresh memory. The Trainer keeps only the new state.
+        self._train_state_step = self._compiled(self._train_state_update, donate=True)
         self._val_state_step = self._compiled(
             lambda state, batch: self.model.validation_step(state.params, batch, state))
 
@@ -196,8 +198,10 @@ class Trainer(_common.Trainer):
             state = state.replace(batch_stats=mutated_vars['batch_stats'])
         return state
 
-    def _compiled(self, step):
-        """``step(state, batch)`` under ``jax.jit``; its ``model.plot`` calls are replayed after each call."""
+    def _compiled(self, step, donate=False):
+        """``step(state, batch)`` under ``jax.jit`` (``donate``: the state's buffers are given to the
+        step, so the state passed in must not be used again); its ``model.plot`` calls are replayed
+        after each call."""
         plot_keys = []
 
         def traced(state, batch):
@@ -210,7 +214,7 @@ class Trainer(_common.Trainer):
             plot_keys[:] = [(key, train) for key, _, train in plots]
             return out, [value for _, value, _ in plots]
 
-        compiled = jax.jit(traced)
+        compiled = jax.jit(traced, donate_argnums=(0,) if donate else ())
 
         def run(state, batch):
             out, values = compiled(state, tuple(batch))
