@@ -236,3 +236,32 @@ def test_jax_dropout_model_trains_with_the_trainers_keys(d2l, framework, real_fi
     assert np.allclose(model.clone(training=False).apply(variables, X), model.clone(training=False).apply(variables, X))
     keys = d2l._derived_keys(trainer.state.dropout_rng, 3)
     assert keys.shape == (3, 2) and len({tuple(k) for k in keys}) == 3
+
+
+def _jax_process(code, **env):
+    import subprocess
+    import sys
+    environ = {k: v for k, v in os.environ.items() if k != 'JAX_COMPILATION_CACHE_DIR'}
+    environ.update(env)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, '-c', 'from d2l import jax as d2l\nimport jax\n' + code],
+                          env=dict(environ, PYTHONPATH=root), capture_output=True, text=True, check=True).stdout
+
+
+def test_jax_keeps_compiled_steps_on_disk_for_later_processes(framework, tmp_path):
+    """d2l.jax turns on JAX's persistent compilation cache (in $D2L_JAX_CACHE here): what one process
+    compiles, the next one reads back instead of compiling again."""
+    if framework != 'jax':
+        pytest.skip("JAX's compilation cache")
+    cache = tmp_path / 'cache'
+    code = ('print(jax.config.jax_compilation_cache_dir)\n'
+            'print(float(jax.jit(lambda x: (x * 2).sum())(jax.numpy.arange(7.0))))\n')
+    assert _jax_process(code, D2L_JAX_CACHE=str(cache)).split() == [str(cache), '42.0']
+    entries = sorted(p.name for p in cache.iterdir())
+    assert entries  # the compiled program is on disk
+    _jax_process(code, D2L_JAX_CACHE=str(cache))
+    assert sorted(p.name for p in cache.iterdir()) == entries  # read back, not compiled and written again
+    # off with an empty value, and a cache the user chose is left alone
+    assert _jax_process(code, D2L_JAX_CACHE='').split()[0] == 'None'
+    mine = str(tmp_path / 'mine')
+    assert _jax_process(code, D2L_JAX_CACHE=str(cache), JAX_COMPILATION_CACHE_DIR=mine).split()[0] == mine
