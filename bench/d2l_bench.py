@@ -60,6 +60,9 @@ def main(argv=None):
     parser.add_argument('--frameworks', nargs='*', help='default: the tabs of config.ini')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu',
                         help='where the models train and the floor runs (cuda: the first GPU)')
+    parser.add_argument('--compare-with', metavar='DIR',
+                        help="also train with the d2l of another checkout DIR (say, a worktree of an older "
+                             "commit): its epoch is the column 'other d2l'")
     parser.add_argument('--threads', type=int, nargs='+', default=[os.cpu_count() or 1],
                         help="thread pools' sizes to measure, each as `tabbook run` sets a kernel's "
                              '(1 is what each of two notebooks gets at -j 2 on 2 cores); default: the CPUs')
@@ -78,10 +81,13 @@ def main(argv=None):
         for threads in args.threads:
             print(f'{fw}, {threads} thread(s): training ...', file=sys.stderr, flush=True)
             runs = results[f'{fw}, {threads} thr'] = {'d2l': [], 'plain': [], 'floor': []}
+            if args.compare_with:
+                runs['other'] = []
             for _ in range(args.repeats):
-                for way in ('plain', 'd2l', 'floor'):
-                    runs[way].append(run_worker(pythons[fw], fw, way, args.epochs, '--device', args.device,
-                                                config=config, threads=threads))
+                for way in runs:
+                    extra = ('--d2l-root', args.compare_with) if way == 'other' else ()
+                    runs[way].append(run_worker(pythons[fw], fw, 'd2l' if way == 'other' else way, args.epochs,
+                                                '--device', args.device, *extra, config=config, threads=threads))
     load = [max(a, b) for a, b in zip(load, os.getloadavg(), strict=True)]
     print(table(results, args, flops, load))
     return 0
@@ -104,6 +110,9 @@ def table(results, args, flops, load):
                ('d2l / plain', 11), ('d2l / floor', 11), ('d2l later epochs', 16), ('later / floor', 13),
                ('CPU: d2l / plain', 16), ('CPU: d2l / floor', 16), ('CPU: later / floor', 18),
                ('d2l first epoch', 15), ('floor GFLOP/s', 13), ('val acc d2l / plain', 19)]
+    if args.compare_with:
+        columns += [('other d2l s/epoch', 17), ('other later', 11), ('other / floor', 13), ('other later / floor', 19),
+                    ('CPU: other later / floor', 24)]
     lines += ['| ' + ' | '.join(f'{name:>{width}}' for name, width in columns) + ' |',
               '|' + '|'.join('-' * (width + 2) for _, width in columns) + '|']
     for fw, runs in results.items():
@@ -117,10 +126,16 @@ def table(results, args, flops, load):
                  f'{d2l["cpu_seconds_per_epoch"] / floor["later_cpu"]:.2f}x',
                  f'{d2l["later_cpu"] / floor["later_cpu"]:.2f}x', f'{d2l["first"]:.2f}',
                  f'{epoch_flops() / floor["later"] / 1e9:.0f}', f'{d2l["val_acc"]:.3f} / {plain["val_acc"]:.3f}']
+        if 'other' in med:
+            other = med['other']
+            cells += [f'{other["seconds_per_epoch"]:.2f}', f'{other["later"]:.2f}',
+                      f'{other["seconds_per_epoch"] / floor["later"]:.2f}x', f'{other["later"] / floor["later"]:.2f}x',
+                      f'{other["later_cpu"] / floor["later_cpu"]:.2f}x']
         lines.append('| ' + ' | '.join(f'{cell:>{width}}' for cell, (_, width) in zip(cells, columns, strict=True)) + ' |')
     lines.append('\nd2l, plain: seconds per epoch over the whole run (setup and compilation included); later epochs: '
                  'the median epoch after the first (the steady state); floor: the median epoch of the products alone '
-                 'after the first; CPU: the same ratios in CPU time (all threads).')
+                 'after the first; CPU: the same ratios in CPU time (all threads).'
+                 + (f' other: d2l imported from {args.compare_with}.' if args.compare_with else ''))
     return '\n'.join(lines)
 
 

@@ -409,7 +409,10 @@ def main(argv=None):
     parser.add_argument('way', choices=('d2l', 'plain', 'floor'))
     parser.add_argument('epochs', type=int)
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    parser.add_argument('--d2l-root', help="import d2l from this checkout instead (to compare another version's)")
     args = parser.parse_args(argv)
+    if args.d2l_root:
+        sys.path.insert(0, str(Path(args.d2l_root).resolve()))
     if args.way == 'floor':
         result = floor(args.framework, args.epochs, args.device)
     elif args.way == 'd2l':
