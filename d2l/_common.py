@@ -1058,7 +1058,12 @@ class Module(HyperParameters):
         if traced is not None:
             traced.append((key, value, train))
             return
-        draw_on_board(self, key, value.detach() if hasattr(value, 'detach') else value, train)
+        draw_on_board(self, key, self._board_value(value), train)
+
+    @staticmethod
+    def _board_value(value):
+        """What the board keeps of a plotted value (PyTorch's module detaches it from the graph)."""
+        return value
 
     def training_step(self, batch):
         loss = self.loss(self(*batch[:-1]), batch[-1])

@@ -112,6 +112,7 @@ class Module(nn_Module, _common.HyperParameters):
         return self.forward(X, *args, **kwargs)
 
     plot = _common.Module.plot
+    _board_value = _common.Module.__dict__['_board_value']  # the static method itself
 
     def training_step(self, params, batch, state):
         loss, grads = jax.value_and_grad(self.loss)(params, batch[:-1], batch[-1], state)

@@ -51,6 +51,7 @@ class Module(_common.Module, nn_Module):
     """The base class of models."""
 
     _d2l = d2l
+    _board_value = staticmethod(lambda value: value.detach() if torch.is_tensor(value) else value)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
