@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint serve bench bench-convert bench-d2l bench-run bench-html bench-d2lbook bench-serve clean
+.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint serve bench bench-convert bench-d2l bench-setup bench-run bench-html bench-d2lbook bench-serve clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -91,8 +91,16 @@ bench: bench-convert bench-d2l
 bench-convert: setup
 	$(PY) -m tabbook bench
 
+# d2l's epoch against a plain loop and against its matrix products alone (the floor);
+# D2L_BENCH_FLAGS="--threads 1 2 --repeats 5" (or --device cuda, --frameworks jax ...) to change what it measures.
+D2L_BENCH_FLAGS ?=
 bench-d2l: setup
-	$(PY) bench/d2l_bench.py
+	$(PY) bench/d2l_bench.py $(D2L_BENCH_FLAGS)
+
+# Where `make setup` spends its time on a machine with no environments (builds them all into a
+# temporary cache with pip's cache off; several minutes, about 5 GB in /tmp while it runs).
+bench-setup:
+	python3 bench/setup_bench.py
 
 # The whole book cold with -j 1 and -j 2, then unchanged reruns (tens of minutes).
 bench-run: setup lib

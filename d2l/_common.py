@@ -7,8 +7,9 @@ frameworks, so a fix here reaches all four.
 """
 
 import collections
-import gzip
+import contextlib
 import hashlib
+import importlib
 import inspect
 import os
 import sys
@@ -410,12 +411,21 @@ class Animator:
 
 # ---------------------------------------------------------------- downloads
 
-DATA_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/'
+# Over HTTPS: S3's transfer acceleration serves the d2l.ai books' data over HTTPS too.
+DATA_URL = 'https://d2l-data.s3-accelerate.amazonaws.com/'
 DATA_HUB = dict()  # name -> (url, sha1); filled by the chapters that need a data set
+# A download stops, and nothing is kept, past this many bytes (d2l's data sets are far smaller);
+# archives are extracted only while their content stays under it too.
+MAX_DOWNLOAD_BYTES = 1 << 30
+_CHUNK = 1 << 20  # bytes read, decompressed or written at a time: what a download holds in memory
 
 
 class DataFileError(RuntimeError):
     """A data file is missing, damaged or cannot be fetched; the message says what to do."""
+
+    def _render_traceback_(self):
+        """In a notebook (IPython), the message alone: it names the file and says what to do."""
+        return [f'{type(self).__name__}: {self}']
 
 
 def _progress(total, name):
@@ -445,11 +455,9 @@ class _PlainProgress:
         print(file=sys.stderr, flush=True)
 
 
-def _received(path):
-    """What a download that failed its check actually holds, in words (proxies answer with pages)."""
-    with open(path, 'rb') as f:
-        head = f.read(512)
-    size = os.path.getsize(path)
+def _received(head, size):
+    """What a download that failed its check holds, in words (proxies answer with pages), from its
+    first bytes and its size."""
     text = head.lstrip().lower()
     if not head:
         return "an empty file"
@@ -463,92 +471,212 @@ def _received(path):
 
 
 class _BadDownload(Exception):
-    """A download whose content failed its check (it was deleted): what was received."""
+    """A download that failed its check (it was deleted): what was received. ``wrong_digest``: it
+    arrived whole, and its digest is not the expected one."""
+
+    def __init__(self, what, wrong_digest=False):
+        super().__init__(what)
+        self.wrong_digest = wrong_digest
 
 
-def _download_url(url, path, check=None):
-    """Fetch ``url`` into ``path`` atomically: a half or wrong download never has the final name.
+class _TooLarge(Exception):
+    """More content than allowed (the message says how much was allowed)."""
 
-    ``check(tmp_path)`` returns True when the content is right; otherwise the
-    file is deleted and _BadDownload says what was received instead.
+
+class _Content:
+    """Checks content as it streams by, in bounded memory: its digest, and that it stays under
+    ``limit`` bytes. With ``gunzip``, gzip data (recognized by its first bytes) is decompressed as it
+    arrives, at most ``_CHUNK`` bytes at a time, and the digest and the limit apply to the
+    decompressed content: a gzip bomb stops at ``limit``, after at most ``limit + _CHUNK`` bytes of
+    work. ``keep=True`` also keeps the content (bounded by ``limit``)."""
+
+    def __init__(self, limit, algorithm='sha256', gunzip=False, keep=False):
+        self.limit, self.gunzip = limit, gunzip
+        self.digest = hashlib.new(algorithm)
+        self.size = 0  # bytes of content (decompressed, for gzip data)
+        self.head = b''  # the first bytes as received: what the data is
+        self.kept = bytearray() if keep else None
+        self._inflate = None  # zlib's decompressor, once the data is known to be gzip
+        self._undecided = b''  # the first byte, until the second says whether it is gzip
+
+    @property
+    def compressed(self):
+        return self._inflate is not None
+
+    def feed(self, data):
+        if len(self.head) < 512:
+            self.head += data[:512 - len(self.head)]
+        if self.gunzip and self._inflate is None and self.size == 0:
+            data = self._undecided + data
+            if len(data) < 2:
+                self._undecided = data
+                return
+            self._undecided = b''
+            if data[:2] == b'\x1f\x8b':
+                self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            else:
+                self.gunzip = False
+        if self._inflate is None:
+            self._add(data)
+            return
+        while data:
+            out = self._inflate.decompress(data, _CHUNK)
+            self._add(out)
+            data = self._inflate.unconsumed_tail
+            if self._inflate.eof:  # one gzip member ended: another may follow
+                data = self._inflate.unused_data
+                if not data:
+                    break
+                self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+    def _add(self, data):
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge(self.limit)
+        self.digest.update(data)
+        if self.kept is not None:
+            self.kept += data
+
+    def finish(self):
+        """Raises EOFError when gzip data ended before its end marker."""
+        if self._undecided:
+            self.gunzip = False
+            self._add(self._undecided)
+            self._undecided = b''
+        if self._inflate is not None and not self._inflate.eof:
+            raise EOFError("the gzip data ends before its end-of-stream marker")
+
+
+def _download_url(url, path, algorithm='sha256', expected=None, limit=None, gunzip=False):
+    """Stream ``url`` into ``path``, checking it as it comes: a half or wrong download never has the
+    final name, and nothing of it is left.
+
+    At most ``limit`` bytes of content (default MAX_DOWNLOAD_BYTES) are received; with ``gunzip``,
+    gzip data is decompressed as it arrives and the limit and the digest apply to what it
+    decompresses to (see _Content). A digest other than ``expected`` (hex, of ``algorithm``), or
+    content past the limit, raises _BadDownload saying what was received instead; network errors
+    propagate as they are.
     """
+    limit = MAX_DOWNLOAD_BYTES if limit is None else limit
     folder = os.path.dirname(path) or '.'
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.part{os.getpid()}"
+    content = _Content(limit, algorithm, gunzip)
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, 'wb') as out:
             total = int(response.headers.get('Content-Length') or 0)
+            # gzip data may be larger than its content only by its headers and stored blocks
+            allowed = limit + limit // 100 + (1 << 16)
+            if total > allowed:
+                raise _BadDownload(f"a response of {total} bytes announced, more than the {limit} "
+                                   f"bytes allowed; not downloaded")
             bar = _progress(total, os.path.basename(path))
             try:
-                while chunk := response.read(1 << 20):
+                while chunk := response.read(_CHUNK):
+                    received += len(chunk)
+                    if received > allowed:
+                        raise _TooLarge(limit)
+                    content.feed(chunk)
                     out.write(chunk)
                     bar.update(len(chunk))
+                content.finish()
             finally:
                 bar.close()
-        if check is not None and not check(tmp):
-            raise _BadDownload(_received(tmp))
+        if expected is not None and content.digest.hexdigest() != expected:
+            raise _BadDownload(_received(content.head, received), wrong_digest=True)
         os.replace(tmp, path)
+    except _TooLarge as e:
+        if content.compressed:
+            raise _BadDownload(f"gzip data that decompresses to more than {e.args[0]} bytes, more than "
+                               f"the file can hold (a gzip bomb?); stopped there") from None
+        raise _BadDownload(f"more than {e.args[0]} bytes, more than the file can hold; stopped "
+                           "there") from None
+    except (zlib.error, EOFError) as e:
+        raise _BadDownload(f"{_received(content.head, received)}: broken gzip data ({e})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _sha1_is(expected):
-    def check(path):
-        sha1 = hashlib.sha1()
-        with open(path, 'rb') as f:
-            while data := f.read(1048576):
-                sha1.update(data)
-        return sha1.hexdigest() == expected
-    return check
+def _file_sha1(path):
+    sha1 = hashlib.sha1()
+    with open(path, 'rb') as f:
+        while data := f.read(_CHUNK):
+            sha1.update(data)
+    return sha1.hexdigest()
 
 
 def download(url, folder='../data', sha1_hash=None):
-    """Download a file to folder and return the local filepath (kept if its SHA-1 matches)."""
+    """Download a file to folder and return the local filepath (kept if its SHA-1 matches).
+
+    The file streams to disk, is checked as it comes (its SHA-1, and at most MAX_DOWNLOAD_BYTES),
+    and gets its name only when it is right; otherwise nothing is kept and DataFileError says why."""
     if not url.startswith('http'):
         # For back compatibility: download(name) with name a key of DATA_HUB
         url, sha1_hash = DATA_HUB[url]
     os.makedirs(folder, exist_ok=True)
     fname = os.path.join(folder, url.split('/')[-1])
-    if os.path.exists(fname) and sha1_hash:
-        sha1 = hashlib.sha1()
-        with open(fname, 'rb') as f:
-            while data := f.read(1048576):
-                sha1.update(data)
-        if sha1.hexdigest() == sha1_hash:
-            return fname
+    if os.path.exists(fname) and sha1_hash and _file_sha1(fname) == sha1_hash:
+        return fname
     print(f'Downloading {fname} from {url}...')
     try:
-        _download_url(url, fname, _sha1_is(sha1_hash) if sha1_hash else None)
+        _download_url(url, fname, 'sha1', sha1_hash)
     except _BadDownload as e:
+        problem = f"received {e}" + (", not the expected file (its SHA-1 differs)" if e.wrong_digest else "")
         raise DataFileError(
-            f"{url}: received {e}, not the expected file (its SHA-1 differs); nothing was kept. "
-            "A proxy or captive portal may be answering instead of the server: check the network "
-            f"and run again, or put the right file at {fname}.") from None
+            f"{url}: {problem}; nothing was kept. A proxy or captive portal may be answering instead "
+            f"of the server: check the network and run again, or put the right file at {fname}.") from None
     return fname
 
 
+def _check_archive_size(sizes, filename):
+    """Refuse to extract an archive whose members add up to more than MAX_DOWNLOAD_BYTES."""
+    total = 0
+    for size in sizes:
+        total += size
+        if total > MAX_DOWNLOAD_BYTES:
+            raise DataFileError(
+                f"{filename}: its content adds up to more than {MAX_DOWNLOAD_BYTES} bytes, more than any "
+                "data set of the book; nothing was extracted. Delete it and download it again (or raise "
+                "d2l._common.MAX_DOWNLOAD_BYTES if you trust this file).")
+
+
 def extract(filename, folder=None):
-    """Extract a zip/tar file into folder."""
+    """Extract a zip/tar file into folder (its content bounded by MAX_DOWNLOAD_BYTES)."""
     base_dir = os.path.dirname(filename)
     _, ext = os.path.splitext(filename)
     assert ext in ('.zip', '.tar', '.gz'), 'Only support zip/tar files.'
-    if ext == '.zip':
-        fp = zipfile.ZipFile(filename, 'r')
-    else:
-        fp = tarfile.open(filename, 'r')
     if folder is None:
         folder = base_dir
-    with fp:
-        if isinstance(fp, tarfile.TarFile):
-            fp.extractall(folder, filter='data')
+    try:
+        if ext == '.zip':
+            with zipfile.ZipFile(filename, 'r') as fp:
+                # zipfile never writes more of a member than the size its directory gives
+                _check_archive_size((info.file_size for info in fp.infolist()), filename)
+                fp.extractall(folder)
         else:
-            fp.extractall(folder)
+            with tarfile.open(filename, 'r') as fp:
+                # reading the members' headers decompresses the archive in a stream, stopping at the bound
+                members = []
+                _check_archive_size((m.size for m in _collect(fp, members)), filename)
+                fp.extractall(folder, members=members, filter='data')
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as e:
+        raise DataFileError(f"{filename}: a damaged archive ({e}); nothing more was extracted. Delete it "
+                            "and download it again.") from None
+
+
+def _collect(archive, members):
+    for member in archive:
+        members.append(member)
+        yield member
 
 
 # ---------------------------------------------------------------- Fashion-MNIST files
 
-FASHION_MNIST_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'
+# The official release's files (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/, a
+# website endpoint that offers no HTTPS), as Keras downloads them: the same files over HTTPS.
+FASHION_MNIST_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/'
 FASHION_MNIST_SYSTEM_DIR = '/usr/share/datasets/fashion-mnist'
 # name -> (SHA256 of the decompressed file, IDX magic number, shape after the header)
 FASHION_MNIST_FILES = {
@@ -563,6 +691,12 @@ FASHION_MNIST_FILES = {
 }
 FASHION_MNIST_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                         'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
+
+
+def _idx_size(name):
+    """The size in bytes of IDX file ``name`` (decompressed): its header and its data."""
+    _, _, shape = FASHION_MNIST_FILES[name]
+    return 4 + 4 * len(shape) + int(np.prod(shape))
 
 
 def fashion_mnist_dirs(root):
@@ -592,15 +726,26 @@ def _damaged(path, problem):
 
 
 def read_idx(path, name):
-    """The array in IDX file ``path`` (gzip-compressed or not), checked against the official release."""
+    """The array in IDX file ``path`` (gzip-compressed or not), checked against the official release.
+
+    Read in a stream: gzip data is decompressed only up to the size the file must have, so a
+    damaged or hostile file costs at most that much memory and work."""
     expected_sha, expected_magic, shape = FASHION_MNIST_FILES[name]
-    with open(path, 'rb') as f:
-        raw = f.read()
-    if raw[:2] == b'\x1f\x8b':
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise _damaged(path, f"corrupt or truncated gzip data ({e})") from None
+    expected_size = _idx_size(name)
+    content = _Content(expected_size, 'sha256', gunzip=True, keep=True)
+    try:
+        with open(path, 'rb') as f:
+            while data := f.read(_CHUNK):
+                content.feed(data)
+        content.finish()
+    except _TooLarge:
+        what = "gzip data that decompresses to" if content.compressed else "too long:"
+        raise _damaged(path, f"{what} more than {expected_size} bytes of IDX data, the size of {name}") from None
+    except EOFError:
+        raise _damaged(path, "truncated gzip data (it ends before its end-of-stream marker)") from None
+    except zlib.error as e:
+        raise _damaged(path, f"corrupt gzip data ({e})") from None
+    raw = content.kept
     if len(raw) < 8:
         raise _damaged(path, f"truncated: only {len(raw)} bytes")
     magic = int.from_bytes(raw[:4], 'big')
@@ -609,43 +754,30 @@ def read_idx(path, name):
                              f"not the IDX file {name}")
     header = 4 + 4 * len(shape)
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], 'big') for i in range(len(shape)))
-    expected_size = header + int(np.prod(shape))
     if dims != shape:
         raise _damaged(path, f"header gives shape {dims}, expected {shape}")
     if len(raw) != expected_size:
-        what = "truncated" if len(raw) < expected_size else "too long"
-        raise _damaged(path, f"{what}: {len(raw)} bytes of IDX data, expected {expected_size}")
-    if hashlib.sha256(raw).hexdigest() != expected_sha:
+        raise _damaged(path, f"truncated: {len(raw)} bytes of IDX data, expected {expected_size}")
+    if content.digest.hexdigest() != expected_sha:
         raise _damaged(path, "corrupt: its content does not match the official release (SHA256 differs)")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def _official(name):
-    """A download check: the file's (decompressed) content is the official release's."""
-    def check(path):
-        try:
-            with open(path, 'rb') as f:
-                raw = f.read()
-            raw = gzip.decompress(raw) if raw[:2] == b'\x1f\x8b' else raw
-        except (OSError, EOFError, zlib.error):
-            return False
-        return hashlib.sha256(raw).hexdigest() == FASHION_MNIST_FILES[name][0]
-    return check
 
 
 def fashion_mnist_paths(root='../data'):
     """Paths of the four files: found locally, else downloaded into ``root``/fashion-mnist.
 
-    A download is checked against the official SHA256 before it gets its name;
-    wrong ones are deleted and reported together."""
+    A download streams to disk and is checked as it comes: decompressed on the fly, at most to the
+    file's size, and its SHA256 compared with the official release's before it gets its name.
+    Wrong ones are deleted and reported together."""
     dirs = fashion_mnist_dirs(root)
     paths, bad = {}, []
-    for name in FASHION_MNIST_FILES:
+    for name, (sha256, _, _) in FASHION_MNIST_FILES.items():
         path = _find_file(name, dirs)
         if path is None:
             path = os.path.join(root, 'fashion-mnist', name + '.gz')
             try:
-                _download_url(FASHION_MNIST_URL + name + '.gz', path, _official(name))
+                _download_url(FASHION_MNIST_URL + name + '.gz', path, 'sha256', sha256,
+                              limit=_idx_size(name), gunzip=True)
             except _BadDownload as e:
                 bad.append(f"{name}.gz: received {e}")
                 continue
@@ -741,12 +873,22 @@ def draw_on_board(module, key, value, train):
 
 
 class Trainer(HyperParameters):
-    """What every framework's Trainer shares: the data and model bookkeeping.
+    """What every framework's Trainer shares: devices, the data and model bookkeeping, and the loop.
 
-    Framework modules subclass it with ``__init__`` (their devices), ``fit``,
-    ``fit_epoch``, ``prepare_batch`` and ``clip_gradients``, and
-    ``place_model`` where a model must be moved to a GPU.
+    ``fit`` and ``fit_epoch`` are the books' loop; a framework module subclasses this with its own
+    ``_d2l`` (the framework module) and supplies one training step and one validation step
+    (``_train_step(batch)``, ``_val_step(batch)``) and ``clip_gradients``. Hooks it may override:
+    ``_placement()`` (a context for all of ``fit``), ``_prepare_steps()`` (before the first epoch,
+    e.g. to compile the steps), ``_train_mode(training)`` (at the start of the training and of the
+    validation pass), ``_epoch_done()`` (after each epoch) and ``place_model``.
     """
+
+    _d2l = None  # the framework module (d2l.torch, ...): its devices and aliases
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
+        self.save_hyperparameters()
+        self.gpus = [self._d2l.gpu(i) for i in range(min(num_gpus, self._d2l.num_gpus()))]
+        self._traced_plots = None  # model.plot's calls while a compiled step is traced (see Module.plot)
 
     def prepare_data(self, data):
         self.train_dataloader = data.train_dataloader()
@@ -764,9 +906,53 @@ class Trainer(HyperParameters):
     def place_model(self, model):
         """Move ``model`` to where training runs; nothing to do by default."""
 
+    def fit(self, model, data):
+        with self._placement():
+            self.prepare_data(data)
+            self.prepare_model(model)
+            self.optim = model.configure_optimizers()
+            self.epoch = 0
+            self.train_batch_idx = 0
+            self.val_batch_idx = 0
+            self._prepare_steps()
+            for epoch in range(self.max_epochs):
+                self.epoch = epoch
+                self.fit_epoch()
+                self._epoch_done()
+
+    def fit_epoch(self):
+        self._train_mode(True)
+        for batch in self.train_dataloader:
+            self._train_step(self.prepare_batch(batch))
+            self.train_batch_idx += 1
+        self._train_mode(False)
+        if self.val_dataloader is None:
+            return
+        for batch in self.val_dataloader:
+            self._val_step(self.prepare_batch(batch))
+            self.val_batch_idx += 1
+
+    def prepare_batch(self, batch):
+        if self.gpus:
+            batch = [self._d2l.to(a, self.gpus[0]) for a in batch]
+        return batch
+
+    def _placement(self):
+        return contextlib.nullcontext()
+
+    def _prepare_steps(self):
+        pass
+
+    def _train_mode(self, training):
+        pass
+
+    def _epoch_done(self):
+        pass
+
 
 class DataModule(HyperParameters):
-    """The base class of data; framework modules supply ``get_tensorloader``."""
+    """The base class of data. A framework module's DataModule says how its tensors are shuffled and
+    gathered (``_permutation(n)``, ``_take(tensor, indices)``, as static methods)."""
 
     def __init__(self, root='../data', num_workers=4):
         self.save_hyperparameters()
@@ -779,6 +965,11 @@ class DataModule(HyperParameters):
 
     def val_dataloader(self):
         return self.get_dataloader(train=False)
+
+    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+        tensors = tuple(a[indices] for a in tensors)
+        return ArrayLoader(tensors, self.batch_size, shuffle=train,
+                           permutation=self._permutation, take=self._take)
 
 
 class FashionMNIST(DataModule):
@@ -819,6 +1010,169 @@ class FashionMNIST(DataModule):
         X = as_numpy(X)
         X = X[..., 0] if self.channels_last else X[:, 0]
         show_images(X, nrows, ncols, titles=labels)
+
+
+# ---------------------------------------------------------------- models and data the framework modules share
+
+def device_fallbacks(d2l):
+    """``try_gpu`` and ``try_all_gpus`` of the framework module ``d2l`` (it has cpu, gpu and num_gpus)."""
+
+    def try_gpu(i=0):
+        """Return gpu(i) if exists, otherwise return cpu()."""
+        if d2l.num_gpus() >= i + 1:
+            return d2l.gpu(i)
+        return d2l.cpu()
+
+    def try_all_gpus():
+        """Return all available GPUs, or [cpu(),] if no GPU exists."""
+        return [d2l.gpu(i) for i in range(d2l.num_gpus())] or [d2l.cpu()]
+
+    return try_gpu, try_all_gpus
+
+
+class Module(HyperParameters):
+    """What every framework's Module shares; a framework module puts it before its layer base class
+    and sets ``_d2l`` (the framework module, whose aliases the shared code calls)."""
+
+    _d2l = None
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.board = ProgressBoard()
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def forward(self, X):
+        assert hasattr(self, 'net'), 'Neural network is defined'
+        return self.net(X)
+
+    def plot(self, key, value, train):
+        """Plot a point in animation (the value stays the framework's array until the board draws).
+
+        While the Trainer traces a compiled step (TensorFlow, JAX), the value becomes an output of
+        the step instead, drawn after each call of it."""
+        assert hasattr(self, 'trainer'), 'Trainer is not inited'
+        traced = getattr(self.trainer, '_traced_plots', None)
+        if traced is not None:
+            traced.append((key, value, train))
+            return
+        draw_on_board(self, key, self._board_value(value), train)
+
+    @staticmethod
+    def _board_value(value):
+        """What the board keeps of a plotted value (PyTorch's module detaches it from the graph)."""
+        return value
+
+    def training_step(self, batch):
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=True)
+        return loss
+
+    def validation_step(self, batch):
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', loss, train=False)
+
+
+class Classifier:
+    """What every framework's Classifier shares, in the framework-neutral aliases of ``self._d2l``."""
+
+    def validation_step(self, batch):
+        Y_hat = self(*batch[:-1])
+        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
+        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        """Compute the number of correct predictions."""
+        d2l = self._d2l
+        Y_hat = d2l.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        preds = d2l.astype(d2l.argmax(Y_hat, axis=1), Y.dtype)
+        compare = d2l.astype(preds == d2l.reshape(Y, (-1,)), d2l.float32)
+        return d2l.reduce_mean(compare) if averaged else compare
+
+    def layer_summary(self, X_shape):
+        X = self._d2l.randn(*X_shape)
+        for layer in getattr(self.net, 'layers', self.net):  # Keras' Sequential is not iterable
+            X = layer(X)
+            print(layer.__class__.__name__, 'output shape:\t', X.shape)
+
+
+class SGD(HyperParameters):
+    """Minibatch stochastic gradient descent."""
+
+    def __init__(self, params, lr):
+        self.save_hyperparameters()
+
+    def step(self):
+        for param in self.params:
+            param -= self.lr * param.grad
+
+
+class LinearRegressionScratch:
+    """The linear regression model implemented from scratch: what is the same in every framework
+    but JAX (a framework module's class makes the parameters ``w`` and ``b``)."""
+
+    def forward(self, X):
+        return self._d2l.matmul(X, self.w) + self.b
+
+    def loss(self, y_hat, y):
+        loss = (y_hat - y) ** 2 / 2
+        return self._d2l.reduce_mean(loss)
+
+    def configure_optimizers(self):
+        return self._d2l.SGD([self.w, self.b], self.lr)
+
+
+class SyntheticRegressionData:
+    """Synthetic data for linear regression; a framework module's class draws normal samples
+    (``_normal(shape)``, a static method)."""
+
+    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
+        super().__init__()
+        self.save_hyperparameters()
+        n = num_train + num_val
+        d2l = self._d2l
+        self.X = self._normal((n, len(w)))
+        noise = self._normal((n, 1)) * noise
+        self.y = d2l.matmul(self.X, d2l.reshape(w, (-1, 1))) + b + noise
+
+    def get_dataloader(self, train):
+        i = slice(0, self.num_train) if train else slice(self.num_train, None)
+        return self.get_tensorloader((self.X, self.y), train, i)
+
+
+# ---------------------------------------------------------------- aliases the framework modules share
+
+# The aliases that are the framework's function of the same name (D2L_API.md's table, first row).
+SAME_NAME_ALIASES = ('ones', 'zeros', 'ones_like', 'zeros_like', 'meshgrid', 'sin', 'sinh', 'cos', 'cosh',
+                     'tanh', 'linspace', 'exp', 'stack', 'abs', 'eye', 'int32', 'int64', 'float32')
+# Fluent aliases and the method each calls, where the framework's tensors have the methods.
+FLUENT_ALIASES = {'reshape': 'reshape', 'reduce_sum': 'sum', 'reduce_mean': 'mean', 'argmax': 'argmax',
+                  'astype': 'astype', 'swapaxes': 'swapaxes', 'repeat': 'repeat'}
+
+
+def aliases(module, methods=True, **renamed):
+    """The aliases of a framework whose array functions live in ``module`` (torch, mxnet.np, jax.numpy,
+    tensorflow): SAME_NAME_ALIASES from ``module``, and with ``methods``, FLUENT_ALIASES with
+    ``renamed`` (alias='method') changing or adding some."""
+    found = {name: getattr(module, name) for name in SAME_NAME_ALIASES}
+    if methods:
+        found.update({alias: fluent(method) for alias, method in {**FLUENT_ALIASES, **renamed}.items()})
+    return found
+
+
+def import_saved(namespace):
+    """``from d2l._saved.<framework> import *`` into a framework module's ``namespace`` (its globals),
+    at its end: the code the chapters save (nothing before ``make lib`` first wrote it)."""
+    name = 'd2l._saved.' + namespace['__name__'].rsplit('.', 1)[1]
+    try:
+        saved = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return
+    namespace.update({key: getattr(saved, key) for key in saved.__all__})
 
 
 # ---------------------------------------------------------------- the Ames housing data

@@ -1,8 +1,8 @@
 """d2l for JAX with Flax (linen) and Optax: ``from d2l import jax as d2l``.
 
-The framework-neutral parts come from ``d2l._common``; this module adds the
-JAX-specific classes, devices and aliases, then the code saved from the
-chapters (``d2l._saved.jax``).
+What is the same in every framework comes from ``d2l._common``; this module
+holds JAX's devices, state, compiled steps and losses, then imports the code
+saved from the chapters (``d2l._saved.jax``).
 
 Models are ``flax.linen`` modules (dataclasses: hyperparameters are fields).
 The Trainer keeps a flax ``TrainState`` (with ``batch_stats`` and a
@@ -14,7 +14,7 @@ each call.
 
 import collections  # noqa: F401  (notebooks use d2l.math, d2l.np, ... as in the books)
 import math  # noqa: F401
-import os  # noqa: F401
+import os
 import sys
 import time  # noqa: F401
 from dataclasses import field
@@ -33,6 +33,26 @@ from d2l import _common
 from d2l._common import *  # noqa: F403
 
 d2l = sys.modules[__name__]  # d2l.<name> inside this module, as in the books
+
+
+def _use_persistent_compilation_cache():
+    """Keep what XLA compiles on disk, for every later process (JAX's persistent compilation cache):
+    each notebook of a book compiles the same initialization and steps again, and a warm cache cut
+    JAX's setup and first epoch of the chapter's MLP from about 10 s to 2 s here. A folder under
+    ~/.cache/d2l (``$D2L_JAX_CACHE`` names another; an empty value turns it off), unless the user
+    has chosen a cache of their own (JAX_COMPILATION_CACHE_DIR). Entries are keyed by the program,
+    JAX's version and the device; each is a few kilobytes."""
+    if jax.config.jax_compilation_cache_dir is not None:
+        return
+    folder = os.environ.get('D2L_JAX_CACHE')
+    if folder is None:
+        folder = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'd2l', 'jax')
+    if folder:
+        jax.config.update('jax_compilation_cache_dir', folder)
+        jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)  # the steps compile in well under 1 s
+
+
+_use_persistent_compilation_cache()
 
 nn_Module = nn.Module
 
@@ -67,16 +87,7 @@ def num_gpus():
         return 0
 
 
-def try_gpu(i=0):
-    """Return gpu(i) if exists, otherwise return cpu()."""
-    if num_gpus() >= i + 1:
-        return gpu(i)
-    return cpu()
-
-
-def try_all_gpus():
-    """Return all available GPUs, or [cpu(),] if no GPU exists."""
-    return [gpu(i) for i in range(num_gpus())] or [cpu()]
+try_gpu, try_all_gpus = _common.device_fallbacks(d2l)
 
 
 # ---------------------------------------------------------------- core classes
@@ -88,6 +99,7 @@ class Module(nn_Module, _common.HyperParameters):
     plot_valid_per_epoch: int = field(default=1, init=False)
     # default_factory: every model gets its own board
     board: _common.ProgressBoard = field(default_factory=lambda: _common.ProgressBoard(), init=False)
+    _d2l = d2l
 
     def loss(self, params, X, Y, state, averaged=True):
         raise NotImplementedError
@@ -99,14 +111,8 @@ class Module(nn_Module, _common.HyperParameters):
     def __call__(self, X, *args, **kwargs):
         return self.forward(X, *args, **kwargs)
 
-    def plot(self, key, value, train):
-        """Plot a point in animation (the value stays an array until the board draws)."""
-        assert hasattr(self, 'trainer'), 'Trainer is not inited'
-        traced = getattr(self.trainer, '_traced_plots', None)
-        if traced is not None:
-            traced.append((key, value, train))  # becomes an output of the compiled step
-            return
-        _common.draw_on_board(self, key, value, train)
+    plot = _common.Module.plot
+    _board_value = _common.Module.__dict__['_board_value']  # the static method itself
 
     def training_step(self, params, batch, state):
         loss, grads = jax.value_and_grad(self.loss)(params, batch[:-1], batch[-1], state)
@@ -130,10 +136,8 @@ class Module(nn_Module, _common.HyperParameters):
 class DataModule(_common.DataModule):
     """The base class of data."""
 
-    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
-        tensors = tuple(a[indices] for a in tensors)
-        return _common.ArrayLoader(tensors, self.batch_size, shuffle=train,
-                                   permutation=np.random.permutation, take=lambda a, i: a[i])
+    _permutation = staticmethod(np.random.permutation)
+    _take = staticmethod(lambda a, i: a[i])
 
 
 def _derived_keys(key, n):
@@ -157,56 +161,49 @@ class TrainState(train_state.TrainState):
 class Trainer(_common.Trainer):
     """The base class for training models with data."""
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
-        self.save_hyperparameters()
-        self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
-        self._traced_plots = None
+    _d2l = d2l
 
     def fit(self, model, data, key=None):
-        # Everything (parameters, batches) lives on the first requested GPU, else the CPU.
-        with jax.default_device(self.gpus[0] if self.gpus else d2l.cpu()):
-            self.prepare_data(data)
-            self.prepare_model(model)
-            self.optim = model.configure_optimizers()
-            root_key = d2l.get_key() if key is None else key
-            params_key, dropout_key = _derived_keys(root_key, 2)
-            key = {'params': params_key, 'dropout': dropout_key}
-            dummy_input = self.prepare_batch(next(iter(self.train_dataloader)))[:-1]
-            variables = model.apply_init(dummy_input, key=key)
-            params = variables['params']
-            # batch_stats are used by batch normalization
-            batch_stats = variables['batch_stats'] if 'batch_stats' in variables else {}
-            self.state = TrainState.create(apply_fn=model.apply, params=params,
-                                           batch_stats=batch_stats, dropout_rng=dropout_key,
-                                           tx=self.optim)
-            self._train_step = self._compiled(self._train_state_update)
-            self._val_step = self._compiled(
-                lambda state, batch: self.model.validation_step(state.params, batch, state))
-            self.epoch = 0
-            self.train_batch_idx = 0
-            self.val_batch_idx = 0
-            for epoch in range(self.max_epochs):
-                self.epoch = epoch
-                self.fit_epoch()
-                # JAX dispatches asynchronously and nothing here waits for a result during an
-                # epoch: wait once per epoch, so that queued work (and its memory) cannot pile up.
-                jax.block_until_ready(self.state)
+        self._key = key
+        super().fit(model, data)
 
-    def fit_epoch(self):
-        self.model.training = True
-        # A fresh dropout key for every step (ignored by models without dropout), made up front
-        dropout_keys = _derived_keys(self.state.dropout_rng, self.num_train_batches + 1)
-        for i, batch in enumerate(self.train_dataloader):
-            self.state = self.state.replace(dropout_rng=dropout_keys[i])
-            self.state = self._train_step(self.state, self.prepare_batch(batch))
-            self.train_batch_idx += 1
-        self.state = self.state.replace(dropout_rng=dropout_keys[-1])
-        if self.val_dataloader is None:
-            return
-        self.model.training = False
-        for batch in self.val_dataloader:
-            self._val_step(self.state, self.prepare_batch(batch))
-            self.val_batch_idx += 1
+    def _placement(self):
+        # Everything (parameters, batches) lives on the first requested GPU, else the CPU.
+        return jax.default_device(self.gpus[0] if self.gpus else d2l.cpu())
+
+    def _prepare_steps(self):
+        root_key = d2l.get_key() if self._key is None else self._key
+        params_key, dropout_key = _derived_keys(root_key, 2)
+        key = {'params': params_key, 'dropout': dropout_key}
+        dummy_input = self.prepare_batch(next(iter(self.train_dataloader)))[:-1]
+        variables = self.model.apply_init(dummy_input, key=key)
+        params = variables['params']
+        # batch_stats are used by batch normalization
+        batch_stats = variables['batch_stats'] if 'batch_stats' in variables else {}
+        self.state = TrainState.create(apply_fn=self.model.apply, params=params,
+                                       batch_stats=batch_stats, dropout_rng=dropout_key, tx=self.optim)
+        self._train_state_step = self._compiled(self._train_state_update)
+        self._val_state_step = self._compiled(
+            lambda state, batch: self.model.validation_step(state.params, batch, state))
+
+    def _train_mode(self, training):
+        if training:
+            # A fresh dropout key for every step (ignored by models without dropout), made up front
+            self._dropout_keys = iter(_derived_keys(self.state.dropout_rng, self.num_train_batches + 1))
+        else:
+            self.state = self.state.replace(dropout_rng=next(self._dropout_keys))
+        self.model.training = training
+
+    def _train_step(self, batch):
+        self.state = self._train_state_step(self.state.replace(dropout_rng=next(self._dropout_keys)), batch)
+
+    def _val_step(self, batch):
+        self._val_state_step(self.state, batch)
+
+    def _epoch_done(self):
+        # JAX dispatches asynchronously and nothing here waits for a result during an
+        # epoch: wait once per epoch, so that queued work (and its memory) cannot pile up.
+        jax.block_until_ready(self.state)
 
     def _train_state_update(self, state, batch):
         """One optimization step: the new TrainState (a pure function, compiled by ``_compiled``)."""
@@ -244,11 +241,6 @@ class Trainer(_common.Trainer):
 
         return run
 
-    def prepare_batch(self, batch):
-        if self.gpus:
-            batch = [jax.device_put(a, self.gpus[0]) for a in batch]
-        return batch
-
     def clip_gradients(self, grad_clip_val, grads):
         """Scale ``grads`` (a pytree) so that their global norm is at most ``grad_clip_val``."""
         grad_leaves = jax.tree.leaves(grads)
@@ -276,10 +268,7 @@ class Classifier(Module):
     def accuracy(self, params, X, Y, state, averaged=True):
         """Compute the number of correct predictions."""
         Y_hat = state.apply_fn({'params': params, 'batch_stats': state.batch_stats}, *X)
-        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        preds = Y_hat.argmax(axis=1).astype(Y.dtype)
-        compare = (preds == Y.reshape(-1)).astype(jnp.float32)
-        return compare.mean() if averaged else compare
+        return _common.Classifier.accuracy(self, Y_hat, Y, averaged)
 
     def loss(self, params, X, Y, state, averaged=True):
         """Cross-entropy loss on logits; returns (loss, auxiliary data)."""
@@ -304,9 +293,11 @@ class Classifier(Module):
 
 # ---------------------------------------------------------------- data and models
 
-class _FashionMNISTTensors:
-    """Fashion-MNIST stays in numpy arrays (channels last), as in the JAX books: batches are cut on the
-    host and go to the device with each compiled step, which is what an idiomatic JAX loop does."""
+class FashionMNIST(_common.FashionMNIST, DataModule):
+    """The Fashion-MNIST dataset: batches are (X, y) numpy arrays, X of shape (batch, 28, 28, 1).
+
+    They stay numpy arrays (channels last), as in the JAX books: batches are cut on the host and go
+    to the device with each compiled step, which is what an idiomatic JAX loop does."""
 
     channels_last = True
 
@@ -319,37 +310,19 @@ class _FashionMNISTTensors:
         return y.astype(np.int32)
 
 
-class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
-    """The Fashion-MNIST dataset: batches are (X, y) numpy arrays, X of shape (batch, 28, 28, 1)."""
-
-    def __init__(self, batch_size=64, resize=(28, 28)):
-        super().__init__(batch_size, resize)
-
-
 class AmesHousing(_common.AmesHousing, DataModule):
     """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames.
 
     Batches stay numpy arrays, as for Fashion-MNIST: they go to the device with each compiled step."""
 
-    def _tensor(self, array):
-        return np.asarray(array)
+    _tensor = staticmethod(np.asarray)
 
 
-class SyntheticRegressionData(DataModule):
+class SyntheticRegressionData(_common.SyntheticRegressionData, DataModule):
     """Synthetic data for linear regression."""
 
-    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
-        super().__init__()
-        self.save_hyperparameters()
-        n = num_train + num_val
-        key1, key2 = jax.random.split(d2l.get_key())
-        self.X = jax.random.normal(key1, (n, w.shape[0]))
-        noise = jax.random.normal(key2, (n, 1)) * noise
-        self.y = jnp.matmul(self.X, w.reshape((-1, 1))) + b + noise
-
-    def get_dataloader(self, train):
-        i = slice(0, self.num_train) if train else slice(self.num_train, None)
-        return self.get_tensorloader((self.X, self.y), train, i)
+    _d2l = d2l
+    _normal = staticmethod(lambda shape: jax.random.normal(d2l.get_key(), shape))
 
 
 class LinearRegressionScratch(Module):
@@ -415,15 +388,9 @@ class LinearRegression(Module):
     def setup(self):
         self.net = nn.Dense(1, kernel_init=nn.initializers.normal(0.01))
 
-    def forward(self, X):
-        return self.net(X)
-
     def loss(self, params, X, y, state):
         y_hat = state.apply_fn({'params': params}, *X)
         return optax.l2_loss(y_hat, y.reshape(y_hat.shape)).mean()
-
-    def configure_optimizers(self):
-        return optax.sgd(self.lr)
 
     def get_w_b(self, state):
         net = state.params['net']
@@ -443,31 +410,14 @@ class SoftmaxRegression(Classifier):
         return X
 
 
-# ---------------------------------------------------------------- aliases
+# ---------------------------------------------------------------- aliases (D2L_API.md's table)
 
-ones_like = jnp.ones_like
-ones = jnp.ones
-zeros_like = jnp.zeros_like
-zeros = jnp.zeros
+globals().update(_common.aliases(jnp))
 tensor = jnp.array
 arange = jnp.arange
-meshgrid = jnp.meshgrid
-sin = jnp.sin
-sinh = jnp.sinh
-cos = jnp.cos
-cosh = jnp.cosh
-tanh = jnp.tanh
-linspace = jnp.linspace
-exp = jnp.exp
 log = jnp.log
 matmul = jnp.matmul
-int32 = jnp.int32
-int64 = jnp.int64
-float32 = jnp.float32
 concat = jnp.concatenate
-stack = jnp.stack
-abs = jnp.abs
-eye = jnp.eye
 sigmoid = jax.nn.sigmoid
 expand_dims = jnp.expand_dims
 to = jax.device_put
@@ -477,25 +427,8 @@ def numpy(x, *args, **kwargs):
     return np.asarray(x, *args, **kwargs)
 
 
-reshape = _common.fluent('reshape')
-reduce_sum = _common.fluent('sum')
-reduce_mean = _common.fluent('mean')
-argmax = _common.fluent('argmax')
-astype = _common.fluent('astype')
-
-
 def transpose(x, *args, **kwargs):
     return x.T
 
 
-swapaxes = _common.fluent('swapaxes')
-repeat = _common.fluent('repeat')
-
-
-# ---------------------------------------------------------------- code saved from the chapters
-
-try:
-    from d2l._saved.jax import *  # noqa: F401,F403,E402
-except ModuleNotFoundError as e:
-    if e.name != 'd2l._saved.jax':
-        raise
+_common.import_saved(globals())

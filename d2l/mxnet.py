@@ -1,8 +1,7 @@
 """d2l for MXNet (numpy interface, ``npx.set_np()``): ``from d2l import mxnet as d2l``.
 
-The framework-neutral parts come from ``d2l._common``; this module adds the
-MXNet-specific classes, devices and aliases, then the code saved from the
-chapters (``d2l._saved.mxnet``).
+What is the same in every framework comes from ``d2l._common``; this module holds MXNet's devices,
+steps, losses and arrays, then imports the code saved from the chapters (``d2l._saved.mxnet``).
 """
 
 import collections  # noqa: F401  (notebooks use d2l.math, d2l.np, ... as in the books)
@@ -44,48 +43,15 @@ def num_gpus():
     return npx.num_gpus()
 
 
-def try_gpu(i=0):
-    """Return gpu(i) if exists, otherwise return cpu()."""
-    if num_gpus() >= i + 1:
-        return gpu(i)
-    return cpu()
-
-
-def try_all_gpus():
-    """Return all available GPUs, or [cpu(),] if no GPU exists."""
-    return [gpu(i) for i in range(num_gpus())] or [cpu()]
+try_gpu, try_all_gpus = _common.device_fallbacks(d2l)
 
 
 # ---------------------------------------------------------------- core classes
 
-class Module(nn_Module, _common.HyperParameters):
+class Module(_common.Module, nn_Module):
     """The base class of models."""
 
-    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
-        super().__init__()
-        self.save_hyperparameters()
-        self.board = _common.ProgressBoard()
-
-    def loss(self, y_hat, y):
-        raise NotImplementedError
-
-    def forward(self, X):
-        assert hasattr(self, 'net'), 'Neural network is defined'
-        return self.net(X)
-
-    def plot(self, key, value, train):
-        """Plot a point in animation (the value stays an ndarray until the board draws)."""
-        assert hasattr(self, 'trainer'), 'Trainer is not inited'
-        _common.draw_on_board(self, key, value, train)
-
-    def training_step(self, batch):
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', loss, train=True)
-        return loss
-
-    def validation_step(self, batch):
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', loss, train=False)
+    _d2l = d2l
 
     def configure_optimizers(self):
         params = self.parameters()
@@ -131,15 +97,6 @@ class Module(nn_Module, _common.HyperParameters):
         self.forward(*inputs)
 
 
-class DataModule(_common.DataModule):
-    """The base class of data."""
-
-    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
-        tensors = tuple(a[indices] for a in tensors)
-        return _common.ArrayLoader(tensors, self.batch_size, shuffle=train,
-                                   permutation=_permutation, take=lambda a, i: np.take(a, i, axis=0))
-
-
 def _permutation(n):
     """A random order of range(n), drawn from MXNet's generator (so mx.random.seed applies)."""
     order = np.arange(n, dtype='int64')
@@ -147,51 +104,38 @@ def _permutation(n):
     return order
 
 
+class DataModule(_common.DataModule):
+    """The base class of data."""
+
+    _permutation = staticmethod(_permutation)
+    _take = staticmethod(lambda a, i: np.take(a, i, axis=0))
+
+
 class Trainer(_common.Trainer):
     """The base class for training models with data."""
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
-        self.save_hyperparameters()
-        self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
+    _d2l = d2l
 
     def place_model(self, model):
         if self.gpus:
             model.collect_params().reset_ctx(self.gpus[0])
             model.set_scratch_params_device(self.gpus[0])
 
-    def fit(self, model, data):
-        self.prepare_data(data)
-        self.prepare_model(model)
-        self.optim = model.configure_optimizers()
-        self.epoch = 0
-        self.train_batch_idx = 0
-        self.val_batch_idx = 0
-        for epoch in range(self.max_epochs):
-            self.epoch = epoch
-            self.fit_epoch()
-            # MXNet runs asynchronously and nothing here waits for a result during an epoch:
-            # wait once per epoch, so that queued work (and its memory) cannot pile up.
-            npx.waitall()
+    def _train_step(self, batch):
+        with autograd.record():
+            loss = self.model.training_step(batch)
+        loss.backward()
+        if self.gradient_clip_val > 0:
+            self.clip_gradients(self.gradient_clip_val, self.model)
+        self.optim.step(1)
 
-    def fit_epoch(self):
-        for batch in self.train_dataloader:
-            with autograd.record():
-                loss = self.model.training_step(self.prepare_batch(batch))
-            loss.backward()
-            if self.gradient_clip_val > 0:
-                self.clip_gradients(self.gradient_clip_val, self.model)
-            self.optim.step(1)
-            self.train_batch_idx += 1
-        if self.val_dataloader is None:
-            return
-        for batch in self.val_dataloader:
-            self.model.validation_step(self.prepare_batch(batch))
-            self.val_batch_idx += 1
+    def _val_step(self, batch):
+        self.model.validation_step(batch)
 
-    def prepare_batch(self, batch):
-        if self.gpus:
-            batch = [d2l.to(a, self.gpus[0]) for a in batch]
-        return batch
+    def _epoch_done(self):
+        # MXNet runs asynchronously and nothing here waits for a result during an epoch:
+        # wait once per epoch, so that queued work (and its memory) cannot pile up.
+        npx.waitall()
 
     def clip_gradients(self, grad_clip_val, model):
         params = model.parameters()
@@ -203,20 +147,8 @@ class Trainer(_common.Trainer):
                 param.grad[:] *= grad_clip_val / norm
 
 
-class Classifier(Module):
+class Classifier(_common.Classifier, Module):
     """The base class of classification models."""
-
-    def validation_step(self, batch):
-        Y_hat = self(*batch[:-1])
-        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
-        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
-
-    def accuracy(self, Y_hat, Y, averaged=True):
-        """Compute the number of correct predictions."""
-        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        preds = Y_hat.argmax(axis=1).astype(Y.dtype)
-        compare = (preds == Y.reshape(-1)).astype(np.float32)
-        return compare.mean() if averaged else compare
 
     def loss(self, Y_hat, Y, averaged=True):
         """Cross-entropy loss on logits."""
@@ -225,17 +157,11 @@ class Classifier(Module):
         loss = -npx.pick(npx.log_softmax(Y_hat), Y.reshape(-1))
         return loss.mean() if averaged else loss
 
-    def layer_summary(self, X_shape):
-        X = np.random.randn(*X_shape)
-        for layer in self.net:
-            X = layer(X)
-            print(layer.__class__.__name__, 'output shape:\t', X.shape)
-
 
 # ---------------------------------------------------------------- data and models
 
-class _FashionMNISTTensors:
-    """How Fashion-MNIST's numpy arrays become MXNet ndarrays."""
+class FashionMNIST(_common.FashionMNIST, DataModule):
+    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 1, 28, 28)."""
 
     def _images(self, X, size):
         X = np.array(X)
@@ -250,37 +176,20 @@ class _FashionMNISTTensors:
         return np.array(y.astype(onp.int32), dtype=np.int32)
 
 
-class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
-    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 1, 28, 28)."""
-
-    def __init__(self, batch_size=64, resize=(28, 28)):
-        super().__init__(batch_size, resize)
-
-
 class AmesHousing(_common.AmesHousing, DataModule):
     """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames."""
 
-    def _tensor(self, array):
-        return np.array(array, dtype=array.dtype)
+    _tensor = staticmethod(lambda array: np.array(array, dtype=array.dtype))
 
 
-class SyntheticRegressionData(DataModule):
+class SyntheticRegressionData(_common.SyntheticRegressionData, DataModule):
     """Synthetic data for linear regression."""
 
-    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
-        super().__init__()
-        self.save_hyperparameters()
-        n = num_train + num_val
-        self.X = np.random.randn(n, len(w))
-        noise = np.random.randn(n, 1) * noise
-        self.y = np.dot(self.X, w.reshape((-1, 1))) + b + noise
-
-    def get_dataloader(self, train):
-        i = slice(0, self.num_train) if train else slice(self.num_train, None)
-        return self.get_tensorloader((self.X, self.y), train, i)
+    _d2l = d2l
+    _normal = staticmethod(lambda shape: np.random.normal(size=shape))
 
 
-class LinearRegressionScratch(Module):
+class LinearRegressionScratch(_common.LinearRegressionScratch, Module):
     """The linear regression model implemented from scratch."""
 
     def __init__(self, num_inputs, lr, sigma=0.01):
@@ -291,29 +200,15 @@ class LinearRegressionScratch(Module):
         self.w.attach_grad()
         self.b.attach_grad()
 
-    def forward(self, X):
-        return np.dot(X, self.w) + self.b
 
-    def loss(self, y_hat, y):
-        loss = (y_hat - y) ** 2 / 2
-        return loss.mean()
-
-    def configure_optimizers(self):
-        return SGD([self.w, self.b], self.lr)
-
-
-class SGD(_common.HyperParameters):
+class SGD(_common.SGD):
     """Minibatch stochastic gradient descent.
 
     ``step`` takes (and ignores) a batch size, like ``gluon.Trainer.step``,
     so that the Trainer can drive either."""
 
-    def __init__(self, params, lr):
-        self.save_hyperparameters()
-
     def step(self, batch_size=1):
-        for param in self.params:
-            param -= self.lr * param.grad
+        super().step()
 
     def zero_grad(self):
         # MXNet overwrites gradients at every backward pass (grad_req='write').
@@ -330,15 +225,9 @@ class LinearRegression(Module):
         self.net = nn.Dense(1)
         self.net.initialize(init.Normal(sigma=0.01))
 
-    def forward(self, X):
-        return self.net(X)
-
     def loss(self, y_hat, y):
         fn = gluon.loss.L2Loss()
         return fn(y_hat, y).mean()
-
-    def configure_optimizers(self):
-        return gluon.Trainer(self.collect_params(), 'sgd', {'learning_rate': self.lr})
 
     def get_w_b(self):
         return (self.net.weight.data(), self.net.bias.data())
@@ -353,43 +242,21 @@ class SoftmaxRegression(Classifier):
         self.net = nn.Dense(num_outputs)
         self.net.initialize()
 
-    def forward(self, X):
-        return self.net(X)
 
+# ---------------------------------------------------------------- aliases (D2L_API.md's table)
 
-# ---------------------------------------------------------------- aliases
-
-ones_like = np.ones_like
-ones = np.ones
-zeros_like = np.zeros_like
-zeros = np.zeros
+globals().update(_common.aliases(np, to='as_in_context'))
 tensor = np.array
 arange = np.arange
-meshgrid = np.meshgrid
-sin = np.sin
-sinh = np.sinh
-cos = np.cos
-cosh = np.cosh
-tanh = np.tanh
-linspace = np.linspace
-exp = np.exp
 log = np.log
 normal = np.random.normal
 rand = np.random.rand
 randn = np.random.randn
 matmul = np.dot
-int32 = np.int32
-int64 = np.int64
-float32 = np.float32
 concat = np.concatenate
-stack = np.stack
-abs = np.abs
-eye = np.eye
 sigmoid = npx.sigmoid
 batch_matmul = npx.batch_dot
 expand_dims = np.expand_dims
-
-
 numpy = _common.fluent('asnumpy')
 
 
@@ -397,26 +264,8 @@ def size(x, *args, **kwargs):
     return x.size
 
 
-reshape = _common.fluent('reshape')
-to = _common.fluent('as_in_context')
-reduce_sum = _common.fluent('sum')
-argmax = _common.fluent('argmax')
-astype = _common.fluent('astype')
-
-
 def transpose(x, *args, **kwargs):
     return x.T
 
 
-reduce_mean = _common.fluent('mean')
-swapaxes = _common.fluent('swapaxes')
-repeat = _common.fluent('repeat')
-
-
-# ---------------------------------------------------------------- code saved from the chapters
-
-try:
-    from d2l._saved.mxnet import *  # noqa: F401,F403,E402
-except ModuleNotFoundError as e:
-    if e.name != 'd2l._saved.mxnet':
-        raise
+_common.import_saved(globals())

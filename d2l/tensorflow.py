@@ -1,8 +1,8 @@
 """d2l for TensorFlow 2 with Keras 3: ``from d2l import tensorflow as d2l``.
 
-The framework-neutral parts come from ``d2l._common``; this module adds the
-TensorFlow-specific classes, devices and aliases, then the code saved from the
-chapters (``d2l._saved.tensorflow``).
+What is the same in every framework comes from ``d2l._common``; this module
+holds TensorFlow's devices, compiled steps, losses and tensors, then imports the
+code saved from the chapters (``d2l._saved.tensorflow``).
 
 The Trainer runs each training and validation step as one ``tf.function``
 (graph) call: ``Module.plot`` calls made while the step is traced become
@@ -49,16 +49,7 @@ def num_gpus():
     return len(tf.config.list_physical_devices('GPU'))
 
 
-def try_gpu(i=0):
-    """Return gpu(i) if exists, otherwise return cpu()."""
-    if num_gpus() >= i + 1:
-        return gpu(i)
-    return cpu()
-
-
-def try_all_gpus():
-    """Return all available GPUs, or [cpu(),] if no GPU exists."""
-    return [gpu(i) for i in range(num_gpus())] or [cpu()]
+try_gpu, try_all_gpus = _common.device_fallbacks(d2l)
 
 
 # ---------------------------------------------------------------- core classes
@@ -72,22 +63,15 @@ def _unshadow_methods(model):
         del model.__dict__[attr]
 
 
-class Module(nn_Module, _common.HyperParameters):
+class Module(_common.Module, nn_Module):
     """The base class of models (a Keras ``Model``)."""
 
+    _d2l = d2l
+
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
-        super().__init__()
+        super().__init__(plot_train_per_epoch, plot_valid_per_epoch)
         _unshadow_methods(self)
-        self.save_hyperparameters()
-        self.board = _common.ProgressBoard()
         self.training = None
-
-    def loss(self, y_hat, y):
-        raise NotImplementedError
-
-    def forward(self, X):
-        assert hasattr(self, 'net'), 'Neural network is defined'
-        return self.net(X)
 
     def call(self, X, *args, training=None, **kwargs):
         # Keras 3 passes `training` only to a call() whose signature names it.
@@ -110,24 +94,6 @@ class Module(nn_Module, _common.HyperParameters):
                         seen.add(id(v))
         return found
 
-    def plot(self, key, value, train):
-        """Plot a point in animation (the value stays a tensor until the board draws)."""
-        assert hasattr(self, 'trainer'), 'Trainer is not inited'
-        traced = getattr(self.trainer, '_traced_plots', None)
-        if traced is not None and not tf.executing_eagerly():
-            traced.append((key, value, train))  # becomes an output of the compiled step
-            return
-        _common.draw_on_board(self, key, value, train)
-
-    def training_step(self, batch):
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', loss, train=True)
-        return loss
-
-    def validation_step(self, batch):
-        loss = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', loss, train=False)
-
     def configure_optimizers(self):
         return tf.keras.optimizers.SGD(self.lr)
 
@@ -143,54 +109,30 @@ class Module(nn_Module, _common.HyperParameters):
 class DataModule(_common.DataModule):
     """The base class of data."""
 
-    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
-        tensors = tuple(a[indices] for a in tensors)
-        return _common.ArrayLoader(tensors, self.batch_size, shuffle=train,
-                                   permutation=lambda n: tf.random.shuffle(tf.range(n)),
-                                   take=tf.gather)
+    _permutation = staticmethod(lambda n: tf.random.shuffle(tf.range(n)))
+    _take = staticmethod(tf.gather)
 
 
 class Trainer(_common.Trainer):
     """The base class for training models with data."""
 
     compile_steps = True  # run each step as one tf.function call
+    _d2l = d2l
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0):
-        self.save_hyperparameters()
-        self.gpus = [d2l.gpu(i) for i in range(min(num_gpus, d2l.num_gpus()))]
-        # Where fit runs: the first GPU asked for; the CPU if none was asked for but TensorFlow sees one
-        # (it would place operations on the GPU by default); TensorFlow's own choice (the CPU) otherwise.
-        self._device = '/GPU:0' if self.gpus else ('/CPU:0' if d2l.num_gpus() else None)
-        self._traced_plots = None
+    def _placement(self):
+        # The first GPU asked for; the CPU if none was asked for but TensorFlow sees one (it would
+        # place operations on the GPU by default); TensorFlow's own choice (the CPU) otherwise.
+        return tf.device('/GPU:0' if self.gpus else ('/CPU:0' if d2l.num_gpus() else None))
 
-    def fit(self, model, data):
-        self.prepare_data(data)
-        self.prepare_model(model)
-        self.optim = model.configure_optimizers()
-        self.epoch = 0
-        self.train_batch_idx = 0
-        self.val_batch_idx = 0
+    def _prepare_steps(self):
         self._train_step = self._maybe_compiled(self._train_step_eager, 'training step')
         self._val_step = self._maybe_compiled(self.model.validation_step, 'validation step')
-        with tf.device(self._device):  # tf.device(None) leaves the placement to TensorFlow
-            # Build the model's lazily created layers eagerly, on a first batch, before the graph
-            # of the training step is traced.
-            self.model(*self.prepare_batch(next(iter(self.train_dataloader)))[:-1])
-            for epoch in range(self.max_epochs):
-                self.epoch = epoch
-                self.fit_epoch()
+        # Build the model's lazily created layers eagerly, on a first batch, before the graph
+        # of the training step is traced.
+        self.model(*self.prepare_batch(next(iter(self.train_dataloader)))[:-1])
 
-    def fit_epoch(self):
-        self.model.training = True
-        for batch in self.train_dataloader:
-            self._train_step(self.prepare_batch(batch))
-            self.train_batch_idx += 1
-        if self.val_dataloader is None:
-            return
-        self.model.training = False
-        for batch in self.val_dataloader:
-            self._val_step(self.prepare_batch(batch))
-            self.val_batch_idx += 1
+    def _train_mode(self, training):
+        self.model.training = training
 
     def _train_step_eager(self, batch):
         with tf.GradientTape() as tape:
@@ -260,7 +202,7 @@ class Trainer(_common.Trainer):
         return False
 
     def prepare_batch(self, batch):
-        return batch
+        return batch  # placed by the device that fit runs under
 
     def clip_gradients(self, grad_clip_val, grads):
         """Scale ``grads`` so that their global norm is at most ``grad_clip_val``."""
@@ -272,20 +214,8 @@ class Trainer(_common.Trainer):
         return [grad * scale for grad in new_grads]
 
 
-class Classifier(Module):
+class Classifier(_common.Classifier, Module):
     """The base class of classification models."""
-
-    def validation_step(self, batch):
-        Y_hat = self(*batch[:-1])
-        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
-        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
-
-    def accuracy(self, Y_hat, Y, averaged=True):
-        """Compute the number of correct predictions."""
-        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
-        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
-        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
-        return tf.reduce_mean(compare) if averaged else compare
 
     def loss(self, Y_hat, Y, averaged=True):
         """Cross-entropy loss on logits."""
@@ -294,17 +224,11 @@ class Classifier(Module):
         loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=Y, logits=Y_hat)
         return tf.reduce_mean(loss) if averaged else loss
 
-    def layer_summary(self, X_shape):
-        X = tf.random.normal(X_shape)
-        for layer in self.net.layers:
-            X = layer(X)
-            print(layer.__class__.__name__, 'output shape:\t', X.shape)
-
 
 # ---------------------------------------------------------------- data and models
 
-class _FashionMNISTTensors:
-    """How Fashion-MNIST's numpy arrays become TensorFlow tensors (channels last)."""
+class FashionMNIST(_common.FashionMNIST, DataModule):
+    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 28, 28, 1)."""
 
     channels_last = True
 
@@ -318,37 +242,20 @@ class _FashionMNISTTensors:
         return tf.constant(y.astype(np.int32))
 
 
-class FashionMNIST(_FashionMNISTTensors, _common.FashionMNIST, DataModule):
-    """The Fashion-MNIST dataset: batches are (X, y), X of shape (batch, 28, 28, 1)."""
-
-    def __init__(self, batch_size=64, resize=(28, 28)):
-        super().__init__(batch_size, resize)
-
-
 class AmesHousing(_common.AmesHousing, DataModule):
     """House prices in Ames, Iowa: ``raw``, ``train_frame`` and ``test_frame`` are pandas DataFrames."""
 
-    def _tensor(self, array):
-        return tf.constant(array)
+    _tensor = staticmethod(tf.constant)
 
 
-class SyntheticRegressionData(DataModule):
+class SyntheticRegressionData(_common.SyntheticRegressionData, DataModule):
     """Synthetic data for linear regression."""
 
-    def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
-        super().__init__()
-        self.save_hyperparameters()
-        n = num_train + num_val
-        self.X = tf.random.normal((n, w.shape[0]))
-        noise = tf.random.normal((n, 1)) * noise
-        self.y = tf.matmul(self.X, tf.reshape(w, (-1, 1))) + b + noise
-
-    def get_dataloader(self, train):
-        i = slice(0, self.num_train) if train else slice(self.num_train, None)
-        return self.get_tensorloader((self.X, self.y), train, i)
+    _d2l = d2l
+    _normal = staticmethod(tf.random.normal)
 
 
-class LinearRegressionScratch(Module):
+class LinearRegressionScratch(_common.LinearRegressionScratch, Module):
     """The linear regression model implemented from scratch."""
 
     def __init__(self, num_inputs, lr, sigma=0.01):
@@ -358,16 +265,6 @@ class LinearRegressionScratch(Module):
         b = tf.zeros(1)
         self.w = tf.Variable(w, trainable=True)
         self.b = tf.Variable(b, trainable=True)
-
-    def forward(self, X):
-        return tf.matmul(X, self.w) + self.b
-
-    def loss(self, y_hat, y):
-        loss = (y_hat - y) ** 2 / 2
-        return tf.reduce_mean(loss)
-
-    def configure_optimizers(self):
-        return SGD([self.w, self.b], self.lr)
 
 
 class SGD(_common.HyperParameters):
@@ -403,15 +300,9 @@ class LinearRegression(Module):
         initializer = tf.initializers.RandomNormal(stddev=0.01)
         self.net = tf.keras.layers.Dense(1, kernel_initializer=initializer)
 
-    def forward(self, X):
-        return self.net(X)
-
     def loss(self, y_hat, y):
         fn = tf.keras.losses.MeanSquaredError()
         return fn(y, y_hat)
-
-    def configure_optimizers(self):
-        return tf.keras.optimizers.SGD(self.lr)
 
     def get_w_b(self):
         return (self.get_weights()[0], self.get_weights()[1])
@@ -426,37 +317,17 @@ class SoftmaxRegression(Classifier):
         self.net = tf.keras.models.Sequential([
             tf.keras.layers.Flatten(), tf.keras.layers.Dense(num_outputs)])
 
-    def forward(self, X):
-        return self.net(X)
 
+# ---------------------------------------------------------------- aliases (D2L_API.md's table)
 
-# ---------------------------------------------------------------- aliases
-
-ones_like = tf.ones_like
-ones = tf.ones
-zeros_like = tf.zeros_like
-zeros = tf.zeros
+globals().update(_common.aliases(tf, methods=False))
 tensor = tf.constant
 arange = tf.range
-meshgrid = tf.meshgrid
-sin = tf.sin
-sinh = tf.sinh
-cos = tf.cos
-cosh = tf.cosh
-tanh = tf.tanh
-linspace = tf.linspace
-exp = tf.exp
 log = tf.math.log
 normal = tf.random.normal
 rand = tf.random.uniform
 matmul = tf.matmul
-int32 = tf.int32
-int64 = tf.int64
-float32 = tf.float32
 concat = tf.concat
-stack = tf.stack
-abs = tf.abs
-eye = tf.eye
 sigmoid = tf.sigmoid
 batch_matmul = tf.matmul
 reshape = tf.reshape
@@ -467,6 +338,7 @@ astype = tf.cast
 transpose = tf.transpose
 expand_dims = tf.expand_dims
 repeat = tf.repeat
+numpy = _common.fluent('numpy')
 
 
 def randn(*shape, **kwargs):
@@ -474,17 +346,8 @@ def randn(*shape, **kwargs):
     return tf.random.normal(shape, **kwargs)
 
 
-numpy = _common.fluent('numpy')
-
-
 def size(x, *args, **kwargs):
     return tf.size(x, *args, **kwargs).numpy()
 
 
-# ---------------------------------------------------------------- code saved from the chapters
-
-try:
-    from d2l._saved.tensorflow import *  # noqa: F401,F403,E402
-except ModuleNotFoundError as e:
-    if e.name != 'd2l._saved.tensorflow':
-        raise
+_common.import_saved(globals())

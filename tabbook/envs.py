@@ -44,6 +44,9 @@ from tabbook.config import BookConfig, EnvSpec, load_config
 from tabbook.errors import SourceError
 
 COMPLETE_MARK = ".tabbook-complete"
+# No bytecode compiled at install: Python compiles each module the first time it is imported (only
+# what the book imports, a small part of torch, TensorFlow or JAX). Installing took half the time.
+PIP_OPTIONS = ("--no-compile",)
 TOOL_ENV = "tool"
 
 
@@ -76,13 +79,24 @@ def env_python(spec: EnvSpec) -> Path:
     return env_dir(spec) / "bin" / "python"
 
 
-def _pip(python: Path, spec: EnvSpec, *args: str, log) -> None:
+def _run_logged(command: list[str], log, start: float) -> None:
+    """Run ``command``, writing each line of its output to ``log`` after the seconds since ``start``
+    (so the log shows where the time goes: ``bench/setup_bench.py`` reads it)."""
+    log.write(f"{time.perf_counter() - start:7.1f} $ {' '.join(command)}\n")
+    log.flush()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
+        for line in proc.stdout:
+            log.write(f"{time.perf_counter() - start:7.1f} {line}")
+        log.flush()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, command)
+
+
+def _pip(python: Path, spec: EnvSpec, *args: str, log, start: float) -> None:
     # The requirements file is also a constraints file on every pip call, so
     # no later install can move a pin (mxnet breaks if numpy moves).
-    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-c", str(spec.requirements), *args]
-    log.write(f"$ {' '.join(command)}\n")
-    log.flush()
-    subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *PIP_OPTIONS, "-c", str(spec.requirements), *args]
+    _run_logged(command, log, start)
 
 
 def build_env(spec: EnvSpec) -> tuple[str, float, bool]:
@@ -97,9 +111,9 @@ def build_env(spec: EnvSpec) -> tuple[str, float, bool]:
     log_path = target.parent / f"{target.name}.log"
     with open(log_path, "w") as log:
         try:
-            subprocess.run([sys.executable, "-m", "venv", str(target)], stdout=log, stderr=subprocess.STDOUT, check=True)
+            _run_logged([sys.executable, "-m", "venv", str(target)], log, start)
             no_deps = ("--no-deps",) if spec.no_deps else ()  # the file pins every package
-            _pip(target / "bin" / "python", spec, *no_deps, "-r", str(spec.requirements), log=log)
+            _pip(target / "bin" / "python", spec, *no_deps, "-r", str(spec.requirements), log=log, start=start)
         except subprocess.CalledProcessError:
             tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
             raise SourceError(
@@ -187,7 +201,7 @@ def register_kernels(config: BookConfig) -> None:
         os.replace(out.name, path)
 
 
-def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> None:
+def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0, build_only: bool = False) -> None:
     # a tab without [env-<tab>] runs in the tool's own Python: nothing to build
     wanted = [config.envs[name] for name in (names or config.envs) if config.envs[name].requirements]
     if TOOL_ENV not in config.envs:
@@ -200,6 +214,8 @@ def setup(config: BookConfig, names: list[str] | None = None, jobs: int = 0) -> 
         for name, seconds, built in pool.map(build_env, wanted):
             state = f"built in {seconds:.0f} s" if built else "up to date"
             print(f"env {name:<11} {state}  {env_dir(config.envs[name])}", flush=True)
+    if build_only:
+        return
     for spec in wanted:
         remove_checkout_install(spec)
     link_venv(config)
@@ -210,6 +226,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tabbook.envs", description="Create the book's environments.")
     parser.add_argument("names", nargs="*", help="environments to create (default: all in config.ini)")
     parser.add_argument("--print-dir", metavar="NAME", help="print where environment NAME lives and exit")
+    parser.add_argument("--build-only", action="store_true",
+                        help="only build the environments: leave .venv and the registered kernels as they are")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -219,7 +237,7 @@ def main(argv=None) -> int:
         unknown = [name for name in args.names if name not in config.envs]
         if unknown:
             raise SourceError(config.config_path, None, f"no [env-{unknown[0]}] section; known: {', '.join(config.envs)}")
-        setup(config, args.names or None)
+        setup(config, args.names or None, build_only=args.build_only)
     except SourceError as exc:
         print(exc, file=sys.stderr)
         return 1

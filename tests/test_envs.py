@@ -130,3 +130,55 @@ def test_mxnet_env_keeps_numpy_pinned():
     python = envs.env_python(config.envs["mxnet"])
     out = subprocess.run([str(python), "-c", "import numpy; print(numpy.__version__)"], capture_output=True, text=True)
     assert out.stdout.strip() == "1.23.5"
+
+
+@pytest.mark.slow  # builds a virtual environment
+def test_the_log_says_where_the_time_went(tmp_path, cache):
+    """Every line of an environment's log carries the seconds since its build started, and
+    bench/setup_bench.py reads the phases back from them."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from setup_bench import phases
+
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("# nothing to install\n")
+    spec = EnvSpec("empty", reqs, None)
+    envs.build_env(spec)
+    log = envs.env_dir(spec).parent / f"{envs.env_dir(spec).name}.log"
+    lines = log.read_text().splitlines()
+    stamps = [float(line.split()[0]) for line in lines]
+    assert stamps == sorted(stamps) and stamps[0] < 60
+    assert any(" $ " in line and " -m venv " in line for line in lines)
+    assert any(" $ " in line and " -m pip install " in line for line in lines)
+    assert phases(log)["venv"] == next(s for s, line in zip(stamps, lines, strict=True) if "-m pip install" in line)
+
+
+def test_setup_bench_reads_the_phases(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from setup_bench import phases
+
+    log = tmp_path / "demo.log"
+    log.write_text(
+        "    0.0 $ python3 -m venv /x\n"
+        "    4.0 $ /x/bin/python -m pip install -r reqs.txt\n"
+        "    5.0 Collecting numpy==2.4.6\n"
+        "    5.1   Downloading numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl (16.6 MB)\n"
+        "    6.0 Processing /opt/pypi/files/six-1.17.0-py2.py3-none-any.whl\n"
+        "   20.0 Building wheels for collected packages: demo\n"
+        "   23.0 Installing collected packages: six, numpy\n"
+        "   30.5 Successfully installed numpy-2.4.6 six-1.17.0\n")
+    assert phases(log) == {"venv": 4.0, "resolve+download": 16.0, "build wheels": 3.0, "install": 7.5,
+                           "total": 30.5, "downloads": 1, "MB": 16.6, "local": 1}
+
+
+def test_build_only_leaves_the_link_and_the_kernels(tmp_path, monkeypatch):
+    """--build-only (the set-up benchmark's) builds nothing here (every environment is up to date in
+    a cache that has them all) and must not touch .venv or the kernels."""
+    calls = []
+    monkeypatch.setattr(envs, "build_env", lambda spec: (spec.name, 0.0, False))
+    monkeypatch.setattr(envs, "link_venv", lambda config: calls.append("link"))
+    monkeypatch.setattr(envs, "register_kernels", lambda config: calls.append("kernels"))
+    monkeypatch.setattr(envs, "remove_checkout_install", lambda spec: calls.append("uninstall"))
+    envs.setup(load_config(ROOT), build_only=True)
+    assert calls == []
+    envs.setup(load_config(ROOT))
+    assert calls[-2:] == ["link", "kernels"]

@@ -131,6 +131,71 @@ def test_gradient_clipping_slows_but_does_not_stop_training(d2l, framework):
     assert np.linalg.norm(w) > 0.5  # it moved from ~0
 
 
+GRADS = ([[3.0], [4.0]], [12.0])  # w's and b's gradients: global norm 13
+
+
+def _clipped(d2l, framework, clip):
+    """GRADS (as the framework holds them for linear regression from scratch) through the Trainer's
+    clip_gradients at ``clip``: the resulting (w, b) gradients as numpy arrays."""
+    trainer = d2l.Trainer(max_epochs=1, gradient_clip_val=clip)
+    if framework in ('jax', 'tensorflow'):  # gradients are values: clip_gradients returns new ones
+        grads = {'w': d2l.tensor(GRADS[0]), 'b': d2l.tensor(GRADS[1])} if framework == 'jax' else \
+            [d2l.tensor(GRADS[0]), d2l.tensor(GRADS[1])]
+        out = trainer.clip_gradients(clip, grads)
+        return [_np(g) for g in ((out['w'], out['b']) if framework == 'jax' else out)]
+    model = d2l.LinearRegressionScratch(2, lr=0.1)  # gradients are stored on the parameters, clipped in place
+    if framework == 'pytorch':
+        model.w.grad, model.b.grad = d2l.tensor(GRADS[0]), d2l.tensor(GRADS[1])
+    else:
+        model.w.grad[:], model.b.grad[:] = d2l.tensor(GRADS[0]), d2l.tensor(GRADS[1])
+    trainer.clip_gradients(clip, model)
+    return [_np(model.w.grad), _np(model.b.grad)]
+
+
+@pytest.mark.parametrize('clip, scale', [(1.3, 0.1), (6.5, 0.5), (13.0, 1.0), (26.0, 1.0)])
+def test_clip_gradients_scales_to_the_clip_value_and_keeps_the_direction(d2l, framework, clip, scale):
+    """Against the unclipped gradients: above the clip value their global norm becomes the clip
+    value, in the same direction; at or below it nothing changes."""
+    clipped = _clipped(d2l, framework, clip)
+    for got, unclipped in zip(clipped, GRADS, strict=True):
+        np.testing.assert_allclose(got, scale * np.array(unclipped), rtol=1e-5)
+    assert np.sqrt(sum(float((g ** 2).sum()) for g in clipped)) == pytest.approx(min(clip, 13.0), rel=1e-5)
+
+
+def _one_step(d2l, framework, clip, lr=0.03):
+    """Linear regression from scratch trained by the Trainer for one SGD step (one batch, one epoch)
+    with gradient_clip_val=clip: the parameters (w and b, flattened) before and after the step."""
+    seed_everything(framework)
+    data = d2l.SyntheticRegressionData(w=d2l.tensor([2, -3.4]), b=4.2, num_train=32, num_val=32, batch_size=32)
+    model = d2l.LinearRegressionScratch(2, lr=lr)
+    trainer = d2l.Trainer(max_epochs=1, gradient_clip_val=clip)
+    if framework == 'jax':
+        import jax
+        params = []
+        for epochs in (0, 1):  # no epoch: the initial parameters; one: after the step (the same key)
+            trainer = d2l.Trainer(max_epochs=epochs, gradient_clip_val=clip)
+            trainer.fit(model, data, key=jax.random.key(0))
+            params.append(np.concatenate([_np(trainer.state.params[k]).ravel() for k in ('w', 'b')]))
+        return params
+    before = np.concatenate([np.array(_np(p)).ravel() for p in (model.w, model.b)])
+    trainer.fit(model, data)
+    return before, np.concatenate([_np(p).ravel() for p in (model.w, model.b)])
+
+
+def test_the_trainer_clips_the_step_it_takes(d2l, framework):
+    """One SGD step moves the parameters by lr times the gradient: unclipped, its norm is the
+    gradient's (far above the clip value here); clipped, exactly lr times the clip value."""
+    lr, clip = 0.03, 0.01
+    before, after = _one_step(d2l, framework, 0, lr)
+    unclipped = np.linalg.norm(after - before) / lr
+    assert unclipped > 100 * clip, unclipped
+    before_clipped, after_clipped = _one_step(d2l, framework, clip, lr)
+    np.testing.assert_allclose(before_clipped, before)  # the same start
+    assert np.linalg.norm(after_clipped - before_clipped) / lr == pytest.approx(clip, rel=1e-3)
+    # the same direction as the unclipped step
+    np.testing.assert_allclose((after_clipped - before_clipped) / clip, (after - before) / unclipped, rtol=1e-3, atol=1e-6)
+
+
 def test_jax_dropout_model_trains_with_the_trainers_keys(d2l, framework, real_files):
     """The dropout model of the books' JAX tab: `training` field, loss with rngs from the TrainState."""
     if framework != 'jax':
@@ -171,3 +236,32 @@ def test_jax_dropout_model_trains_with_the_trainers_keys(d2l, framework, real_fi
     assert np.allclose(model.clone(training=False).apply(variables, X), model.clone(training=False).apply(variables, X))
     keys = d2l._derived_keys(trainer.state.dropout_rng, 3)
     assert keys.shape == (3, 2) and len({tuple(k) for k in keys}) == 3
+
+
+def _jax_process(code, **env):
+    import subprocess
+    import sys
+    environ = {k: v for k, v in os.environ.items() if k != 'JAX_COMPILATION_CACHE_DIR'}
+    environ.update(env)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, '-c', 'from d2l import jax as d2l\nimport jax\n' + code],
+                          env=dict(environ, PYTHONPATH=root), capture_output=True, text=True, check=True).stdout
+
+
+def test_jax_keeps_compiled_steps_on_disk_for_later_processes(framework, tmp_path):
+    """d2l.jax turns on JAX's persistent compilation cache (in $D2L_JAX_CACHE here): what one process
+    compiles, the next one reads back instead of compiling again."""
+    if framework != 'jax':
+        pytest.skip("JAX's compilation cache")
+    cache = tmp_path / 'cache'
+    code = ('print(jax.config.jax_compilation_cache_dir)\n'
+            'print(float(jax.jit(lambda x: (x * 2).sum())(jax.numpy.arange(7.0))))\n')
+    assert _jax_process(code, D2L_JAX_CACHE=str(cache)).split() == [str(cache), '42.0']
+    entries = sorted(p.name for p in cache.iterdir())
+    assert entries  # the compiled program is on disk
+    _jax_process(code, D2L_JAX_CACHE=str(cache))
+    assert sorted(p.name for p in cache.iterdir()) == entries  # read back, not compiled and written again
+    # off with an empty value, and a cache the user chose is left alone
+    assert _jax_process(code, D2L_JAX_CACHE='').split()[0] == 'None'
+    mine = str(tmp_path / 'mine')
+    assert _jax_process(code, D2L_JAX_CACHE=str(cache), JAX_COMPILATION_CACHE_DIR=mine).split()[0] == mine
