@@ -94,14 +94,24 @@ d2l.dropout_layer = dropout_layer
 
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
-def fit_preprocessing(self, frame):
+def features(self, frame):
+    """The descriptions of the sales in frame, without the price; the
+    dwelling-type codes of MS.SubClass become text, hence categories."""
+    return frame.drop(columns='price').astype({'MS.SubClass': str})
+
+
+# chapter_mlp/house-prices.md, section "From a Table to Tensors"
+@d2l.add_to_class(d2l.AmesHousing)
+def fit_preprocessing(self, frame, min_missing=0.01):
     """Learn how to encode sales from the sales in frame (the training rows)."""
     import pandas as pd  # d2l itself works without pandas
-    features = frame.drop(columns='price')
+    features = self.features(frame)
     numeric = features.select_dtypes('number')
     self.numeric_columns = numeric.columns
     self.mean = numeric.mean()
     self.std = numeric.std().replace(0, 1)  # a constant column stays 0
+    # numeric columns missing in at least min_missing of the rows: indicators
+    self.indicator_columns = numeric.columns[numeric.isna().mean() >= min_missing]
     self.categorical_columns = features.columns.drop(self.numeric_columns)
     self.onehot_columns = pd.get_dummies(
         features[self.categorical_columns], dummy_na=True).columns
@@ -114,12 +124,13 @@ def preprocess(self, frame):
     """Features and targets of the sales in frame, as float32 arrays,
     encoded with what fit_preprocessing learned."""
     import pandas as pd
-    features = frame.drop(columns='price')
+    features = self.features(frame)
     numeric = (features[self.numeric_columns] - self.mean) / self.std
-    numeric = numeric.fillna(0)  # a missing number becomes the mean
+    numeric = numeric.fillna(0)  # a missing number becomes the mean ...
+    missing = features[self.indicator_columns].isna().add_suffix('.missing')
     onehot = pd.get_dummies(features[self.categorical_columns], dummy_na=True)
     onehot = onehot.reindex(columns=self.onehot_columns, fill_value=0)
-    X = pd.concat([numeric, onehot], axis=1).to_numpy(dtype='float32')
+    X = pd.concat([numeric, missing, onehot], axis=1).to_numpy(dtype='float32')
     y = frame['price'].apply(math.log) - self.log_price_mean
     return X, y.to_numpy(dtype='float32').reshape(-1, 1)
 
@@ -132,6 +143,7 @@ def split(self, train_frame, val_frame):
     import copy
     data = copy.copy(self)
     data.fit_preprocessing(train_frame)
+    data.val_frame = val_frame  # to look up what the validation rows are
     data.train = data.preprocess(train_frame)
     data.val = data.preprocess(val_frame)
     return data
