@@ -79,6 +79,92 @@ class MLP(d2l.Classifier):
 d2l.MLP = MLP
 
 
+# chapter_mlp/generalization-deep.md, section "Generalization in Deep Learning" (sec_generalization_deep)
+import numpy as onp
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def fashion_mnist_subset(data, n=2000):
+    """The first n training and validation images, flattened, and their
+    labels as NumPy integer arrays."""
+    X_train, y_train = (a[:n] for a in data.train.tensors)
+    X_val, y_val = (a[:n] for a in data.val.tensors)
+    X_train = d2l.reshape(X_train, (n, -1))
+    X_val = d2l.reshape(X_val, (n, -1))
+    return (X_train, d2l.numpy(y_train).astype('int64'),
+            X_val, d2l.numpy(y_val).astype('int64'))
+
+d2l.fashion_mnist_subset = fashion_mnist_subset
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def corrupt_labels(y, fraction, num_classes=10, seed=0):
+    """Replace a random fraction of the labels by uniformly chosen wrong ones."""
+    rng = onp.random.default_rng(seed)
+    flipped = rng.random(len(y)) < fraction
+    shift = rng.integers(1, num_classes, size=len(y))
+    return onp.where(flipped, (y + shift) % num_classes, y), flipped
+
+d2l.corrupt_labels = corrupt_labels
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def fit_and_track(X, labels, X_val, dropout=0.0, num_epochs=30, batch_size=64,
+                  lr=1e-3):
+    """Train an MLP on (X, labels); return the predicted classes of X and
+    X_val after every epoch."""
+    npx.random.seed(0)
+    rng = onp.random.default_rng(0)
+    y = np.array(labels)
+    net = nn.Sequential()
+    net.add(nn.Dense(512, activation='relu'), nn.Dropout(dropout),
+            nn.Dense(512, activation='relu'), nn.Dropout(dropout), nn.Dense(10))
+    net.initialize(init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    history = []
+    for epoch in range(num_epochs):
+        order = rng.permutation(len(labels))
+        for start in range(0, len(order), batch_size):
+            idx = np.array(order[start:start + batch_size])
+            with autograd.record():  # dropout is active only in here
+                loss = loss_fn(net(X[idx]), y[idx])
+            loss.backward()
+            trainer.step(len(idx))
+        history.append((net(X).argmax(axis=1).asnumpy().astype('int64'),
+                        net(X_val).argmax(axis=1).asnumpy().astype('int64')))
+    return history
+
+d2l.fit_and_track = fit_and_track
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def accuracies(history, labels, subset=None):
+    """Per-epoch accuracy of the tracked predictions against labels (only
+    where the boolean array subset is true, if given)."""
+    if subset is None:
+        subset = onp.ones(len(labels), dtype=bool)
+    return [float((pred[subset] == labels[subset]).mean()) for pred in history]
+
+d2l.accuracies = accuracies
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def plot_curves(curves):
+    """Validation curves above, training curves below, each with its legend
+    under the axes, where it hides no curve."""
+    fig, axes = d2l.plt.subplots(2, 1, figsize=(3.5, 5.5), layout='constrained')
+    for ax, kind in zip(axes, ('val', 'train')):
+        names = [name for name in curves if name.startswith(kind)]
+        epochs = list(range(1, len(curves[names[0]]) + 1))
+        d2l.plot(epochs, [curves[name] for name in names], 'epoch',
+                 f'{kind} accuracy', ylim=[0, 1.02], axes=ax)
+        ax.legend([name.removeprefix(kind + ', ') for name in names],
+                  loc='upper center', bbox_to_anchor=(0.5, -0.3))
+
+d2l.plot_curves = plot_curves
+
+
 # chapter_mlp/dropout.md, section "Implementation from Scratch"
 def dropout_layer(X, dropout):
     """Zero each entry of X with probability dropout; rescale the others."""
@@ -161,4 +247,4 @@ def folds(self, k):
                          val_frame)
 
 
-__all__ = ['MLPScratch', 'relu', 'validation_accuracy', 'MLP', 'dropout_layer']
+__all__ = ['MLPScratch', 'relu', 'validation_accuracy', 'MLP', 'fashion_mnist_subset', 'corrupt_labels', 'fit_and_track', 'accuracies', 'plot_curves', 'dropout_layer']
