@@ -238,18 +238,22 @@ class ProgressBoard(HyperParameters):
     in a notebook, and in a script only marked stale, to be drawn when
     ``board.fig`` is read (most scripts never look at it).
 
-    ``ylim_from=x`` fits the y-axis to the points drawn at ``x`` or later only
-    (``ylim``, when given, wins): a first epoch whose loss is far above the rest
-    no longer squashes the later curve flat. Earlier points that fall outside
-    that range are drawn on the edge of the axes as open triangles (pointing
-    up or down, the way the curve left the plot), so the reader sees that the
-    curve goes off the chart there. ``yscale='log'`` is the other way to show
-    such a curve."""
+    Setting the attribute ``ylim_from = x`` (say ``model.board.ylim_from = 1``)
+    fits the y-axis to the points drawn at ``x`` or later only (``ylim``, when
+    given, wins): a first epoch whose loss is far above the rest no longer
+    squashes the later curve flat. Earlier points that fall outside that range
+    are drawn on the edge of the axes as open triangles (pointing up or down,
+    the way the curve left the plot), so the reader sees that the curve goes
+    off the chart there. ``yscale='log'`` is the other way to show such curves.
+    (An attribute, not an argument: the constructor keeps the signature of
+    the d2l API.)"""
+
+    ylim_from = None
 
     def __init__(self, xlabel=None, ylabel=None, xlim=None,
                  ylim=None, xscale='linear', yscale='linear',
                  ls=['-', '--', '-.', ':'], colors=['C0', 'C1', 'C2', 'C3'],  # noqa: B006
-                 fig=None, axes=None, figsize=(3.5, 2.5), display=True, ylim_from=None):
+                 fig=None, axes=None, figsize=(3.5, 2.5), display=True):
         self._stale = False
         self.save_hyperparameters()
         self.raw_points = collections.OrderedDict()  # label -> [(x, y)] not yet averaged

@@ -1,5 +1,6 @@
 """Plotting: headless in scripts, lazy and in-place in notebooks (one final figure per cell)."""
 
+import inspect
 import io
 import json
 import os
@@ -133,9 +134,11 @@ def test_executed_notebook_keeps_one_figure_per_cell(framework, tmp_path):
 
 # ------------------------------------------------------------------ a first epoch far above the rest
 
-def _board_with_a_tall_first_epoch(**kwargs):
+def _board_with_a_tall_first_epoch(ylim_from=None, **kwargs):
     """A board whose training loss is 50 at x = 0.5 and then falls from 0.3 to 0.1 (x = 1 .. 11)."""
     board = _common.ProgressBoard('epoch', **kwargs)
+    if ylim_from is not None:
+        board.ylim_from = ylim_from
     losses = [50.0] + [0.3 - 0.01 * i for i in range(21)]
     for i, loss in enumerate(losses):
         board.draw((i + 1) / 2, loss, 'train_loss')
@@ -146,6 +149,7 @@ def _board_with_a_tall_first_epoch(**kwargs):
 
 def test_by_default_the_first_epoch_sets_the_range():
     board = _board_with_a_tall_first_epoch()
+    assert board.ylim_from is None and 'ylim_from' not in inspect.signature(_common.ProgressBoard).parameters
     low, high = board.fig.gca().get_ylim()
     assert high >= 50  # the later curve is squashed into the bottom 1% of the plot
     _common.plt.close(board.fig)
