@@ -180,23 +180,15 @@ d2l.dropout_layer = dropout_layer
 
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
-def features(self, frame):
-    """The descriptions of the sales in frame, without the price; the
-    dwelling-type codes of MS.SubClass become text, hence categories."""
-    return frame.drop(columns='price').astype({'MS.SubClass': str})
-
-
-# chapter_mlp/house-prices.md, section "From a Table to Tensors"
-@d2l.add_to_class(d2l.AmesHousing)
 def fit_preprocessing(self, frame, min_missing=0.01):
-    """Learn how to encode sales from the sales in frame (the training rows)."""
+    """Learn how to encode sales from the training rows in frame."""
     import pandas as pd  # d2l itself works without pandas
-    features = self.features(frame)
+    # the dwelling-type codes of MS.SubClass become text: categories
+    features = frame.drop(columns='price').astype({'MS.SubClass': str})
     numeric = features.select_dtypes('number')
     self.numeric_columns = numeric.columns
     self.mean = numeric.mean()
     self.std = numeric.std().replace(0, 1)  # a constant column stays 0
-    # numeric columns missing in at least min_missing of the rows: indicators
     self.indicator_columns = numeric.columns[numeric.isna().mean() >= min_missing]
     self.categorical_columns = features.columns.drop(self.numeric_columns)
     self.onehot_columns = pd.get_dummies(
@@ -207,12 +199,11 @@ def fit_preprocessing(self, frame, min_missing=0.01):
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
 def preprocess(self, frame):
-    """Features and targets of the sales in frame, as float32 arrays,
-    encoded with what fit_preprocessing learned."""
+    """Features and targets of the sales in frame, as float32 arrays."""
     import pandas as pd
-    features = self.features(frame)
+    features = frame.drop(columns='price').astype({'MS.SubClass': str})
     numeric = (features[self.numeric_columns] - self.mean) / self.std
-    numeric = numeric.fillna(0)  # a missing number becomes the mean ...
+    numeric = numeric.fillna(0)  # a missing number becomes the mean
     missing = features[self.indicator_columns].isna().add_suffix('.missing')
     onehot = pd.get_dummies(features[self.categorical_columns], dummy_na=True)
     onehot = onehot.reindex(columns=self.onehot_columns, fill_value=0)
@@ -224,12 +215,11 @@ def preprocess(self, frame):
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
 def split(self, train_frame, val_frame):
-    """A copy of the data that trains on train_frame and validates on
-    val_frame, both encoded with statistics of train_frame alone."""
+    """The data, encoded with statistics of train_frame alone."""
     import copy
     data = copy.copy(self)
     data.fit_preprocessing(train_frame)
-    data.val_frame = val_frame  # to look up what the validation rows are
+    data.val_frame = val_frame
     data.train = data.preprocess(train_frame)
     data.val = data.preprocess(val_frame)
     return data
@@ -238,8 +228,7 @@ def split(self, train_frame, val_frame):
 # chapter_mlp/house-prices.md, section "$K$-Fold Cross-Validation"
 @d2l.add_to_class(d2l.AmesHousing)
 def folds(self, k):
-    """The k ways to validate on one k-th of the development sales and train
-    on the rest, each as a data module (see split)."""
+    """Each k-th of the development sales as validation rows (see split)."""
     n = len(self.train_frame)
     for i in range(k):
         val_frame = self.train_frame.iloc[i * n // k:(i + 1) * n // k]

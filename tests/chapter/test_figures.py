@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from executed import TABS, executed_notebook
+from executed import TABS, claim, executed_notebook
 
 PHONE_COLUMN_PX = 323
 MIN_LEGEND_PX = 9
@@ -57,7 +57,10 @@ def test_the_measure_sees_legends():
 
 @pytest.mark.parametrize("tab", TABS)
 def test_the_house_price_board_marks_its_tall_first_epoch(tab):
-    """ylim_from=1: the board's first training points lie above its y-range and are drawn as triangles."""
+    """"In the first epoch the training loss starts far above where it ends": with ylim_from=1 the board
+    fits its y-range to the points from epoch 1 on, and draws an open triangle on its upper edge only for
+    an earlier point above that range."""
+    claim("house-prices", r"In the first epoch the training loss starts far above where it ends")
     (_, svg), = [(i, s) for i, s in plots(tab, "house-prices")]
     # matplotlib writes a marker as a path in <defs> and uses it per point; '^' is the triangle up
     assert re.search(r'<path id="m[0-9a-f]+" d="M 0 -3 \nL -3 3 \nL 3 3 \nz\n"', svg), f"{tab}: no open triangle"

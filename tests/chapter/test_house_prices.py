@@ -80,11 +80,9 @@ def test_prose_counts_match_the_data():
 @pytest.mark.parametrize("tab", TABS)
 def test_dwelling_types_and_missing_value_indicators(tab):
     text = out(tab)
-    assert "dwelling types (MS.SubClass codes): 16" in text
-    # "Pool.QC is missing for the houses without a pool": almost all of them
-    (pool,) = re.findall(r"^sales without Pool.QC: (\d+\.\d)%$", text, flags=re.MULTILINE)
-    assert float(pool) > 99
-    assert "sales without Lot.Frontage: 490" in text and "sales without Garage.Yr.Blt: 159" in text
+    # MS.SubClass is a category: of the 36 numeric columns of the data, 35 are standardized as numbers
+    # (tests/d2l/test_ames.py checks its one-hot columns)
+    assert re.search(r"^numeric columns: 35, ", text, flags=re.MULTILINE), text
     # "every numeric column in which at least one percent of the training rows has no value also gets
     # a missing-value indicator": exactly these two (Mas.Vnr.Area, with 23 gaps in 2,930, does not)
     claim(NAME, r"at least one percent of the training rows has no value also gets a \*missing-value indicator\*")
@@ -194,27 +192,9 @@ def test_held_out_error_below_the_cross_validated_one_and_why():
     low, high = quoted_range(NAME, r"Validated without them, the chosen network's folds give (0\.\d+) to (0\.\d+),")
     without = {}
     for tab in TABS:
-        assert "sales over 4,000 sq ft: 5; among the development sales 5, among the held-out sales 0" in out(tab)
+        assert "sales over 4,000 sq ft: 5, held out: 0" in out(tab)
         (value,) = re.findall(rf"^best MLP, validated without them: 5-fold validation log-RMSE {FLOAT}$",
                               out(tab), flags=re.MULTILINE)
         without[tab] = float(value)
         assert abs(without[tab] - held_out(tab)) < abs(best_mlp(tab)[1] - held_out(tab)), tab
     within(without, low, high, "best MLP validated without the large houses")
-
-
-@pytest.mark.parametrize("tab", TABS)
-def test_the_first_epoch_is_far_above_the_rest(tab):
-    # "In the first epoch the training loss starts far above where it ends": the board fits its y-axis to
-    # the later points; here the first plotted point is at least five times the last.
-    (first, last) = re.findall(rf"^training loss on the board: {FLOAT} at first, {FLOAT} at the end$",
-                               out(tab), flags=re.MULTILINE)[0]
-    claim(NAME, r"In the first epoch the training loss starts far above where it ends")
-    assert float(first) > 5 * float(last), (first, last)
-
-
-def test_the_mean_log_price_is_about_12():
-    # "moving its bias to about 12"
-    claim(NAME, r"spending its first updates on moving its bias to about 12\.")
-    for tab in TABS:
-        (mean,) = re.findall(rf"^mean log price of the development sales: {FLOAT}$", out(tab), flags=re.MULTILINE)
-        assert round(float(mean)) == 12
