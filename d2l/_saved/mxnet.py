@@ -79,6 +79,92 @@ class MLP(d2l.Classifier):
 d2l.MLP = MLP
 
 
+# chapter_mlp/generalization-deep.md, section "Generalization in Deep Learning" (sec_generalization_deep)
+import numpy as onp
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def fashion_mnist_subset(data, n=2000):
+    """The first n training and validation images, flattened, and their
+    labels as NumPy integer arrays."""
+    X_train, y_train = (a[:n] for a in data.train.tensors)
+    X_val, y_val = (a[:n] for a in data.val.tensors)
+    X_train = d2l.reshape(X_train, (n, -1))
+    X_val = d2l.reshape(X_val, (n, -1))
+    return (X_train, d2l.numpy(y_train).astype('int64'),
+            X_val, d2l.numpy(y_val).astype('int64'))
+
+d2l.fashion_mnist_subset = fashion_mnist_subset
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def corrupt_labels(y, fraction, num_classes=10, seed=0):
+    """Replace a random fraction of the labels by uniformly chosen wrong ones."""
+    rng = onp.random.default_rng(seed)
+    flipped = rng.random(len(y)) < fraction
+    shift = rng.integers(1, num_classes, size=len(y))
+    return onp.where(flipped, (y + shift) % num_classes, y), flipped
+
+d2l.corrupt_labels = corrupt_labels
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def fit_and_track(X, labels, X_val, dropout=0.0, num_epochs=30, batch_size=64,
+                  lr=1e-3):
+    """Train an MLP on (X, labels); return the predicted classes of X and
+    X_val after every epoch."""
+    npx.random.seed(0)
+    rng = onp.random.default_rng(0)
+    y = np.array(labels)
+    net = nn.Sequential()
+    net.add(nn.Dense(512, activation='relu'), nn.Dropout(dropout),
+            nn.Dense(512, activation='relu'), nn.Dropout(dropout), nn.Dense(10))
+    net.initialize(init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': lr})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    history = []
+    for epoch in range(num_epochs):
+        order = rng.permutation(len(labels))
+        for start in range(0, len(order), batch_size):
+            idx = np.array(order[start:start + batch_size])
+            with autograd.record():  # dropout is active only in here
+                loss = loss_fn(net(X[idx]), y[idx])
+            loss.backward()
+            trainer.step(len(idx))
+        history.append((net(X).argmax(axis=1).asnumpy().astype('int64'),
+                        net(X_val).argmax(axis=1).asnumpy().astype('int64')))
+    return history
+
+d2l.fit_and_track = fit_and_track
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def accuracies(history, labels, subset=None):
+    """Per-epoch accuracy of the tracked predictions against labels (only
+    where the boolean array subset is true, if given)."""
+    if subset is None:
+        subset = onp.ones(len(labels), dtype=bool)
+    return [float((pred[subset] == labels[subset]).mean()) for pred in history]
+
+d2l.accuracies = accuracies
+
+
+# chapter_mlp/generalization-deep.md, section "An Experiment with Noisy Labels"
+def plot_curves(curves):
+    """Validation curves above, training curves below, each with its legend
+    under the axes, where it hides no curve."""
+    fig, axes = d2l.plt.subplots(2, 1, figsize=(3.5, 5.5), layout='constrained')
+    for ax, kind in zip(axes, ('val', 'train')):
+        names = [name for name in curves if name.startswith(kind)]
+        epochs = list(range(1, len(curves[names[0]]) + 1))
+        d2l.plot(epochs, [curves[name] for name in names], 'epoch',
+                 f'{kind} accuracy', ylim=[0, 1.02], axes=ax)
+        ax.legend([name.removeprefix(kind + ', ') for name in names],
+                  loc='upper center', bbox_to_anchor=(0.5, -0.3))
+
+d2l.plot_curves = plot_curves
+
+
 # chapter_mlp/dropout.md, section "Implementation from Scratch"
 def dropout_layer(X, dropout):
     """Zero each entry of X with probability dropout; rescale the others."""
@@ -94,14 +180,16 @@ d2l.dropout_layer = dropout_layer
 
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
-def fit_preprocessing(self, frame):
-    """Learn how to encode sales from the sales in frame (the training rows)."""
+def fit_preprocessing(self, frame, min_missing=0.01):
+    """Learn how to encode sales from the training rows in frame."""
     import pandas as pd  # d2l itself works without pandas
-    features = frame.drop(columns='price')
+    # the dwelling-type codes of MS.SubClass become text: categories
+    features = frame.drop(columns='price').astype({'MS.SubClass': str})
     numeric = features.select_dtypes('number')
     self.numeric_columns = numeric.columns
     self.mean = numeric.mean()
     self.std = numeric.std().replace(0, 1)  # a constant column stays 0
+    self.indicator_columns = numeric.columns[numeric.isna().mean() >= min_missing]
     self.categorical_columns = features.columns.drop(self.numeric_columns)
     self.onehot_columns = pd.get_dummies(
         features[self.categorical_columns], dummy_na=True).columns
@@ -111,15 +199,15 @@ def fit_preprocessing(self, frame):
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
 def preprocess(self, frame):
-    """Features and targets of the sales in frame, as float32 arrays,
-    encoded with what fit_preprocessing learned."""
+    """Features and targets of the sales in frame, as float32 arrays."""
     import pandas as pd
-    features = frame.drop(columns='price')
+    features = frame.drop(columns='price').astype({'MS.SubClass': str})
     numeric = (features[self.numeric_columns] - self.mean) / self.std
     numeric = numeric.fillna(0)  # a missing number becomes the mean
+    missing = features[self.indicator_columns].isna().add_suffix('.missing')
     onehot = pd.get_dummies(features[self.categorical_columns], dummy_na=True)
     onehot = onehot.reindex(columns=self.onehot_columns, fill_value=0)
-    X = pd.concat([numeric, onehot], axis=1).to_numpy(dtype='float32')
+    X = pd.concat([numeric, missing, onehot], axis=1).to_numpy(dtype='float32')
     y = frame['price'].apply(math.log) - self.log_price_mean
     return X, y.to_numpy(dtype='float32').reshape(-1, 1)
 
@@ -127,11 +215,11 @@ def preprocess(self, frame):
 # chapter_mlp/house-prices.md, section "From a Table to Tensors"
 @d2l.add_to_class(d2l.AmesHousing)
 def split(self, train_frame, val_frame):
-    """A copy of the data that trains on train_frame and validates on
-    val_frame, both encoded with statistics of train_frame alone."""
+    """The data, encoded with statistics of train_frame alone."""
     import copy
     data = copy.copy(self)
     data.fit_preprocessing(train_frame)
+    data.val_frame = val_frame
     data.train = data.preprocess(train_frame)
     data.val = data.preprocess(val_frame)
     return data
@@ -140,8 +228,7 @@ def split(self, train_frame, val_frame):
 # chapter_mlp/house-prices.md, section "$K$-Fold Cross-Validation"
 @d2l.add_to_class(d2l.AmesHousing)
 def folds(self, k):
-    """The k ways to validate on one k-th of the development sales and train
-    on the rest, each as a data module (see split)."""
+    """Each k-th of the development sales as validation rows (see split)."""
     n = len(self.train_frame)
     for i in range(k):
         val_frame = self.train_frame.iloc[i * n // k:(i + 1) * n // k]
@@ -149,4 +236,4 @@ def folds(self, k):
                          val_frame)
 
 
-__all__ = ['MLPScratch', 'relu', 'validation_accuracy', 'MLP', 'dropout_layer']
+__all__ = ['MLPScratch', 'relu', 'validation_accuracy', 'MLP', 'fashion_mnist_subset', 'corrupt_labels', 'fit_and_track', 'accuracies', 'plot_curves', 'dropout_layer']

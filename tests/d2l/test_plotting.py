@@ -1,7 +1,10 @@
 """Plotting: headless in scripts, lazy and in-place in notebooks (one final figure per cell)."""
 
+import inspect
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +130,98 @@ def test_executed_notebook_keeps_one_figure_per_cell(framework, tmp_path):
     assert 'sin' in svg and 'cos' in svg  # the final figure has both curves' legend
     assert any(o.get('text') == 'training\n' for o in outputs[3])  # printed text is kept
     assert 'train_loss' in outputs[3][-1]['data']['image/svg+xml']
+
+
+# ------------------------------------------------------------------ a first epoch far above the rest
+
+def _board_with_a_tall_first_epoch(ylim_from=None, **kwargs):
+    """A board whose training loss is 50 at x = 0.5 and then falls from 0.3 to 0.1 (x = 1 .. 11)."""
+    board = _common.ProgressBoard('epoch', **kwargs)
+    if ylim_from is not None:
+        board.ylim_from = ylim_from
+    losses = [50.0] + [0.3 - 0.01 * i for i in range(21)]
+    for i, loss in enumerate(losses):
+        board.draw((i + 1) / 2, loss, 'train_loss')
+    for epoch in range(1, 12):
+        board.draw(epoch, 0.4 - 0.01 * epoch, 'val_loss')
+    return board
+
+
+def test_by_default_the_first_epoch_sets_the_range():
+    board = _board_with_a_tall_first_epoch()
+    assert board.ylim_from is None and 'ylim_from' not in inspect.signature(_common.ProgressBoard).parameters
+    low, high = board.fig.gca().get_ylim()
+    assert high >= 50  # the later curve is squashed into the bottom 1% of the plot
+    _common.plt.close(board.fig)
+
+
+def test_ylim_from_fits_the_range_to_the_later_points_and_marks_the_earlier_ones():
+    board = _board_with_a_tall_first_epoch(ylim_from=1)
+    axes = board.fig.gca()
+    low, high = axes.get_ylim()
+    # the range covers every point from x = 1 on (0.1 .. 0.39), with a margin, and nothing much more
+    assert low < 0.11 and 0.39 < high < 0.45, (low, high)
+    # the point before x = 1 (50 at 0.5) is marked by one open triangle on the upper edge, in the curve's colour
+    marks = [line for line in axes.get_lines() if line.get_marker() == '^' and len(line.get_xdata())]
+    assert len(marks) == 1
+    assert marks[0].get_xdata().tolist() == [0.5] and marks[0].get_ydata().tolist() == [high]
+    assert marks[0].get_color() == axes.get_lines()[0].get_color() and not marks[0].get_clip_on()
+    # the legend still names the two curves, and only them
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ['train_loss', 'val_loss']
+    _common.plt.close(board.fig)
+
+
+def test_ylim_from_on_a_log_axis_and_an_explicit_ylim_wins():
+    board = _board_with_a_tall_first_epoch(ylim_from=1, yscale='log')
+    low, high = board.fig.gca().get_ylim()
+    assert 0.09 < low < 0.1 and 0.39 < high < 0.45, (low, high)
+    _common.plt.close(board.fig)
+    board = _board_with_a_tall_first_epoch(ylim_from=1, ylim=[0, 100])
+    assert board.fig.gca().get_ylim() == (0, 100)
+    _common.plt.close(board.fig)
+
+
+# ------------------------------------------------------------------ legible on a phone
+
+PHONE_COLUMN_PX = 323  # the text column of a 390 px phone screen, where the book scales plots down
+MIN_LEGEND_PX = 9
+
+
+def legend_px_on_a_phone(fig):
+    """The font size, in CSS pixels, of the smallest legend text of ``fig`` when the book shows the
+    figure as the notebook stores it (SVG cropped to its content, as the inline backend does, at
+    72 pt per inch = 96 px per inch) scaled down to fit a phone's column."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format='svg', bbox_inches='tight')
+    width_pt = float(re.search(r'<svg[^>]*\swidth="([\d.]+)pt"', buffer.getvalue()).group(1))
+    shown_px = min(PHONE_COLUMN_PX, width_pt * 96 / 72)
+    sizes = [text.get_fontsize() for axes in fig.axes if axes.get_legend()
+             for text in axes.get_legend().get_texts()]
+    assert sizes, 'the figure has no legend'
+    return min(sizes) * 96 / 72 * shown_px / (width_pt * 96 / 72)
+
+
+def test_a_default_plot_keeps_its_legend_legible_on_a_phone():
+    fig = _common.plt.figure()
+    _common.plot(np.arange(10), [np.arange(10) ** 2, np.arange(10)], 'x', 'f(x)', legend=['square', 'identity'])
+    assert legend_px_on_a_phone(_common.plt.gcf()) >= MIN_LEGEND_PX
+    _common.plt.close('all')
+    del fig
+
+
+def test_the_progress_board_keeps_its_legend_legible_on_a_phone():
+    board = _common.ProgressBoard('epoch')
+    for epoch in range(1, 11):  # what a Classifier draws: three curves, their legend in one row below
+        for name, value in (('train_loss', 1 / epoch), ('val_loss', 1.1 / epoch), ('val_acc', 1 - 0.5 / epoch)):
+            board.draw(epoch, value, name)
+    assert legend_px_on_a_phone(board.fig) >= MIN_LEGEND_PX
+    _common.plt.close(board.fig)
+
+
+def test_the_measure_fails_a_wide_figure():
+    """A figure twice as wide as d2l's default, at matplotlib's default 10 pt, is shrunk below 9 px."""
+    fig, axes = _common.plt.subplots(figsize=(8, 3))
+    axes.plot([0, 1], [0, 1], label='line')
+    axes.legend(fontsize=10)
+    assert legend_px_on_a_phone(fig) < MIN_LEGEND_PX
+    _common.plt.close(fig)
