@@ -61,10 +61,6 @@ def test_equation_numbers_stand_clear_of_their_formulas(tab):
     assert overlapping_equation_numbers(pdf) == []
 
 
-# chapter_mlp/index.md (the chapter engineer's) still ends its introduction with "pick your framework with
-# the tabs above any code cell": wrapped in <span class="web-only">…</span> it leaves the print book, and
-# this test passes, which strict=True then reports, so that this mark goes too.
-@pytest.mark.xfail(strict=True, reason="chapter_mlp/index.md:26-27 is not marked web-only yet")
 @pytest.mark.parametrize("tab", TABS)
 def test_no_printed_sentence_sends_the_reader_to_the_tabs(tab):
     """Text for the web only is marked <span class="web-only"> in the source (README, "PDF and slides").
