@@ -519,6 +519,9 @@ _TEXT = re.compile(r">([^<>]+)<")
 _ALWAYS = "0123456789()[]{}.,;:+-=−/|′″‴ \u00a0\u2061\u2062\u2063"
 
 
+FONT_SUBSET_VERSION = 2  # raised when a subset of the same characters comes out differently (2: no save date)
+
+
 def subset_math_font(font_path, mathml_fragments) -> bytes:
     """The math font as WOFF2, cut down to the glyphs of ``mathml_fragments`` (MathML strings).
 
@@ -534,7 +537,7 @@ def subset_math_font(font_path, mathml_fragments) -> bytes:
         if "<msqrt" in fragment or "<mroot" in fragment:
             text.add("√")  # the radical sign is drawn by the element, not written in it
     font_bytes = Path(font_path).read_bytes()
-    key = hashlib.sha256(font_bytes + "".join(sorted(text)).encode() + cache_key().encode()).hexdigest()[:32]
+    key = hashlib.sha256(font_bytes + "".join(sorted(text)).encode() + f"{cache_key()}-font{FONT_SUBSET_VERSION}".encode()).hexdigest()[:32]
     cached = _DISK["dir"] / "fonts" / f"{key}.woff2" if _DISK["dir"] is not None else None
     if cached is not None and cached.is_file():
         return cached.read_bytes()
@@ -554,7 +557,9 @@ def _subset_font(font_bytes: bytes, text: set[str]) -> bytes:
     from fontTools.ttLib import TTFont
 
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset": fontTools' own notes, not ours
-    font = TTFont(io.BytesIO(font_bytes))
+    # the font's own date, not today's: the same characters give the same bytes on every machine
+    # (shards merged into one site, a rebuild that changes nothing)
+    font = TTFont(io.BytesIO(font_bytes), recalcTimestamp=False)
     cmap = font.getBestCmap()
     unicodes = sorted({ord(char) for char in text if ord(char) in cmap})
     options = subset.Options()

@@ -288,6 +288,16 @@ def test_the_font_subset_is_small_woff2(subset_font):
     assert ord("ω") not in cmap and ord("Z") not in cmap  # what no formula uses is gone
 
 
+def test_the_font_subset_is_the_same_bytes_whenever_it_is_made(monkeypatch):
+    """Shards merged into one site and an unchanged rebuild need the same file: fontTools stamps
+    the time of saving into the font unless told not to (SOURCE_DATE_EPOCH stands in for the clock)."""
+    made = []
+    for epoch in ("1700000000", "1800000000"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+        made.append(texmath._subset_font(MATH_FONT.read_bytes(), set("a+b")))
+    assert made[0] == made[1]
+
+
 def test_the_font_subset_keeps_what_stretches(subset_font):
     _, font = subset_font
     math = font["MATH"].table
