@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/train-images-idx3-ubyte.gz),)
 export D2L_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint serve bench bench-convert bench-d2l bench-setup bench-run bench-html bench-d2lbook bench-serve clean
+.PHONY: setup book notebooks lib run html pdf slides check test test-tool test-d2l test-chapter lint serve bench bench-convert bench-d2l bench-setup bench-run bench-html bench-compare bench-d2lbook bench-serve clean
 
 setup:
 	sh scripts/system-deps.sh
@@ -109,6 +109,13 @@ bench-run: setup lib
 # Rendering the whole book from the executed notebooks, nothing executed.
 bench-html: setup lib
 	$(PY) -m tabbook html --no-run
+
+# This checkout's converter and HTML renderer against another checkout's, alternating in one run
+# (CPU time): make bench-compare OTHER=/tmp/before (e.g. from git worktree add /tmp/before <commit>).
+bench-compare: setup
+	@test -n "$(OTHER)" || { echo "make bench-compare OTHER=DIR: DIR is the checkout to compare with (git worktree add DIR <commit>)"; exit 2; }
+	$(PY) bench/compare_checkouts.py $(OTHER)
+	$(PY) bench/compare_checkouts.py $(OTHER) --html
 
 # Our converter against d2lbook 1.0.3's splitting, on the d2l.ai excerpt, in one run.
 bench-d2lbook: setup

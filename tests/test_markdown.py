@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tabbook import texmath
+from tabbook.assets import pygments_css
 from tabbook.errors import SourceError
-from tabbook.markdown import Markdown
+from tabbook.markdown import Markdown, highlight
 from tabbook.parse import Prose, parse_markdown, read_inline
 
 
@@ -77,3 +80,19 @@ def test_text_holding_the_placeholder_characters_renders_as_written():
 def test_plain_text_reads_as_sentences():
     inline = read_inline("Each *word* has $x$ [a link](u.html) and `code`.\n\n- one\n- two\n", 1)
     assert Markdown().plain_text(inline, lambda mark: "MARK") == "Each word has MARK a link and MARK. one two"
+
+
+def test_code_gets_markup_only_where_a_highlighting_style_gives_it_a_look():
+    """A span around every name and bracket was more than half of a code page's bytes."""
+    html = highlight("x = foo(a, 1)  # hi\nprint('s')\n", "python")
+    for plain in ("n", "p", "w"):
+        assert f'<span class="{plain}">' not in html
+    assert "x <span class=\"o\">=</span> foo(a, <span class=\"mi\">1</span>)" in html
+    assert '<span class="c1"># hi</span>' in html and '<span class="nb">print</span>' in html
+    # the premise: names, punctuation and spaces look like the code around them in both styles
+    light = pygments_css()
+    dark = pygments_css('[data-theme="dark"] .highlight', "github-dark")
+    assert not re.search(r"\.highlight \.(n|p) \{", light)
+    base = re.search(r"\.highlight \{[^}]*color: (#\w+)", dark).group(1)
+    for plain in ("n", "p"):
+        assert re.search(rf"\.highlight \.{plain} \{{ color: (#\w+) \}}", dark).group(1) == base
