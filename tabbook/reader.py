@@ -62,7 +62,8 @@ class ReaderNotebooks:
             if isinstance(block, Prose):
                 parts.append(self.text(page, block.inline))
             elif isinstance(block, Heading):
-                number = page.target(block).number_text
+                target = page.target_of.get(block)  # none inside a d2l-neu slide: the book does not number those
+                number = target.number_text if target else ""
                 parts.append(f"{'#' * block.level} {number + ' ' if number else ''}{self.text(page, block.title)}")
             elif isinstance(block, Figure):
                 parts.append(self.figure(page, block, attachments))
@@ -112,7 +113,7 @@ class ReaderNotebooks:
         return ", ".join(texts)
 
     def figure(self, page: Page, figure: Figure, attachments: dict) -> str:
-        target = page.target(figure)
+        target = page.target_of.get(figure)  # none inside a d2l-neu slide
         caption = self.text(page, figure.caption)
         path = (page.source.parent / figure.path).resolve()
         mime = _MIME.get(path.suffix.lower())
@@ -127,7 +128,7 @@ class ReaderNotebooks:
         alt = " ".join(figure.caption.text.split())
         width = (css_length(figure.width) or "").removesuffix("px")  # an unchecked width never reaches the markup
         image = f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" width="{html.escape(width)}">' if width else f"![{alt}]({src})"
-        return f"{image}\n\n**Figure {target.number_text}:** {caption}"
+        return f"{image}\n\n**Figure {target.number_text}:** {caption}" if target else f"{image}\n\n{caption}"
 
     def toc_entry(self, child: Page) -> str:
         title = f"{child.number_text} {self.text(child, child.title)}".strip()

@@ -239,6 +239,10 @@ class Site:
             outputs[tab] = {cell["id"]: cell for cell in nb["cells"]}
         return outputs
 
+    def figure_src(self, page: Page, path: str) -> str:
+        """A figure's image as this page links it: as the source wrote it (the site keeps the book's layout)."""
+        return path
+
     def text_html(self, cell, resolver: PageResolver) -> str:
         """A text cell's blocks, in order (numbers from the book, markup from the templates)."""
         return self.blocks_html(cell.blocks, resolver)
@@ -253,13 +257,15 @@ class Site:
             elif isinstance(block, Prose):
                 parts.append(self.markdown.render(block.inline, resolver))
             elif isinstance(block, Heading):
-                target = page.target(block)
+                target = page.target_of.get(block)  # none inside a d2l-neu slide: the book does not number those
                 title = Markup(self.markdown.render_inline(block.title, resolver))
-                parts.append(self.cells.heading(block.level, target.anchor, target.number_text, title))
+                parts.append(self.cells.heading(block.level, target.anchor if target else "", target.number_text if target else "", title))
             elif isinstance(block, Figure):
-                target = page.target(block)
+                target = page.target_of.get(block)
                 caption = Markup(self.markdown.render_inline(block.caption, resolver))
-                parts.append(self.cells.figure(target.anchor, f"Figure {target.number_text}", block.path, plain_text(block.caption), block.width, caption))
+                prefix = f"Figure {target.number_text}" if target else ""
+                src = self.figure_src(page, block.path)
+                parts.append(self.cells.figure(target.anchor if target else "", prefix, src, plain_text(block.caption), block.width, caption))
             elif isinstance(block, Table):
                 target = page.target_of.get(block)
                 body = Markup(self.markdown.render(block.body, resolver))

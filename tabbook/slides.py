@@ -513,6 +513,13 @@ class DeckSite(Site):
         self.tabs = [tab]
         self.deck_template = self.env.get_template("slides.html")
 
+    def figure_src(self, page: Page, path: str) -> str:
+        """A figure on a slide (d2l-neu): its image as the deck, copied into the site under ``slides/<tab>/``, links it."""
+        if "://" in path or path.startswith(("/", "data:")):
+            return path
+        image = posixpath.normpath(posixpath.join(posixpath.dirname(page.url), path))
+        return posixpath.relpath(image, posixpath.dirname(deck_url(self.tab, page)))
+
     def pieces(self, page: Page, cells: list[SlideCell]) -> list[Piece]:
         """The deck's pieces in order, each sized for the frame: code and long text output already cut."""
         resolver = SlideResolver(self, page, deck_url(self.tab, page))

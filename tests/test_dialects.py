@@ -107,3 +107,10 @@ def test_the_neu_decks_are_cut_from_slide_divs_per_framework(built):
     assert code == ["total = sum(range(4))\nprint(total)"]  # @intro-setup
     html = (slides / "pytorch" / "chapter_a" / "intro.html").read_text(encoding="utf-8")
     assert '<div class="cols">' in html and '<div class="fragment">' in html
+    # a figure and a heading on a slide: not numbered (the book does not count them), the image found from the
+    # deck's place in the site (slides/pytorch/chapter_a/intro.html)
+    assert '<img src="../../../img/square.svg" alt="The square again.">' in html and "<h3>On the slide only</h3>" in html
+    site = built["neu"].build_dir / "html"
+    assert (site / "slides" / "pytorch" / "chapter_a" / "../../../img/square.svg").resolve().is_file()
+    notebook_text = json.dumps(decks["pytorch"])
+    assert "The square again." in notebook_text and "Figure 1.1.2" not in notebook_text
