@@ -29,13 +29,16 @@ _PRIVATE_USE = range(0xE000, 0xF900)
 
 
 @functools.cache
-def _lexer(language: str):
-    """The language's Pygments lexer, its names, punctuation and spaces read as plain text.
+def _lexer(language: str, every_token: bool = False):
+    """The language's Pygments lexer; unless ``every_token``, its names, punctuation and
+    spaces read as plain text.
 
     Neither highlighting style (light, or github-dark on the dark theme) gives those
     a look of their own (github-dark's colour for them is its text colour), so a
     ``<span>`` around each was markup that changed nothing: more than half the
-    bytes of a page of code, 98 KB of house-prices.html's 264 KB."""
+    bytes of a page of code, 98 KB of house-prices.html's 264 KB. The print book
+    keeps every token in its own element: Paged.js, splitting a ``<pre>`` over two
+    pages, repeats lines when a text node runs over several lines."""
     from pygments.filter import simplefilter
     from pygments.lexers import get_lexer_by_name
     from pygments.token import Name, Punctuation, Text, Whitespace
@@ -50,7 +53,8 @@ def _lexer(language: str):
         lexer = get_lexer_by_name(language or "text")
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
-    lexer.add_filter(unstyled_as_text())
+    if not every_token:
+        lexer.add_filter(unstyled_as_text())
     return lexer
 
 
@@ -62,13 +66,14 @@ def _formatter():
 
 
 @functools.lru_cache(maxsize=4096)
-def highlight(code: str, language: str) -> str:
-    """Code as HTML with Pygments classes (plain escaped text for an unknown language).
+def highlight(code: str, language: str, every_token: bool = False) -> str:
+    """Code as HTML with Pygments classes (plain escaped text for an unknown language);
+    ``every_token`` in its own element (the print book, see :func:`_lexer`).
 
     Cached: a cell shared by every tab is highlighted once."""
     from pygments import highlight as pygments_highlight
 
-    body = pygments_highlight(code, _lexer(language), _formatter())
+    body = pygments_highlight(code, _lexer(language, every_token), _formatter())
     return f'<pre class="highlight"><code>{body}</code></pre>'
 
 

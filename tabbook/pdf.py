@@ -36,6 +36,7 @@ from tabbook.book import Book, Page
 from tabbook.browser import launch_chromium
 from tabbook.errors import SourceError
 from tabbook.fileio import atomic_write
+from tabbook.markdown import highlight
 from tabbook.outputs import OutputRenderer
 from tabbook.parse import Bibliography as BibliographyBlock
 from tabbook.render import PageResolver, Site
@@ -122,6 +123,9 @@ class PrintSite(Site):
         # A book with a references page prints it as its one bibliography; any other gets one at its end.
         self.bibliography_page = bibliography_page(book)
         self.bibliography_anchor = "bib" if self.bibliography_page else "ref"
+
+    def highlight_code(self, source: str) -> str:
+        return highlight(source, "python", every_token=True)  # Paged.js repeats lines of long text nodes it splits
 
     def toc_html(self, toc, page: Page) -> str:
         # the print book's own table of contents, at its start, lists every page

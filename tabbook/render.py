@@ -281,10 +281,13 @@ class Site:
                 parts.append(self.bibliography_html(page))
         return "".join(str(part) for part in parts)
 
+    def highlight_code(self, source: str) -> str:
+        return highlight(source, "python")
+
     def code_html(self, cell, tab: str, outputs: dict, renderer: OutputRenderer) -> str:
         if cell.hide == "cell":
             return ""
-        code = None if cell.hide == "code" else Markup(highlight(cell.source_for(tab), "python"))
+        code = None if cell.hide == "code" else Markup(self.highlight_code(cell.source_for(tab)))
         executed = outputs.get(cell.id)
         rendered = None if cell.hide == "output" or executed is None else renderer.render(executed.get("outputs", []))
         return self.cells.code_cell(code, rendered)
