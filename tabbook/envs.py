@@ -64,7 +64,10 @@ def requirements_hash(spec: EnvSpec) -> str:
     if spec.requirements is None:  # a tab without [env-<tab>]: the tool's own Python (config.DEFAULT_KERNEL)
         digest.update(f"{sys.executable}\0{spec.kernel}".encode())
     else:
-        digest.update(spec.requirements.read_bytes())
+        try:
+            digest.update(spec.requirements.read_bytes())
+        except OSError as exc:
+            raise SourceError(spec.requirements, None, f"the requirements file of [env-{spec.name}] cannot be read ({exc.strerror}); fix its requirements = line in config.ini") from None
     if spec.no_deps:
         digest.update(b"no_deps")
     digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())

@@ -188,3 +188,20 @@ def test_publish_notebooks_replaces_its_own_output_and_removes_what_no_page_make
     assert now == [name for name in published if name != "jax/chapter_demo/first.ipynb"] and len(now) == len(published) - 1
     assert (out / "README.md").read_text() == "the notebooks" and (out / ".git").is_dir()
     assert json.loads((out / ".tabbook-published.json").read_text())["files"] == now
+
+
+def test_an_environment_whose_requirements_file_is_missing_is_a_message(tmp_path):
+    """``[env-*] requirements`` naming a missing file ended `make setup` and `run` in a traceback."""
+    (tmp_path / "config.ini").write_text(
+        "[project]\ntitle = T\n[build]\ntabs = pytorch\nchapters = *.md\n"
+        "[env-tool]\nrequirements = tool.txt\n[env-pytorch]\nkernel = d2l-pytorch\nrequirements = nothere.txt\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "tool.txt").write_text("pytest\n", encoding="utf-8")
+    (tmp_path / "index.md").write_text("# Book\n\n```{.python .input}\nprint(1)\n```\n", encoding="utf-8")
+    for args in (["-m", "tabbook.envs", "pytorch"], ["-m", "tabbook", "run"]):
+        result = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "nothere.txt" in result.stderr and "[env-pytorch]" in result.stderr
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
