@@ -204,3 +204,27 @@ def test_citation_keys_split_by_spaces_resolve_in_check_and_in_html(tmp_path):
     assert load_book(config, typeset=True).errors == []
     page = (cli.html(config, run=False) / "index.html").read_text(encoding="utf-8")
     assert "Griewank (1989)</a>, <a" in page and "Bishop (1995)</a>" in page
+
+
+NEU = Path(__file__).parent / "fixtures" / "dialects" / "neu"
+
+
+def neu_copy(tmp_path, quarto: str) -> Path:
+    root = tmp_path / "neu"
+    shutil.copytree(NEU, root)
+    (root / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    return root
+
+
+def test_a_chapter_listed_twice_in_quarto_yml_is_one_page_and_an_error(tmp_path):
+    root = neu_copy(tmp_path, "book:\n  chapters:\n    - index.qmd\n    - chapter_a/index.qmd\n    - chapter_a/intro.qmd\n    - chapter_a/intro.qmd\n")
+    book = load_book(load_config(root))
+    assert [page.rel for page in book.pages] == ["index.md", "chapter_a/index.md", "chapter_a/intro.md"]
+    assert [str(error) for error in book.errors] == ["_quarto.yml:6: 'chapter_a/intro.qmd' is listed twice"]
+
+
+def test_quarto_yml_that_is_not_yaml_is_an_error_at_its_line(tmp_path):
+    root = neu_copy(tmp_path, "book:\n  chapters:\n    - index.qmd\n  - [unclosed\n")
+    with pytest.raises(SourceError) as raised:
+        load_book(load_config(root))
+    assert str(raised.value).startswith("_quarto.yml:4: not valid YAML")
