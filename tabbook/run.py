@@ -262,14 +262,84 @@ def _proc_pids() -> list[int]:
         return []
 
 
-def kernel_processes(session: int | None, mark: str) -> list[int]:
-    """The processes of one kernel: those in its session (recorded when it started), and those
-    whose environment carries its mark (children that called setsid, and their children)."""
+def _cgroup_bases() -> list[Path]:
+    """Folders in which this process could make a cgroup of its own: under its cgroup in a cgroup-v2
+    mount (first: it can kill a whole group at once), and in cgroup v1's pids hierarchy."""
+    try:
+        own = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    paths = {}
+    for line in own:  # ID:CONTROLLERS:PATH, CONTROLLERS empty for cgroup v2
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for controller in parts[1].split(","):
+                paths[controller] = parts[2].lstrip("/")
+    v2, v1 = [], []
+    for mount in mounts:
+        fields = mount.split()
+        if len(fields) < 4:
+            continue
+        point, kind, options = fields[1], fields[2], fields[3].split(",")
+        if kind == "cgroup2" and "" in paths:
+            v2.append(Path(point) / paths[""])
+        elif kind == "cgroup" and "pids" in options and "pids" in paths:
+            v1.append(Path(point) / paths["pids"])
+    return v2 + v1
+
+
+def make_kernel_cgroup(mark: str, pid: int) -> Path | None:
+    """A new cgroup holding process ``pid`` (a kernel just started): every process the kernel starts
+    from then on is in it too, whatever session or environment it takes, so that all of them can be
+    found when the notebook ends. None where this process may not make one (then the session and
+    the mark are what find them)."""
+    for base in _cgroup_bases():
+        group = base / f"tabbook-kernel-{mark}"
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        try:
+            (group / "cgroup.procs").write_text(str(pid))
+            return group
+        except OSError:
+            remove_cgroup(group)
+    return None
+
+
+def remove_cgroup(group: Path, tries: int = 20) -> bool:
+    """Remove a kernel's cgroup once its processes are gone (they leave it as they exit)."""
+    for _ in range(tries):
+        try:
+            group.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def _cgroup_pids(group: Path | None) -> list[int]:
+    if group is None:
+        return []
+    try:
+        return [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def kernel_processes(session: int | None, mark: str, cgroup: Path | None = None) -> list[int]:
+    """The processes of one kernel: those in its cgroup (where one was made), those in its session
+    (recorded when it started), and those whose environment carries its mark (children that called
+    setsid, and their children)."""
     needle = f"{KERNEL_MARK}={mark}".encode()
     mine = os.getpid()
-    found = []
+    in_group = set(_cgroup_pids(cgroup))
+    found = sorted(in_group - {mine})
     for pid in _proc_pids():
-        if pid == mine:
+        if pid == mine or pid in in_group:
             continue
         try:
             if session is not None and os.getsid(pid) == session:
@@ -286,11 +356,18 @@ def kernel_processes(session: int | None, mark: str) -> list[int]:
     return found
 
 
-def end_kernel_processes(session: int | None, mark: str, rounds: int = 20) -> int:
-    """Kill whatever is left of a kernel whose notebook ended (SIGKILL), until nothing is; return how many."""
+def end_kernel_processes(session: int | None, mark: str, rounds: int = 20, cgroup: Path | None = None) -> int:
+    """Kill whatever is left of a kernel whose notebook ended (SIGKILL), until nothing is, and remove
+    its cgroup; return how many were killed."""
     killed: set[int] = set()
+    if cgroup is not None and (cgroup / "cgroup.kill").exists():  # cgroup v2: all at once, forks included
+        killed.update(_cgroup_pids(cgroup))
+        try:
+            (cgroup / "cgroup.kill").write_text("1")
+        except OSError:
+            pass
     for _ in range(rounds):
-        left = kernel_processes(session, mark)
+        left = kernel_processes(session, mark, cgroup)
         if not left:
             break
         for pid in left:
@@ -300,22 +377,25 @@ def end_kernel_processes(session: int | None, mark: str, rounds: int = 20) -> in
             except (ProcessLookupError, PermissionError):
                 pass
         time.sleep(0.05)  # a process forking while it is killed: look again
+    if cgroup is not None:
+        remove_cgroup(cgroup)
     return len(killed)
 
 
 def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_start) -> tuple[Outcome, Exception | None]:
     """One try: (how it ended, the exception that kept the kernel from starting, if one did).
 
-    The kernel gets a private ``TMPDIR`` and a mark in its environment; when the notebook
-    ends, every process of its session or carrying its mark is killed (a grandchild that
-    started its own session included) and the temporary folder is removed."""
+    The kernel gets a private ``TMPDIR``, a mark in its environment and, where this process may
+    make one, a cgroup; when the notebook ends, every process of its cgroup, of its session or
+    carrying its mark is killed (a grandchild that started its own session and cleared its
+    environment included) and the temporary folder is removed."""
     from nbclient import NotebookClient
 
     error = None
     mark = uuid.uuid4().hex
     scratch = Path(tempfile.mkdtemp(prefix="tabbook-kernel-"))
     env = {**env, KERNEL_MARK: mark, "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
-    session = None
+    session = cgroup = None
     client = NotebookClient(
         nb,
         kernel_name=kernel,
@@ -330,6 +410,8 @@ def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_
     try:
         with client.setup_kernel(cwd=str(cwd), env=env, stdout=log, stderr=log):
             session = _session_of(client.km)
+            pid = _kernel_pid(client.km)
+            cgroup = make_kernel_cgroup(mark, pid) if pid else None
             if on_kernel_start is not None:
                 on_kernel_start(client.km)
             outcome = _run_cells(client, nb, tab, timeout, stop)
@@ -343,16 +425,20 @@ def _execute_once(nb, kernel, cwd, env, timeout, tab, log_path, stop, on_kernel_
         _cancel_leftover_tasks()
         if log is not None:
             log.close()
-        end_kernel_processes(session, mark)
+        end_kernel_processes(session, mark, cgroup=cgroup)
         shutil.rmtree(scratch, ignore_errors=True)
     if outcome.status == DEAD_KERNEL:
         outcome.failure["traceback_tail"] = _log_tail(log_path)
     return outcome, error
 
 
+def _kernel_pid(km) -> int | None:
+    return getattr(getattr(km, "provisioner", None), "pid", None)
+
+
 def _session_of(km) -> int | None:
     """The session of the kernel's process (jupyter_client starts each kernel in a new one)."""
-    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    pid = _kernel_pid(km)
     try:
         session = os.getsid(pid) if pid else None
     except OSError:
