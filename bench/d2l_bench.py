@@ -46,7 +46,7 @@ def house_price_code(config, tab):
     model = [code for code in cells if 'class HousePriceMLP' in code]
     if not model:
         raise SystemExit(f'{HOUSE_PRICES}: no HousePriceMLP in the {tab} code')
-    lines = [line for line in imports.splitlines() ]
+    lines = [line for line in imports.splitlines() if not line.startswith('%')]
     return '\n\n'.join(['\n'.join(lines), *model]) + '\n'
 
 
