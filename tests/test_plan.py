@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tabbook import plan
 from tabbook.book import load_book
 from tabbook.config import load_config
+from tabbook.parse import read_document
 from tabbook.store import Store, code_of, key_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "execute" / "book"
@@ -103,3 +105,51 @@ def test_a_stamp_covers_the_file_s_content_not_only_its_size_and_time(tmp_path):
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and the same time
     assert target.stat().st_size == stat.st_size
     assert plan.Stamps(tmp_path / "stamps.json").current("a.ipynb", "stamp", target) is None
+
+
+def test_a_stamped_file_is_current_a_stored_run_is_reused_and_force_runs_everything(tmp_path, monkeypatch):
+    """What `run` relies on to execute nothing twice: a file in _build/eval still made from the same
+    stamp is CURRENT; a stored execution of the same code is STORED (written, not executed); a stored
+    entry whose code differs is not taken; --force makes every job with code STALE."""
+    config = book_with_data(tmp_path, monkeypatch, "")
+    jobs = [job for job in plan.plan(config, load_book(config).documents(), ["jax"]) if job.has_code]
+    job, other = jobs[0], jobs[1]
+    store, stamps = Store(tmp_path / "store"), plan.Stamps(tmp_path / "stamps.json")
+
+    def kinds(force=False):
+        return {d.job.source_rel: d.kind for d in plan.decide(config, jobs, stamps, store, force=force)}
+
+    store.save(job.key, job.nb, job.inputs)
+    assert plan.load_stored(store, job.key, job.nb) is not None
+    assert kinds() == {job.source_rel: plan.STORED, other.source_rel: plan.STALE}
+    # a stored entry under the other job's key but with this job's code is not the other job's run
+    store.save(other.key, job.nb, other.inputs)
+    assert plan.load_stored(store, other.key, other.nb) is None
+    assert kinds()[other.source_rel] == plan.STALE
+    job.target.parent.mkdir(parents=True, exist_ok=True)
+    job.target.write_text('{"cells": []}')
+    stamps.record(plan.source_rel(config, job.target), job.stamp, job.target, {"seconds": 2.0})
+    decided = {d.job.source_rel: d for d in plan.decide(config, jobs, stamps, store, force=False)}
+    assert decided[job.source_rel].kind == plan.CURRENT and decided[job.source_rel].execution == {"seconds": 2.0}
+    assert set(kinds(force=True).values()) == {plan.STALE}
+
+
+def test_a_notebook_runs_in_its_chapter_s_folder(tmp_path, monkeypatch):
+    """Relative paths in a chapter's code (../data) resolve from its folder: the key and the job say which."""
+    config = book_with_data(tmp_path, monkeypatch, "")
+    (config.root / "chapter" / "deeper").mkdir()
+    (config.root / "chapter" / "deeper" / "three.md").write_text("# Three\n\n```{.python .input}\n%%tab jax\nx = 1\n```\n")
+    three = config.root / "chapter" / "deeper" / "three.md"
+    documents = [*load_book(config).documents(), (three, read_document(config, three))]
+    cwd = {job.source_rel: job.inputs["cwd"] for job in plan.plan(config, documents, ["jax"])}
+    assert cwd == {"index.md": ".", "chapter/one.md": "chapter", "chapter/two.md": "chapter", "chapter/deeper/three.md": "chapter/deeper"}
+
+
+def test_a_data_memo_that_is_not_what_we_write_is_rebuilt(tmp_path):
+    data = tmp_path / "prices.csv"
+    data.write_text("1,2\n")
+    for broken in ("[1, 2]", '{"x": 3}', "not json"):
+        (tmp_path / "memo.json").write_text(broken)
+        memo = plan.DataFingerprints(tmp_path / "memo.json")
+        assert memo.memo == {}
+        assert memo.of(data) == hashlib.sha256(b"1,2\n").hexdigest()
