@@ -362,6 +362,10 @@ def test_parallel_kernels_get_their_share_of_the_cores(tmp_path, monkeypatch):
     edit(book / "chapter" / "two.md", "x = 6 * 7", "x = 7 * 6")
     run(book, files=[book / "chapter" / "two.md"], tabs=["jax"], jobs=2)  # one notebook: it gets every core
     assert "threads 4" in outputs_text(eval_notebook(book, "jax", "chapter/two"))
+    edit(book / "chapter" / "two.md", "x = 7 * 6", "x = 42")
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    run(book, files=[book / "chapter" / "two.md"], jobs=2)  # more kernels than cores: one thread each, never 0
+    assert "threads 1" in outputs_text(eval_notebook(book, "jax", "chapter/two"))
 
 
 def test_a_kernel_that_loses_its_start_is_started_again(book, monkeypatch):
