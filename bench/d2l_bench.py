@@ -16,6 +16,7 @@ processes share the machine), and for reference the machine's numpy float32 2048
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -50,14 +51,19 @@ def house_price_code(config, tab):
     return '\n\n'.join(['\n'.join(lines), *model]) + '\n'
 
 
-def run_worker(python, *args, config=None, threads=None):
+def run_worker(python, *args, config=None, threads=None, drop_stderr=()):
     """One run of the worker. With ``threads``, in the environment a notebook kernel of `tabbook run`
-    gets: thread pools of that size, passive OpenMP waiting (see tabbook.run.kernel_env)."""
+    gets: thread pools of that size, passive OpenMP waiting (see tabbook.run.kernel_env). Its stderr
+    (progress, errors) is passed on without the lines its environment's ``drop_stderr`` patterns
+    match (the framework's start-up noise, as the book's notebooks drop it)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL='3')
     if threads:
         env = kernel_env(config, threads, env)
     result = subprocess.run([str(python), str(WORKER), *map(str, args)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+                            capture_output=True, text=True)
+    noise = [re.compile(pattern) for pattern in drop_stderr]
+    sys.stderr.write(''.join(line for line in result.stderr.splitlines(keepends=True)
+                             if not any(n.search(line.rstrip('\n')) for n in noise)))
     if result.returncode != 0:
         raise SystemExit(f'{WORKER.name} {" ".join(map(str, args))} failed (exit {result.returncode})')
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -110,7 +116,8 @@ def main(argv=None):
                             extra = ('--d2l-root', args.compare_with) if way == 'other' else ()
                             runs[way].append(run_worker(
                                 pythons[fw], fw, 'd2l' if way == 'other' else way, epochs[model], '--device',
-                                args.device, *model_args, *extra, config=config, threads=threads))
+                                args.device, *model_args, *extra, config=config, threads=threads,
+                                drop_stderr=config.envs[fw].drop_stderr))
             reports.append((model, results))
     load = [max(a, b) for a, b in zip(load, os.getloadavg(), strict=True)]
     print(f'\nd2l benchmark: median of {args.repeats} runs per way, '
