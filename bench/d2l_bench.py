@@ -2,12 +2,13 @@
 
 For each framework of config.ini, runs bench/d2l_bench_worker.py in that framework's environment
 (one run at a time, each in a fresh process, so they do not compete for the CPUs): each model (the
-chapter's MLP on Fashion-MNIST; house-prices.md's MLP on its first fold of the Ames sales), 3 epochs (20 for house prices),
-with d2l.Trainer and with a plain loop doing the same work, and the epoch's matrix products alone in
-the same framework (the floor: same shapes, tensors made beforehand), alternating, the median of
-REPEATS runs each (robust to a run disturbed by other processes). Prints seconds per epoch each way, d2l's ratio to the plain loop (goal: <= 1.10) and to
-the floor (goal: <= 1.5), the same ratios in CPU time (steadier than wall-clock time when other
-processes share the machine), and for reference the machine's numpy float32 2048x2048 matmul rate.
+chapter's MLP on Fashion-MNIST, 3 epochs; house-prices.md's MLP on its first fold of the Ames sales,
+20 epochs) with d2l.Trainer and with a plain loop doing the same work, and the epoch's matrix
+products alone in the same framework (the floor: same shapes, tensors made beforehand),
+alternating, the median of REPEATS runs each (robust to a run disturbed by other processes). Prints
+seconds per epoch each way, d2l's ratio to the plain loop (goal: <= 1.10) and to the floor (goal:
+<= 1.5), the same ratios in CPU time (steadier than wall-clock time when other processes share the
+machine), and for reference the machine's numpy float32 2048x2048 matmul rate.
 
     python bench/d2l_bench.py [--epochs 3] [--repeats 3] [--frameworks pytorch jax ...] [--device cpu|cuda]
                               [--models mlp house-prices] [--threads 1 2] [--compare-with DIR]
@@ -16,7 +17,6 @@ processes share the machine), and for reference the machine's numpy float32 2048
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from tabbook.config import load_config  # noqa: E402
 from tabbook.envs import env_python  # noqa: E402
+from tabbook.outputs import drop_matching_lines  # noqa: E402
 from tabbook.parse import CODE, read_document  # noqa: E402
 from tabbook.run import kernel_env  # noqa: E402
 
@@ -61,9 +62,7 @@ def run_worker(python, *args, config=None, threads=None, drop_stderr=()):
         env = kernel_env(config, threads, env)
     result = subprocess.run([str(python), str(WORKER), *map(str, args)], env=env, cwd=ROOT,
                             capture_output=True, text=True)
-    noise = [re.compile(pattern) for pattern in drop_stderr]
-    sys.stderr.write(''.join(line for line in result.stderr.splitlines(keepends=True)
-                             if not any(n.search(line.rstrip('\n')) for n in noise)))
+    sys.stderr.write(drop_matching_lines(result.stderr, drop_stderr)[0])
     if result.returncode != 0:
         raise SystemExit(f'{WORKER.name} {" ".join(map(str, args))} failed (exit {result.returncode})')
     return json.loads(result.stdout.strip().splitlines()[-1])

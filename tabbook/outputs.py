@@ -228,17 +228,25 @@ def drop_stderr(nb, patterns) -> int:
         kept, here = [], 0
         for output in outputs:
             if _is_stderr(output):
-                lines = _text(output.get("text", "")).splitlines(keepends=True)
-                left = [line for line in lines if not any(e.search(line.rstrip("\r\n")) for e in expressions)]
-                here += len(lines) - len(left)
-                if not "".join(left).strip():
+                left, count = drop_matching_lines(_text(output.get("text", "")), expressions)
+                here += count
+                if not left.strip():
                     continue
-                output = {**output, "text": "".join(left)}
+                output = {**output, "text": left}
             kept.append(output)
         if here:  # a cell with nothing to drop keeps its outputs exactly as they were
             cell["outputs"] = [_as_node(output) for output in kept]
             dropped += here
     return dropped
+
+
+def drop_matching_lines(text: str, patterns) -> tuple[str, int]:
+    """``text`` without its lines that one of ``patterns`` (strings or compiled) matches, and how many
+    went: the line filter of :func:`drop_stderr`, for any stream of a framework's process."""
+    expressions = [re.compile(pattern) for pattern in patterns]
+    lines = text.splitlines(keepends=True)
+    left = [line for line in lines if not any(e.search(line.rstrip("\r\n")) for e in expressions)]
+    return "".join(left), len(lines) - len(left)
 
 
 def _is_stderr(output) -> bool:
