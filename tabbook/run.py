@@ -304,11 +304,11 @@ def make_kernel_cgroup(mark: str, pid: int) -> Path | None:
             (group / "cgroup.procs").write_text(str(pid))
             return group
         except OSError:
-            remove_cgroup(group)
+            _remove_cgroup(group)
     return None
 
 
-def remove_cgroup(group: Path, tries: int = 20) -> bool:
+def _remove_cgroup(group: Path, tries: int = 20) -> bool:
     """Remove a kernel's cgroup once its processes are gone (they leave it as they exit)."""
     for _ in range(tries):
         try:
@@ -378,7 +378,7 @@ def end_kernel_processes(session: int | None, mark: str, rounds: int = 20, cgrou
                 pass
         time.sleep(0.05)  # a process forking while it is killed: look again
     if cgroup is not None:
-        remove_cgroup(cgroup)
+        _remove_cgroup(cgroup)
     return len(killed)
 
 
