@@ -308,17 +308,16 @@ def make_kernel_cgroup(mark: str, pid: int) -> Path | None:
     return None
 
 
-def _remove_cgroup(group: Path, tries: int = 20) -> bool:
+def _remove_cgroup(group: Path, tries: int = 20) -> None:
     """Remove a kernel's cgroup once its processes are gone (they leave it as they exit)."""
     for _ in range(tries):
         try:
             group.rmdir()
-            return True
+            return
         except FileNotFoundError:
-            return True
+            return
         except OSError:
             time.sleep(0.05)
-    return False
 
 
 def _cgroup_pids(group: Path | None) -> list[int]:
